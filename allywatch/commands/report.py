@@ -1,0 +1,225 @@
+"""Reading the state: `status`, `history`, `alerts`, `ack`, `feeds`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from allywatch.output import echo_json, echo_table, iso, when
+from allywatch.workspace import Workspace
+from store import queries
+from store.engine import reading, writing
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Every signal and entity: state, since when, last evidence; feed health."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    with reading(workspace.engine) as session:
+        stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
+        rows = []
+        for signal in workspace.signals:
+            for entity in signal.entities or ("",):
+                row = stored.get((signal.id, entity))
+                latest = queries.latest_evidence(session, signal.id, entity)
+                rows.append(
+                    {
+                        "signal": signal.id,
+                        "entity": entity or None,
+                        "state": row.state if row else signal.initial,
+                        "since": iso(row.since) if row else None,
+                        "last_evidence": _evidence_json(latest),
+                    }
+                )
+        sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
+        alerts = queries.list_alerts(session, unacked=True, limit=20)
+    failing = [s for s in sources if s.consecutive_failures]
+    if as_json:
+        echo_json(rows)
+        return
+    echo_table(
+        ["signal", "entity", "state", "since", "last evidence"],
+        [
+            [
+                r["signal"],
+                r["entity"],
+                r["state"],
+                r["since"][:16].replace("T", " ") if r["since"] else "-",
+                _evidence_line(r["last_evidence"]),
+            ]
+            for r in rows
+        ],
+    )
+    click.echo()
+    click.echo(
+        f"feeds: {len(sources)} configured, {len(sources) - len(failing)} healthy,"
+        f" {len(failing)} failing" + (f" ({', '.join(s.name for s in failing)})" if failing else "")
+    )
+    if alerts:
+        click.echo()
+        click.echo(f"unacknowledged alerts ({len(alerts)} newest):")
+        for alert in alerts:
+            click.echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {alert.message}")
+
+
+def _evidence_json(latest) -> dict | None:
+    if latest is None:
+        return None
+    obs, article = latest
+    return {
+        "state": obs.state,
+        "polarity": obs.polarity,
+        "published": iso(obs.published_at),
+        "outlet": article.outlet,
+        "title": article.title,
+        "link": article.link,
+    }
+
+
+def _evidence_line(evidence: dict | None) -> str:
+    if evidence is None:
+        return "-"
+    return f"{evidence['published'][:10]} {evidence['outlet']}: {evidence['title']}"
+
+
+@click.command()
+@click.argument("signal")
+@json_option
+@click.pass_context
+def history(ctx: click.Context, signal: str, as_json: bool) -> None:
+    """The signal's transitions, newest first."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    workspace.signal(signal)
+    with reading(workspace.engine) as session:
+        transitions = queries.transitions_for(session, signal)
+    data = [
+        {
+            "signal": t.signal,
+            "entity": t.entity or None,
+            "from": t.from_state,
+            "to": t.to_state,
+            "at": iso(t.at),
+            "evidence": t.evidence,
+        }
+        for t in transitions
+    ]
+    if as_json:
+        echo_json(data)
+        return
+    if not data:
+        click.echo(f"{signal}: no transitions yet")
+        return
+    for t in transitions:
+        entity = f" {t.entity}" if t.entity else ""
+        click.echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}")
+        for item in t.evidence:
+            click.echo(
+                f"    {item['published'][:10]} {item['outlet']}: {item['title']} <{item['link']}>"
+            )
+
+
+@click.command(name="alerts")
+@json_option
+@click.option("--unacked", is_flag=True, help="Only alerts not yet acknowledged.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_context
+def alerts_command(ctx: click.Context, as_json: bool, unacked: bool, limit: int) -> None:
+    """Alerts raised, newest first."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    with reading(workspace.engine) as session:
+        alerts = queries.list_alerts(session, unacked=unacked, limit=limit)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "id": a.id,
+                    "kind": a.kind,
+                    "signal": a.signal,
+                    "entity": a.entity or None,
+                    "from": a.from_state,
+                    "to": a.to_state,
+                    "severity": a.severity,
+                    "at": iso(a.at),
+                    "raised": iso(a.created_at),
+                    "acked": iso(a.acked_at),
+                    "announced": a.announced,
+                    "message": a.message,
+                    "evidence": a.evidence,
+                }
+                for a in alerts
+            ]
+        )
+        return
+    if not alerts:
+        click.echo("no alerts")
+        return
+    echo_table(
+        ["id", "at", "severity", "alert", "acked"],
+        [[a.id, when(a.at), a.severity, a.message, when(a.acked_at)] for a in alerts],
+    )
+
+
+@click.command()
+@click.argument("alert_id", type=int)
+@click.pass_context
+def ack(ctx: click.Context, alert_id: int) -> None:
+    """Acknowledge an alert."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    with writing(workspace.engine) as session:
+        alert = queries.ack_alert(session, alert_id, datetime.now(UTC))
+        if alert is None:
+            raise click.ClickException(f"no alert #{alert_id}")
+        click.echo(f"acknowledged #{alert.id}: {alert.message}")
+
+
+@click.command()
+@json_option
+@click.pass_context
+def feeds(ctx: click.Context, as_json: bool) -> None:
+    """Sources and their health."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    with reading(workspace.engine) as session:
+        stored = {s.name: s for s in queries.list_sources(session)}
+    data = []
+    for configured in workspace.config.sources:
+        s = stored.get(configured.name)
+        data.append(
+            {
+                "name": configured.name,
+                "location": s.location if s else None,
+                "healthy": not (s and s.consecutive_failures),
+                "last_success": iso(s.last_success_at) if s else None,
+                "last_error": iso(s.last_error_at) if s else None,
+                "error_kind": s.error_kind if s else None,
+                "error": s.error if s else None,
+                "consecutive_failures": s.consecutive_failures if s else 0,
+                "next_poll": iso(s.next_poll_at) if s else None,
+                "articles": s.articles_seen if s else 0,
+            }
+        )
+    if as_json:
+        echo_json(data)
+        return
+    echo_table(
+        ["source", "health", "last success", "failures", "next poll", "articles", "last error"],
+        [
+            [
+                d["name"],
+                "ok" if d["healthy"] else "FAILING",
+                (d["last_success"] or "-")[:16].replace("T", " "),
+                d["consecutive_failures"],
+                (d["next_poll"] or "-")[:16].replace("T", " "),
+                d["articles"],
+                f"{d['error_kind']}: {d['error']}" if d["error_kind"] and not d["healthy"] else "-",
+            ]
+            for d in data
+        ],
+    )
+
+
+COMMANDS = [status, history, alerts_command, ack, feeds]

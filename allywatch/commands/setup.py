@@ -1,0 +1,26 @@
+"""`allywatch init`: write a starter config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from allywatch.config import find_config
+from allywatch.starter import STARTER_CONFIG
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_context
+def init(ctx: click.Context, force: bool) -> None:
+    """Write a starter config: real news feeds and the built-in signals."""
+    path: Path = find_config(ctx.obj["config_path"])
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists already (use --force to overwrite it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    click.echo(f"wrote {path}; next: allywatch --config {path} run")
+
+
+COMMANDS = [init]

@@ -1,0 +1,222 @@
+"""The config file: where it is, what it may say, and what it means once loaded.
+
+Relative paths in a config file (the SQLite file, signal folders, local feed
+files, the outbox) are relative to the folder holding the config file, so that
+a cron line started from any directory sees the same data.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from allywatch.resources import builtin_dir
+from watchers.durations import parse_duration
+
+CONFIG_ENV = "ALLYWATCH_CONFIG"
+DEFAULT_CONFIG_NAME = "allywatch.yaml"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SourceConfig(_Strict):
+    """One feed: exactly one of url, google_news, gdelt, path."""
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+    google_news: str | None = None
+    gdelt: str | None = None
+    path: str | None = None
+    language: str = "en"
+    region: str = "US"
+    interval: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceConfig:
+        given = [k for k in ("url", "google_news", "gdelt", "path") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "a source needs exactly one of url, google_news, gdelt, path"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        return self
+
+
+class SmtpConfig(_Strict):
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    sender: str = Field("allywatch <watch@localhost>", alias="from")
+    starttls: bool = False
+    ssl: bool = False
+    timeout: float = Field(30, gt=0)
+
+
+class FetchConfig(_Strict):
+    concurrency: int = Field(16, ge=1, le=512)
+    per_host: int = Field(4, ge=1, le=64)
+    connect_timeout: float = Field(10, gt=0)
+    read_timeout: float = Field(20, gt=0)
+    deadline: float = Field(60, gt=0)
+    max_bytes: int = Field(20_000_000, ge=1024)
+
+
+class Config(_Strict):
+    """A loaded config file; every path in it is absolute."""
+
+    database: str = "sqlite:///allywatch.db"
+    signals: list[Path] = Field(default_factory=lambda: [builtin_dir("signals")])
+    sources: list[SourceConfig] = Field(default_factory=list)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    outbox: Path | None = None
+    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    poll_interval: Duration = timedelta(minutes=30)
+    feed_failure_alert_after: Duration = timedelta(hours=24)
+    alert_on_first_run: bool = False
+    secret: str | None = None
+    base_url: str | None = None
+    path: Path | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.name in seen:
+                raise ValueError(f"two sources are named {source.name!r}")
+            seen.add(source.name)
+        return sources
+
+    @property
+    def signal_paths(self) -> list[Path]:
+        return list(self.signals)
+
+
+def find_config(explicit: Path | None) -> Path:
+    """The config file to use: --config, else $ALLYWATCH_CONFIG, else ./allywatch.yaml."""
+    if explicit is not None:
+        return explicit
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path | None, *, required: bool = True) -> Config:
+    """Load and validate a config file.
+
+    With `required=False` a missing file yields the defaults (the built-in
+    signals, no sources), which is what `match` and `signals test` need.
+    """
+    path = find_config(path)
+    if not path.exists():
+        if required:
+            raise ConfigError(
+                f"{path}: no such config file (write one with `allywatch init`,"
+                f" or name one with --config or ${CONFIG_ENV})"
+            )
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top, got {type(raw).__name__}"
+        )
+    try:
+        config = Config.model_validate(_resolve_paths(raw, path.parent.resolve()))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path, text)) from exc
+    return config.model_copy(update={"path": path.resolve()})
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make the relative paths of a raw config absolute against `base`."""
+    out = dict(raw)
+    db = out.get("database")
+    if isinstance(db, str) and db.startswith("sqlite:///") and not db.startswith("sqlite:////"):
+        rest = db[len("sqlite:///") :]
+        if rest and rest != ":memory:":
+            out["database"] = f"sqlite:///{base / rest}"
+    if isinstance(out.get("signals"), list):
+        out["signals"] = [base / item if isinstance(item, str) else item for item in out["signals"]]
+    elif isinstance(out.get("signals"), str):
+        out["signals"] = [base / out["signals"]]
+    if isinstance(out.get("outbox"), str):
+        out["outbox"] = base / out["outbox"]
+    if isinstance(out.get("sources"), list):
+        out["sources"] = [
+            {**s, "path": str(base / s["path"])} if isinstance(s, dict) and s.get("path") else s
+            for s in out["sources"]
+        ]
+    return out
+
+
+def _describe(exc: ValidationError, path: Path, text: str) -> str:
+    lines = [f"{path}: invalid config:"]
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if not isinstance(p, str) or p not in _UNION_TAGS]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(text, loc)
+        where = f"line {line}, " if line else ""
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {where}{key}: {message}")
+    return "\n".join(lines)
+
+
+_UNION_TAGS = {"function-before[parse_duration(), datetime.timedelta]"}
+
+
+def _line_of(text: str, loc: list[Any]) -> int | None:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            key = next((k for k, _ in node.value if k.value == part), None)
+            if match is None:
+                break
+            line = key.start_mark.line + 1 if key is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

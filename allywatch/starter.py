@@ -1,0 +1,34 @@
+"""The starter config `allywatch init` writes: real public feeds on the watched topics."""
+
+STARTER_CONFIG = """\
+# allywatch config. Relative paths are relative to this file's folder.
+database: sqlite:///allywatch.db
+# signals: [my-signals]        # files or folders; default: the built-in pack
+poll_interval: 30m             # how often each source is polled (per source: interval)
+alert_on_first_run: false      # the first run over a backlog records state quietly
+
+sources:
+  # Wire services and regional outlets
+  - {name: TASS, url: "https://tass.com/rss/v2.xml"}
+  - {name: The Moscow Times, url: "https://www.themoscowtimes.com/rss/news"}
+  - {name: Meduza, url: "https://meduza.io/rss/en/all"}
+  - {name: Al Jazeera, url: "https://www.aljazeera.com/xml/rss/all.xml"}
+  - {name: BBC World, url: "https://feeds.bbci.co.uk/news/world/rss.xml"}
+  - {name: Eurasianet, url: "https://eurasianet.org/feed"}
+  - {name: Kommersant, url: "https://www.kommersant.ru/RSS/news.xml"}
+  - {name: Tehran Times, url: "https://www.tehrantimes.com/rss"}
+  # News search feeds on the watched questions
+  - {name: GN CSTO summit, google_news: "CSTO summit"}
+  - {name: GN ODKB, google_news: "ОДКБ саммит", language: ru, region: RU}
+  - {name: GN Su-35 Iran, google_news: "Su-35 Iran"}
+  - {name: GN Power of Siberia 2, google_news: "\\"Power of Siberia 2\\""}
+  - {name: GN Sila Sibiri 2, google_news: "\\"Сила Сибири 2\\"", language: ru, region: RU}
+  - {name: GDELT CSTO, gdelt: "CSTO summit"}
+  - {name: GDELT Su-35, gdelt: "Su-35 Iran"}
+  - {name: GDELT PoS2, gdelt: "\\"Power of Siberia 2\\""}
+
+# Email digests (see `allywatch subscribers`). Login comes from the environment:
+# ALLYWATCH_SMTP_USER and ALLYWATCH_SMTP_PASSWORD.
+smtp: {host: localhost, port: 25, from: "allywatch <watch@localhost>", starttls: false}
+outbox: null                   # a folder: write .eml files there instead of sending
+"""

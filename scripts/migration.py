@@ -1,0 +1,38 @@
+"""Write a new Alembic revision from the difference between store/models.py and the schema.
+
+    .venv/bin/python scripts/migration.py "add silences"
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from alembic import command
+
+from store.engine import open_engine
+from store.migrate import MIGRATIONS, alembic_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("message")
+    parser.add_argument("--rebuild-initial", action="store_true")
+    args = parser.parse_args()
+    versions = sorted((MIGRATIONS / "versions").glob("*.py"))
+    if args.rebuild_initial:
+        for path in versions:
+            path.unlink()
+        versions = []
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = open_engine(f"sqlite:///{Path(tmp) / 'schema.db'}")
+        config = alembic_config(engine)
+        command.upgrade(config, "head")
+        command.revision(
+            config, message=args.message, autogenerate=True, rev_id=f"{len(versions) + 1:04d}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Opening the database: engine settings per dialect, and write transactions.
+
+On SQLite the engine runs in WAL mode with a busy timeout, and `writing()`
+begins its transaction with BEGIN IMMEDIATE: two overlapping runs then queue
+for the write lock at the start of a transaction instead of failing half-way
+with "database is locked" when a read transaction tries to upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for `url`, with the SQLite settings applied where it is SQLite."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if url not in ("sqlite://", "sqlite:///:memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction holds the write lock from its first statement.
+
+    Commits on success, rolls back on any exception: nothing is half-written.
+    """
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if _is_sqlite(engine) else engine
+    with Session(bind, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A read-only session (a plain deferred transaction, rolled back at the end)."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def _is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

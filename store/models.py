@@ -1,0 +1,157 @@
+"""The tables: sources and their fetch state, articles, observations, signal
+state, transitions, alerts, subscribers and deliveries.
+
+`entity` is the empty string, never NULL, for signals without entities, so that
+unique constraints hold on every database (NULLs never collide in SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    location: Mapped[str] = mapped_column(Text)
+    configured_location: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    error_kind: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    articles_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(200), unique=True)
+    link: Mapped[str] = mapped_column(Text, index=True)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(index=True)
+    first_seen_at: Mapped[datetime]
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    source_name: Mapped[str] = mapped_column(String(200))
+    outlet: Mapped[str] = mapped_column(String(200))
+    story: Mapped[str] = mapped_column(String(200), index=True)
+
+
+class Observation(Base):
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("article_id", "signal", "entity", "state", "polarity"),
+        Index("ix_observations_signal_entity_time", "signal", "entity", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    signal: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(100))
+    polarity: Mapped[str] = mapped_column(String(10))
+    hedged: Mapped[bool] = mapped_column(Boolean, default=False)
+    evidence: Mapped[list[Any]]
+    published_at: Mapped[datetime]
+    outlet: Mapped[str] = mapped_column(String(200))
+    story: Mapped[str] = mapped_column(String(200))
+
+
+class SignalState(Base):
+    __tablename__ = "signal_states"
+
+    signal: Mapped[str] = mapped_column(String(100), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(100), primary_key=True, default="")
+    state: Mapped[str] = mapped_column(String(100))
+    since: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class Transition(Base):
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("signal", "entity", "at", "to_state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal: Mapped[str] = mapped_column(String(100), index=True)
+    entity: Mapped[str] = mapped_column(String(100), default="")
+    from_state: Mapped[str] = mapped_column(String(100))
+    to_state: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    evidence: Mapped[list[Any]]
+    recorded_at: Mapped[datetime]
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    signal: Mapped[str | None] = mapped_column(String(100), index=True)
+    entity: Mapped[str] = mapped_column(String(100), default="")
+    from_state: Mapped[str | None] = mapped_column(String(100))
+    to_state: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(20), default="warning")
+    at: Mapped[datetime]
+    message: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[Any]]
+    transition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transitions.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    acked_at: Mapped[datetime | None]
+    announced: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    signals: Mapped[list[Any] | None]
+    cadence: Mapped[str] = mapped_column(String(20), default="daily")
+    send_time: Mapped[str] = mapped_column(String(5), default="07:00")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime]
+    last_digest_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("subscriber_id", "alert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime]
+
+
+class Run(Base):
+    """One cycle: when it started and finished, and how it ended."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    summary: Mapped[dict[str, Any] | None]

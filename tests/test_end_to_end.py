@@ -1,0 +1,161 @@
+"""One cycle after another, from feeds served over real HTTP to stored alerts.
+
+The sample feeds in examples/feeds are served by a local HTTP server that only
+shows the items published by the test's clock, so each cycle sees the news of
+its day, as a real poller would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from allywatch.cli import main
+
+FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
+ITEM = re.compile(r"\s*<item>.*?</item>", re.S)
+
+
+class NewsClock:
+    """Serves each sample feed as it stood at `now`."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 1, 1, tzinfo=UTC)
+        self.requests = 0
+
+    def handler(self, name: str):
+        def respond(_request: Request) -> Response:
+            self.requests += 1
+            text = (FEEDS / name).read_text(encoding="utf-8")
+            visible = ITEM.sub(lambda m: m.group(0) if self._published(m.group(0)) else "", text)
+            return Response(visible, content_type="application/rss+xml; charset=utf-8")
+
+        return respond
+
+    def _published(self, item: str) -> bool:
+        date = re.search(r"<pubDate>(.*?)</pubDate>", item)
+        return date is not None and parsedate_to_datetime(date.group(1)) <= self.now
+
+
+@pytest.fixture
+def newsroom(tmp_path: Path, httpserver: HTTPServer) -> tuple[Path, NewsClock]:
+    clock = NewsClock()
+    sources = []
+    for feed in sorted(FEEDS.glob("*.xml")):
+        httpserver.expect_request(f"/{feed.name}").respond_with_handler(clock.handler(feed.name))
+        sources.append(f"  - {{name: {feed.stem}, url: '{httpserver.url_for('/' + feed.name)}'}}")
+    config = tmp_path / "allywatch.yaml"
+    config.write_text(
+        "database: sqlite:///watch.db\npoll_interval: 1h\nsources:\n" + "\n".join(sources) + "\n",
+        encoding="utf-8",
+    )
+    return config, clock
+
+
+def cli(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+def run_at(config: Path, clock: NewsClock, moment: str) -> str:
+    clock.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    code, output = cli(config, "run", "--now", moment)
+    assert code == 0, output
+    return output
+
+
+def states(config: Path) -> dict[tuple[str, str | None], str]:
+    code, output = cli(config, "status", "--json")
+    assert code == 0, output
+    return {(row["signal"], row["entity"]): row["state"] for row in json.loads(output)}
+
+
+def test_cycles_over_time_raise_each_change_once(newsroom: tuple[Path, NewsClock]) -> None:
+    config, clock = newsroom
+
+    # A fresh database: the first run reads the backlog quietly.
+    assert run_at(config, clock, "2025-01-15T00:00:00") == ""
+    assert states(config)[("power-of-siberia-2", None)] == "talks"
+
+    spring = run_at(config, clock, "2025-04-10T00:00:00")
+    assert "csto-summit-attendance / Armenia: attending -> suspended" in spring
+    assert "su35-iran: none -> deal" in spring
+
+    may = run_at(config, clock, "2025-05-25T00:00:00")
+    assert "csto-summit-attendance / Kazakhstan: attending -> absent" in may
+    assert "Armenia" not in may
+
+    june = run_at(config, clock, "2025-06-05T00:00:00")
+    assert "su35-iran: deal -> delivery-reported" in june
+    assert "su35-iran: delivery-reported -> delivered" in june
+
+    september = run_at(config, clock, "2025-09-10T00:00:00")
+    assert "power-of-siberia-2: talks -> agreement" in september
+    # "may skip" is hedged and "has not delivered" is negated: neither changes a state.
+    assert "Kyrgyzstan" not in september
+    assert "su35-iran" not in september
+
+    now = states(config)
+    assert now[("csto-summit-attendance", "Armenia")] == "suspended"
+    assert now[("csto-summit-attendance", "Kazakhstan")] == "absent"
+    assert now[("csto-summit-attendance", "Kyrgyzstan")] == "attending"
+    assert now[("su35-iran", None)] == "delivered"
+    assert now[("power-of-siberia-2", None)] == "agreement"
+
+    code, output = cli(config, "alerts", "--json")
+    before = json.loads(output)
+    transitions = {(a["signal"], a["entity"], a["to"]) for a in before}
+    assert ("su35-iran", None, "delivered") in transitions
+    delivered = next(a for a in before if a["to"] == "delivered")
+    assert len({e["outlet"] for e in delivered["evidence"]}) >= 2
+    assert delivered["at"].startswith("2025-06-0")
+
+    # The same news again, an hour later: nothing new is stored or raised.
+    requests = clock.requests
+    assert run_at(config, clock, "2025-09-10T01:30:00") == ""
+    assert clock.requests > requests
+    code, output = cli(config, "alerts", "--json")
+    assert json.loads(output) == before
+
+
+def test_history_lists_transitions_with_their_articles(newsroom: tuple[Path, NewsClock]) -> None:
+    config, clock = newsroom
+    run_at(config, clock, "2025-01-15T00:00:00")
+    run_at(config, clock, "2025-06-05T00:00:00")
+    code, output = cli(config, "history", "su35-iran", "--json")
+    assert code == 0, output
+    history = json.loads(output)
+    assert [t["to"] for t in history][:1] == ["delivered"]
+    assert history == sorted(history, key=lambda t: t["at"], reverse=True)
+    assert all(t["evidence"] for t in history)
+    assert any("gulf-monitor.example.com" in e["link"] for t in history for e in t["evidence"])
+
+
+def test_a_failing_feed_is_reported_and_the_others_still_count(
+    newsroom: tuple[Path, NewsClock], httpserver: HTTPServer
+) -> None:
+    config, clock = newsroom
+    httpserver.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text + f"  - {{name: broken, url: '{httpserver.url_for('/broken.xml')}'}}\n",
+        encoding="utf-8",
+    )
+    clock.now = datetime(2025, 6, 5, tzinfo=UTC)
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", "2025-06-05"])
+    assert result.exit_code == 3
+    assert "source 'broken' failed" in result.output
+    code, output = cli(config, "feeds", "--json")
+    health = {f["name"]: f for f in json.loads(output)}
+    assert health["broken"]["healthy"] is False
+    assert health["broken"]["consecutive_failures"] == 1
+    assert health["gulf-monitor"]["healthy"] is True
+    assert states(config)[("su35-iran", None)] == "delivered"
