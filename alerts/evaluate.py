@@ -2,82 +2,156 @@
 record the transitions not yet recorded, raise one alert for each, and keep the
 current state table up to date.
 
-Transitions and alerts carry unique keys, so evaluating twice, or from two
-overlapping runs, records each change once.
+What has been recorded is a chain per signal and entity: each transition starts
+from the state the previous one ended in. A replay is reconciled with that
+chain, never appended blindly: only changes after the latest recorded one are
+added (from the recorded state), and when evidence that arrived late rewrote
+earlier history so that the replay now ends elsewhere, one "revised"
+transition at evaluation time brings the chain to the replayed state. So no
+sequence of evaluations records (or alerts) one change twice, and evaluating
+again with nothing new records nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts.rules import Change, Evidence, SignalSpec, Timeline, replay_aggregate, replay_signal
+from alerts.rules import (
+    Change,
+    Evidence,
+    SignalSpec,
+    Timeline,
+    replay_all,
+    severity_of,
+)
+from alerts.silences import is_silenced
 from store import queries
-from store.models import Alert
+from store.models import Alert, Transition
+from store.silences import list_silences
+
+_TICK = timedelta(microseconds=1)
 
 
 def evaluate(
-    session: Session, signals: Sequence[SignalSpec], now: datetime, *, announce: bool = True
+    session: Session,
+    signals: Sequence[SignalSpec],
+    now: datetime,
+    *,
+    announce: bool = True,
+    backlog_before: datetime | None = None,
 ) -> list[Alert]:
     """Bring stored state up to date with the observations; return the alerts raised.
 
-    With `announce=False` (a first run over a backlog) transitions and alerts
-    are recorded but marked as not announced, so nobody is mailed the past.
+    Alerts are recorded but not announced (so nobody is mailed them) when
+    `announce` is false, when their change happened before `backlog_before`
+    (the baseline a first run sets over an existing backlog), or when a
+    silence covers their signal or entity.
     """
-    timelines: dict[str, list[Timeline]] = {}
-    for signal in signals:
-        if signal.aggregate is None:
-            timelines[signal.id] = replay_signal(signal, _stored_evidence(session, signal.id), now)
-    for signal in signals:
-        if signal.aggregate is not None and signal.aggregate.of in timelines:
-            timelines[signal.id] = [replay_aggregate(signal, timelines[signal.aggregate.of])]
+    timelines = replay_all(signals, lambda signal_id: stored_evidence(session, signal_id), now)
 
+    silences = list_silences(session, now)
+    by_id = {s.id: s for s in signals}
     raised: list[Alert] = []
-    severity = {s.id: {state.name: state.severity for state in s.states} for s in signals}
     for signal_id, entity_timelines in timelines.items():
+        signal = by_id[signal_id]
+        recorded = queries.last_transitions(session, signal_id)
         for timeline in entity_timelines:
             entity = timeline.entity or ""
-            for change in timeline.changes:
-                alert = _record(session, change, severity[signal_id], now, announce)
-                if alert is not None:
-                    raised.append(alert)
+            quiet = not announce or is_silenced(silences, signal_id, entity)
+            last = recorded.get(entity)
+            since = last.at if last is not None else None
+            for change in reconcile(timeline, last, signal.initial, now):
+                early = backlog_before is not None and change.at < backlog_before
+                raised.append(_record(session, signal, change, now, not (quiet or early)))
+                since = change.at
             queries.set_signal_state(
-                session, signal_id, entity, timeline.state, timeline.since, now
+                session,
+                signal_id,
+                entity,
+                timeline.state,
+                since,
+                now,
+                {"at": now.isoformat(), "states": [_status_json(s) for s in timeline.status]},
             )
     return raised
 
 
-def _stored_evidence(session: Session, signal_id: str) -> list[tuple[str | None, Evidence]]:
+def reconcile(
+    timeline: Timeline, last: Transition | None, initial: str, now: datetime
+) -> list[Change]:
+    """The changes to record so that the recorded chain ends where `timeline` does.
+
+    Recorded times strictly increase along a chain, so (signal, entity, at)
+    never repeats: a revision goes at `now`, or just after the latest
+    recorded change when the clock says otherwise.
+    """
+    current = last.to_state if last is not None else initial
+    after = last.at if last is not None else None
+    out: list[Change] = []
+    for change in timeline.changes:
+        if (after is None or change.at > after) and change.to_state != current:
+            out.append(replace(change, from_state=current))
+            current = change.to_state
+    if current != timeline.state:
+        assert after is not None  # without a recorded chain every change is taken above
+        behind = [c for c in timeline.changes if c.at <= after]
+        out.append(
+            Change(
+                timeline.signal,
+                timeline.entity,
+                current,
+                timeline.state,
+                now if now > after else after + _TICK,
+                behind[-1].evidence if behind else (),
+                "revised",
+            )
+        )
+    return out
+
+
+def stored_evidence(session: Session, signal_id: str) -> list[tuple[str | None, Evidence]]:
     return [
         (
-            obs.entity or None,
+            row.entity or None,
             Evidence(
-                state=obs.state,
-                at=obs.published_at,
-                outlet=obs.outlet,
-                story=obs.story,
-                polarity=obs.polarity,
-                hedged=obs.hedged,
-                link=article.link,
-                title=article.title,
+                at=row.published_at,
+                state=row.state,
+                outlet=row.outlet,
+                story=row.story,
+                polarity=row.polarity,
+                hedged=row.hedged,
+                link=row.link,
+                title=row.title,
             ),
         )
-        for obs, article in queries.observations_for(session, signal_id)
+        for row in queries.evidence_rows(session, signal_id)
+    ]
+
+
+def evidence_json(items: Sequence[Evidence]) -> list[dict[str, object]]:
+    return [
+        {
+            "link": e.link,
+            "title": e.title,
+            "outlet": e.outlet,
+            "published": e.at.isoformat(),
+            "state": e.state,
+            "polarity": e.polarity,
+            "hedged": e.hedged,
+        }
+        for e in items
     ]
 
 
 def _record(
-    session: Session, change: Change, severity: dict[str, str], now: datetime, announce: bool
-) -> Alert | None:
+    session: Session, signal: SignalSpec, change: Change, now: datetime, announced: bool
+) -> Alert:
     entity = change.entity or ""
-    if queries.find_transition(session, change.signal, entity, change.at, change.to_state):
-        return None
-    evidence = [
-        {"link": e.link, "title": e.title, "outlet": e.outlet, "published": e.at.isoformat()}
-        for e in change.evidence
-    ]
+    evidence = evidence_json(change.evidence)
     transition = queries.add_transition(
         session,
         signal=change.signal,
@@ -87,8 +161,9 @@ def _record(
         at=change.at,
         evidence=evidence,
         recorded_at=now,
+        reason=change.reason,
     )
-    return queries.add_alert(
+    alert = queries.add_alert(
         session,
         key=f"transition:{change.signal}:{entity}:{change.at.isoformat()}:{change.to_state}",
         kind="transition",
@@ -96,16 +171,27 @@ def _record(
         entity=entity,
         from_state=change.from_state,
         to_state=change.to_state,
-        severity=severity.get(change.to_state, "info"),
+        severity=severity_of(signal, change),
         at=change.at,
-        message=_message(change),
+        message=message(change),
         evidence=evidence,
         transition_id=transition.id,
         created_at=now,
-        announced=announce,
+        announced=announced,
     )
+    # The transition's unique key guards the alert's: a new transition always has a new alert.
+    assert alert is not None
+    return alert
 
 
-def _message(change: Change) -> str:
+def message(change: Change) -> str:
     subject = f"{change.signal} / {change.entity}" if change.entity else change.signal
-    return f"{subject}: {change.from_state} -> {change.to_state}"
+    why = "" if change.reason in ("evidence", "count") else f" ({change.reason})"
+    return f"{subject}: {change.from_state} -> {change.to_state}{why}"
+
+
+def _status_json(status: object) -> dict[str, object]:
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in asdict(status).items()  # type: ignore[call-overload]
+    }

@@ -2,7 +2,34 @@
 
 Everything here is a pure function of the signal definitions, the
 observations and the clock, so replaying the same observations gives the same
-transitions (that is what `backtest` and re-matching rely on).
+transitions (that is what `backtest` and re-matching rely on). It is also
+causal: what happens up to a moment depends only on evidence published up to
+that moment, so evaluating cycle by cycle as articles arrive gives the same
+transitions as one replay over all of them.
+
+How a state is reached and left
+-------------------------------
+Each state of a signal (not the initial one) *stands* or not, on its own:
+
+- It comes to stand when, within its `within` window (all history when
+  unset), the independent reports for it, minus those against it, reach
+  `min_sources` outlets and `min_stories` stories. Syndicated copies of one
+  story count once towards stories; several stories of one outlet count once
+  towards outlets. Hedged reports count only where the state says `hedged`.
+- It stops standing when a report against it arrives and, within the window,
+  the reports against it are at least as many as those for it, counted by
+  outlet and by story (one denial does not undo three independent reports,
+  but a later report that a deal collapsed undoes a deal reported months ago).
+- A state with `expires` (an event, such as missing one summit) also stops
+  standing `expires` after its latest supporting report, or as soon as newer
+  evidence for a lower-ranked state (or, unhedged, for the initial state)
+  comes to stand.
+
+A state is *held* once it has stood for its `hold` time, and released once it
+has stopped standing for its `hold` time (like Prometheus `for:`), so a burst
+of rumour does not flap it. The signal's state is the highest-ranked held
+state, or the initial state when none is held. Every change of it is a
+`Change` carrying the articles that caused it.
 
 The signal definitions come from the watchers' signal language; this module
 only needs the attributes named in the Protocols below.
@@ -10,53 +37,82 @@ only needs the attributes named in the Protocols below.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Protocol
+
+# How many articles a change cites at most (the newest ones).
+MAX_CITED = 20
 
 
 class StateSpec(Protocol):
-    name: str
-    min_sources: int
-    min_stories: int
-    within: timedelta | None
-    expires: timedelta | None
-    hedged: bool
-    severity: str
-    min_count: int | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def min_sources(self) -> int: ...
+    @property
+    def min_stories(self) -> int: ...
+    @property
+    def within(self) -> timedelta | None: ...
+    @property
+    def hold(self) -> timedelta | None: ...
+    @property
+    def expires(self) -> timedelta | None: ...
+    @property
+    def hedged(self) -> bool: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def min_count(self) -> int | None: ...
 
 
 class AggregateSpec(Protocol):
-    of: str
-    away: tuple[str, ...]
+    @property
+    def of(self) -> str: ...
+    @property
+    def away(self) -> tuple[str, ...]: ...
 
 
 class SignalSpec(Protocol):
-    id: str
-    initial: str
-    entities: tuple[str, ...]
-    states: tuple[StateSpec, ...]
-    aggregate: AggregateSpec | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def initial(self) -> str: ...
+    @property
+    def entities(self) -> tuple[str, ...]: ...
+    @property
+    def states(self) -> Sequence[StateSpec]: ...
+    @property
+    def aggregate(self) -> AggregateSpec | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Evidence:
     """One observation as the rules engine sees it."""
 
-    state: str
     at: datetime
+    state: str
     outlet: str
     story: str
     polarity: str = "for"
     hedged: bool = False
     link: str = ""
     title: str = ""
+    words: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class Change:
-    """A state change: when, from what to what, and the articles that carried it."""
+    """A state change: when, from what to what, why, and the articles that carried it.
+
+    `reason` is "evidence" (reports reached a higher state), "denied" (reports
+    against the state left), "expired", "superseded" (newer evidence for a
+    lower state ended an event state), "count" (an aggregate's count changed)
+    or "revised" (recorded when late evidence rewrote history; see evaluate).
+    """
 
     signal: str
     entity: str | None
@@ -64,6 +120,24 @@ class Change:
     to_state: str
     at: datetime
     evidence: tuple[Evidence, ...] = ()
+    reason: str = "evidence"
+
+
+@dataclass(frozen=True)
+class StateStatus:
+    """Where one state stands at the end of a replay: what `explain` shows."""
+
+    name: str
+    standing: bool
+    held: bool
+    since: datetime | None
+    last_support: datetime | None
+    expires_at: datetime | None
+    pending_until: datetime | None
+    for_outlets: int
+    for_stories: int
+    against_outlets: int
+    against_stories: int
 
 
 @dataclass(frozen=True)
@@ -75,61 +149,219 @@ class Timeline:
     state: str
     since: datetime | None
     changes: tuple[Change, ...]
+    status: tuple[StateStatus, ...] = ()
+
+
+def counts(spec: StateSpec, item: Evidence) -> bool:
+    """Whether an observation of this state counts at all (hedged ones only where allowed)."""
+    return (
+        item.state == spec.name
+        and item.polarity in ("for", "against")
+        and (spec.hedged or not item.hedged)
+    )
+
+
+class Tally:
+    """The reports on one state within its window, counted by outlet and by story."""
+
+    def __init__(self, within: timedelta | None) -> None:
+        self.within = within
+        self.items: deque[Evidence] = deque()
+        kinds = ("for-outlet", "for-story", "against-outlet", "against-story")
+        self._counters = {key: Counter[str]() for key in kinds}
+
+    def add(self, item: Evidence) -> None:
+        self.items.append(item)
+        self._counters[f"{item.polarity}-outlet"][item.outlet] += 1
+        self._counters[f"{item.polarity}-story"][item.story] += 1
+
+    def slide(self, moment: datetime) -> None:
+        """Drop the reports that fell out of the window ending at `moment`."""
+        if self.within is None:
+            return
+        start = moment - self.within
+        while self.items and self.items[0].at <= start:
+            item = self.items.popleft()
+            for kind, value in (("outlet", item.outlet), ("story", item.story)):
+                counter = self._counters[f"{item.polarity}-{kind}"]
+                counter[value] -= 1
+                if not counter[value]:
+                    del counter[value]
+
+    def size(self, polarity: str, kind: str) -> int:
+        return len(self._counters[f"{polarity}-{kind}"])
+
+    def net(self) -> tuple[int, int]:
+        """Outlets and stories for, minus those against."""
+        return (
+            self.size("for", "outlet") - self.size("against", "outlet"),
+            self.size("for", "story") - self.size("against", "story"),
+        )
+
+    def reports(self, polarity: str) -> list[Evidence]:
+        return [item for item in self.items if item.polarity == polarity]
+
+
+def enters(spec: StateSpec, tally: Tally) -> bool:
+    outlets, stories = tally.net()
+    return outlets >= max(spec.min_sources, 1) and stories >= max(spec.min_stories, 1)
+
+
+def opposed(tally: Tally) -> bool:
+    outlets, stories = tally.net()
+    return tally.size("against", "outlet") > 0 and outlets <= 0 and stories <= 0
+
+
+class _State:
+    """One state's standing during a replay."""
+
+    def __init__(self, spec: StateSpec, rank: int) -> None:
+        self.spec, self.rank = spec, rank
+        self.tally = Tally(spec.within)
+        self.standing = self.held = False
+        self.changed_at: datetime | None = None
+        self.last_support: datetime | None = None
+        self.cause: tuple[Evidence, ...] = ()
+        self.cause_reason = "evidence"
+
+    @property
+    def hold(self) -> timedelta:
+        return self.spec.hold or timedelta(0)
+
+    def expires_at(self) -> datetime | None:
+        if not self.standing or self.spec.expires is None or self.last_support is None:
+            return None
+        return self.last_support + self.spec.expires
+
+    def pending_until(self) -> datetime | None:
+        if self.standing == self.held or self.changed_at is None:
+            return None
+        return self.changed_at + self.hold
+
+    def stand(self, moment: datetime) -> None:
+        self.standing, self.changed_at = True, moment
+        self.cause, self.cause_reason = cite(self.tally.reports("for")), "evidence"
+
+    def fall(self, moment: datetime, reason: str, cause: Iterable[Evidence]) -> None:
+        self.standing, self.changed_at = False, moment
+        self.cause, self.cause_reason = cite(cause), reason
+
+    def status(self) -> StateStatus:
+        return StateStatus(
+            name=self.spec.name,
+            standing=self.standing,
+            held=self.held,
+            since=self.changed_at,
+            last_support=self.last_support,
+            expires_at=self.expires_at(),
+            pending_until=self.pending_until(),
+            for_outlets=self.tally.size("for", "outlet"),
+            for_stories=self.tally.size("for", "story"),
+            against_outlets=self.tally.size("against", "outlet"),
+            against_stories=self.tally.size("against", "story"),
+        )
+
+
+def cite(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    """The articles to cite: each link once, the newest MAX_CITED, oldest first."""
+    unique: dict[str, Evidence] = {}
+    for item in sorted(items):
+        unique.setdefault(item.link or f"{item.outlet}|{item.story}|{item.at}", item)
+    return tuple(sorted(unique.values())[-MAX_CITED:])
 
 
 def replay(
-    signal: SignalSpec, entity: str | None, evidence: Sequence[Evidence], now: datetime
+    signal: SignalSpec, entity: str | None, evidence: Iterable[Evidence], now: datetime
 ) -> Timeline:
     """Walk one entity's evidence in time order and record every state change up to `now`."""
-    rank = {signal.initial: 0} | {s.name: i + 1 for i, s in enumerate(signal.states)}
-    specs = {s.name: s for s in signal.states}
-    ordered = sorted((e for e in evidence if e.at <= now), key=lambda e: e.at)
-    state, since = signal.initial, None
-    last_support: datetime | None = None
+    states = [_State(spec, rank) for rank, spec in enumerate(signal.states, start=1)]
+    by_name = {s.spec.name: s for s in states}
+    relevant = sorted(
+        e for e in evidence if e.at <= now and (e.state in by_name or e.state == signal.initial)
+    )
+    batches = [(at, list(items)) for at, items in groupby(relevant, key=lambda e: e.at)]
+    committed, since = signal.initial, None
     changes: list[Change] = []
+    index = 0
+    while True:
+        timers = [t for s in states for t in (s.expires_at(), s.pending_until()) if t is not None]
+        upcoming = [*timers, batches[index][0]] if index < len(batches) else timers
+        if not upcoming or min(upcoming) > now:
+            break
+        moment = min(upcoming)
+        if index < len(batches) and batches[index][0] == moment:
+            _apply(signal, states, by_name, moment, batches[index][1])
+            index += 1
+        for s in states:
+            expiry = s.expires_at()
+            if expiry is not None and expiry <= moment:
+                s.fall(expiry, "expired", ())
+        for s in states:
+            pending = s.pending_until()
+            if pending is not None and pending <= moment:
+                s.held = s.standing
+        held = [s for s in states if s.held]
+        top = max(held, key=lambda s: s.rank) if held else None
+        new = top.spec.name if top else signal.initial
+        if new != committed:
+            old = by_name.get(committed)
+            cause = top if top is not None and (old is None or top.rank > old.rank) else old
+            assert cause is not None
+            changes.append(
+                Change(signal.id, entity, committed, new, moment, cause.cause, cause.cause_reason)
+            )
+            committed, since = new, moment
+    for s in states:
+        s.tally.slide(now)
+    return Timeline(
+        signal.id, entity, committed, since, tuple(changes), tuple(s.status() for s in states)
+    )
 
-    def expire_until(moment: datetime) -> None:
-        nonlocal state, since, last_support
-        spec = specs.get(state)
-        if spec is None or spec.expires is None or last_support is None:
-            return
-        ends = last_support + spec.expires
-        if ends <= moment:
-            changes.append(Change(signal.id, entity, state, signal.initial, ends))
-            state, since, last_support = signal.initial, ends, None
 
-    for index, item in enumerate(ordered):
-        expire_until(item.at)
-        seen = ordered[: index + 1]
-        if item.polarity == "for" and item.state == state:
-            last_support = item.at
-        best: tuple[StateSpec, list[Evidence]] | None = None
-        for spec in signal.states:
-            if rank[spec.name] <= rank[state]:
-                continue
-            support = _support(spec, seen, item.at)
-            if support is not None:
-                best = (spec, support)
-        if best is not None:
-            spec, support = best
-            changes.append(Change(signal.id, entity, state, spec.name, item.at, tuple(support)))
-            state, since, last_support = spec.name, item.at, item.at
-    expire_until(now)
-    return Timeline(signal.id, entity, state, since, tuple(changes))
-
-
-def _support(spec: StateSpec, seen: Sequence[Evidence], at: datetime) -> list[Evidence] | None:
-    """The evidence that makes `spec` hold at `at`, or None when it does not hold."""
-    start = at - spec.within if spec.within is not None else None
-    window = [e for e in seen if e.state == spec.name and (start is None or e.at > start)]
-    backing = [e for e in window if e.polarity == "for" and (spec.hedged or not e.hedged)]
-    against = [e for e in window if e.polarity == "against"]
-    outlets = {e.outlet for e in backing}
-    if len(outlets) < spec.min_sources or len({e.story for e in backing}) < spec.min_stories:
-        return None
-    if len({e.outlet for e in against}) >= len(outlets):
-        return None
-    return backing
+def _apply(
+    signal: SignalSpec,
+    states: list[_State],
+    by_name: dict[str, _State],
+    moment: datetime,
+    batch: list[Evidence],
+) -> None:
+    """Take in the reports published at `moment`: stand, fall, supersede."""
+    touched: dict[str, list[Evidence]] = {}
+    for item in batch:
+        state = by_name.get(item.state)
+        if state is not None and counts(state.spec, item):
+            state.tally.add(item)
+            touched.setdefault(item.state, []).append(item)
+            if item.polarity == "for":
+                state.last_support = moment
+    for s in states:
+        s.tally.slide(moment)
+    fresh: list[tuple[int, list[Evidence]]] = []
+    initial_support = [
+        e for e in batch if e.state == signal.initial and e.polarity == "for" and not e.hedged
+    ]
+    if initial_support:
+        fresh.append((0, initial_support))
+    for s in states:
+        items = touched.get(s.spec.name)
+        if not items:
+            continue
+        if s.standing and any(e.polarity == "against" for e in items) and opposed(s.tally):
+            s.fall(moment, "denied", s.tally.reports("against"))
+        elif not s.standing and enters(s.spec, s.tally):
+            s.stand(moment)
+        if s.standing and any(e.polarity == "for" for e in items):
+            fresh.append((s.rank, items))
+    for rank, items in fresh:
+        for s in states:
+            if (
+                s.rank > rank
+                and s.standing
+                and s.spec.expires is not None
+                and s.last_support is not None
+                and s.last_support < moment
+            ):
+                s.fall(moment, "superseded", items)
 
 
 def replay_signal(
@@ -143,23 +375,53 @@ def replay_signal(
     return [replay(signal, entity, items, now) for entity, items in by_entity.items()]
 
 
+def replay_all(
+    signals: Sequence[SignalSpec],
+    evidence: Callable[[str], Iterable[tuple[str | None, Evidence]]],
+    now: datetime,
+) -> dict[str, list[Timeline]]:
+    """Every signal's timelines: plain signals from `evidence(signal_id)`, then aggregates."""
+    timelines = {
+        s.id: replay_signal(s, evidence(s.id), now) for s in signals if s.aggregate is None
+    }
+    for signal in signals:
+        if signal.aggregate is not None and signal.aggregate.of in timelines:
+            timelines[signal.id] = [replay_aggregate(signal, timelines[signal.aggregate.of])]
+    return timelines
+
+
 def replay_aggregate(signal: SignalSpec, members: Sequence[Timeline]) -> Timeline:
-    """An aggregate signal's timeline: how many members are in an `away` state over time."""
-    assert signal.aggregate is not None
+    """An aggregate signal's timeline: how many members are in an `away` state over time.
+
+    Its state is the highest-ranked state whose `min_count` the count reaches.
+    Member changes at the same moment are taken together, so two members
+    swapping places never shows as a change.
+    """
+    if signal.aggregate is None:
+        raise ValueError(f"{signal.id} is not an aggregate signal")
     away = set(signal.aggregate.away)
-    thresholds = [(s.min_count or 0, s.name) for s in signal.states]
     events = sorted((change for member in members for change in member.changes), key=lambda c: c.at)
     current: dict[str | None, str] = {}
     state, since = signal.initial, None
     changes: list[Change] = []
-    for change in events:
-        current[change.entity] = change.to_state
+    for moment, group in groupby(events, key=lambda c: c.at):
+        batch = list(group)
+        for change in batch:
+            current[change.entity] = change.to_state
         count = sum(1 for value in current.values() if value in away)
         new = signal.initial
-        for minimum, name in thresholds:
-            if count >= minimum:
-                new = name
+        for spec in signal.states:
+            if count >= (spec.min_count or 0):
+                new = spec.name
         if new != state:
-            changes.append(Change(signal.id, None, state, new, change.at, change.evidence))
-            state, since = new, change.at
+            cited = cite(e for change in batch for e in change.evidence)
+            changes.append(Change(signal.id, None, state, new, moment, cited, "count"))
+            state, since = new, moment
     return Timeline(signal.id, None, state, since, tuple(changes))
+
+
+def severity_of(signal: SignalSpec, change: Change) -> str:
+    """An alert's severity: that of the higher-ranked of the two states (the initial has none)."""
+    specs = {spec.name: (rank, spec) for rank, spec in enumerate(signal.states, start=1)}
+    ranked = [specs[name] for name in (change.from_state, change.to_state) if name in specs]
+    return max(ranked, key=lambda pair: pair[0])[1].severity if ranked else "info"

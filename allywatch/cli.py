@@ -14,7 +14,11 @@ from allywatch.config import ConfigError
 COMMANDS = [
     "allywatch.commands.setup",
     "allywatch.commands.cycle",
+    "allywatch.commands.serve",
     "allywatch.commands.report",
+    "allywatch.commands.signals",
+    "allywatch.commands.subscribers",
+    "allywatch.commands.state",
 ]
 
 

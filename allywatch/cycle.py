@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from alerts.dispatch import DigestReport
 from alerts.evaluate import evaluate
 from allywatch.config import Config, SourceConfig
+from allywatch.digests import send_due
 from allywatch.workspace import Workspace
 from store import queries
 from store.engine import writing
@@ -27,6 +29,7 @@ from watchers.parse import FeedParseError, parse_feed
 from watchers.sources import SourceSpec, source_location
 
 GROUPING_WINDOW = timedelta(days=7)
+EARLY_MAX = timedelta(minutes=1)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class CycleReport:
     new_articles: int = 0
     observations: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    digests: DigestReport = field(default_factory=DigestReport)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -50,12 +54,11 @@ class CycleReport:
 
 
 def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
-    """Poll what is due, store and match what is new, evaluate every signal."""
+    """Poll what is due, store and match what is new, evaluate every signal, send due digests."""
     now = now or datetime.now(UTC)
     config, engine = workspace.config, workspace.engine
     report = CycleReport()
     with writing(engine) as session:
-        first_run = queries.completed_runs(session) == 0
         run_id = queries.start_run(session, now).id
     due = _due_sources(engine, config, now)
     results = fetch_all_sync(
@@ -71,12 +74,13 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
             workspace, source.id, result, now, intervals[source.name], matcher, grouper, report
         )
     with writing(engine) as session:
-        report.alerts = evaluate(
-            session, workspace.signals, now, announce=config.alert_on_first_run or not first_run
-        )
+        # Changes dated before allywatch first ran are the backlog: the baseline, not news.
+        backlog = None if config.alert_on_first_run else queries.first_run_started(session)
+        report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )
+    report.digests = send_due(workspace, now)
     return report
 
 
@@ -94,11 +98,22 @@ def source_spec(source: SourceConfig) -> SourceSpec:
 
 
 def _due_sources(engine: Engine, config: Config, now: datetime) -> list[Source]:
+    """The sources whose next poll has come, or comes within a tenth of their interval.
+
+    The margin (at most EARLY_MAX) keeps a source on its interval when runs come
+    exactly as often: a cron run or serve tick that starts a second before the
+    source's time must poll it, not leave it for the run after.
+    """
+    early = {
+        s.name: min((s.interval or config.poll_interval) / 10, EARLY_MAX) for s in config.sources
+    }
     with writing(engine) as session:
         sources = queries.sync_sources(
             session, [(s.name, source_location(source_spec(s))) for s in config.sources]
         )
-        return [s for s in sources if s.next_poll_at is None or s.next_poll_at <= now]
+        return [
+            s for s in sources if s.next_poll_at is None or s.next_poll_at <= now + early[s.name]
+        ]
 
 
 def _fetch_settings(config: Config) -> FetchSettings:

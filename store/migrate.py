@@ -1,4 +1,11 @@
-"""Schema migrations (Alembic), run by allywatch itself when it opens a database."""
+"""Schema migrations (Alembic), run by allywatch itself when it opens a database.
+
+Several processes may open a fresh database at the same moment (cron runs that
+overlap, a `serve` starting beside a `run`): the upgrade runs inside one
+transaction that first takes the database's write lock (BEGIN IMMEDIATE on
+SQLite, an advisory lock on PostgreSQL), and checks the revision again once it
+holds it, so exactly one of them migrates and the others find the work done.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +15,24 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_ADVISORY_LOCK_KEY = 0x616C6C79  # "ally"
 
 
-def alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config(
+    engine: Engine | None = None, connection: Connection | None = None
+) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    config.attributes["connection"] = connection
     return config
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config_for_scripts()).get_current_head()
-
-
-def alembic_config_for_scripts() -> AlembicConfig:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -37,6 +42,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it is there already."""
-    if current_revision(engine) == head_revision():
+    head = head_revision()
+    if current_revision(engine) == head:
         return
-    command.upgrade(alembic_config(engine), "head")
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with bind.connect() as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
+        command.upgrade(alembic_config(connection=connection), "head")

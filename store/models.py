@@ -83,11 +83,16 @@ class SignalState(Base):
     state: Mapped[str] = mapped_column(String(100))
     since: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    # {"at": evaluation time, "states": [rules.StateStatus as JSON, ...]}, for `explain`.
+    detail: Mapped[dict[str, Any] | None]
 
 
 class Transition(Base):
     __tablename__ = "transitions"
-    __table_args__ = (UniqueConstraint("signal", "entity", "at", "to_state"),)
+    __table_args__ = (
+        UniqueConstraint("signal", "entity", "at", "to_state"),
+        Index("ix_transitions_signal_entity_at", "signal", "entity", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     signal: Mapped[str] = mapped_column(String(100), index=True)
@@ -97,6 +102,8 @@ class Transition(Base):
     at: Mapped[datetime]
     evidence: Mapped[list[Any]]
     recorded_at: Mapped[datetime]
+    # Why: evidence, denied, expired, superseded, count or revised (see alerts.rules.Change).
+    reason: Mapped[str] = mapped_column(String(20), default="evidence")
 
 
 class Alert(Base):
@@ -122,6 +129,16 @@ class Alert(Base):
 
 
 class Subscriber(Base):
+    """Who gets digests, for which signals, how often; and where its digest stands.
+
+    `signals` is None for every signal. `last_digest_at` is when the last due
+    digest was dealt with (sent, or found empty); `last_sent_at` is when an
+    email last went out. `claim_token`/`claimed_until` are a short lease taken
+    while one run is sending this subscriber's digest, so overlapping runs
+    never send it twice. `failures`, `last_error` and `next_attempt_at` hold a
+    digest that the mail server did not accept, for retry with backoff.
+    """
+
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,18 +147,31 @@ class Subscriber(Base):
     cadence: Mapped[str] = mapped_column(String(20), default="daily")
     send_time: Mapped[str] = mapped_column(String(5), default="07:00")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    weekday: Mapped[int] = mapped_column(Integer, default=0)
+    all_quiet: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
-    last_digest_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    unsubscribed_at: Mapped[datetime | None]
+    last_digest_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
 
 
 class Delivery(Base):
+    """One alert that reached one subscriber, in the message named by `message_id`."""
+
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("subscriber_id", "alert_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str] = mapped_column(String(300))
     sent_at: Mapped[datetime]
 
 
@@ -155,3 +185,35 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(20), default="running")
     summary: Mapped[dict[str, Any] | None]
+
+
+class Lease(Base):
+    """A named lock held by one process until `expires_at` (see store/locks.py).
+
+    The holder renews it while it works; a killed holder's lease simply expires.
+    """
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Silence(Base):
+    """Transitions of a signal (or of one of its entities) stay unannounced until `until`.
+
+    `entity` is the empty string for the whole signal.
+    """
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal: Mapped[str] = mapped_column(String(100), index=True)
+    entity: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    until: Mapped[datetime] = mapped_column(index=True)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -171,15 +171,28 @@ def signal_states(session: Session) -> list[SignalState]:
 
 
 def set_signal_state(
-    session: Session, signal: str, entity: str, state: str, since: datetime | None, now: datetime
+    session: Session,
+    signal: str,
+    entity: str,
+    state: str,
+    since: datetime | None,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     row = session.get(SignalState, (signal, entity))
     if row is None:
         session.add(
-            SignalState(signal=signal, entity=entity, state=state, since=since, updated_at=now)
+            SignalState(
+                signal=signal,
+                entity=entity,
+                state=state,
+                since=since,
+                updated_at=now,
+                detail=detail,
+            )
         )
-    elif (row.state, row.since) != (state, since):
-        row.state, row.since, row.updated_at = state, since, now
+    elif (row.state, row.since, row.detail) != (state, since, detail):
+        row.state, row.since, row.updated_at, row.detail = state, since, now, detail
 
 
 def transitions_for(session: Session, signal: str, entity: str | None = None) -> list[Transition]:
@@ -274,3 +287,79 @@ def latest_evidence(
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+# --- the rules engine's reads -------------------------------------------------
+
+
+def evidence_rows(session: Session, signal: str) -> list[Any]:
+    """A signal's observations as plain rows (what replaying needs, nothing more), oldest first.
+
+    Each row has entity, state, polarity, hedged, published_at, outlet, story, link, title.
+    """
+    return list(
+        session.execute(
+            select(
+                Observation.entity,
+                Observation.state,
+                Observation.polarity,
+                Observation.hedged,
+                Observation.published_at,
+                Observation.outlet,
+                Observation.story,
+                Article.link,
+                Article.title,
+            )
+            .join(Article, Article.id == Observation.article_id)
+            .where(Observation.signal == signal)
+            .order_by(Observation.published_at, Observation.id)
+        )
+    )
+
+
+def last_transitions(session: Session, signal: str) -> dict[str, Transition]:
+    """The latest recorded transition of each of a signal's entities ("" for none)."""
+    latest: dict[str, Transition] = {}
+    for transition in session.scalars(
+        select(Transition).where(Transition.signal == signal).order_by(Transition.at, Transition.id)
+    ):
+        latest[transition.entity] = transition
+    return latest
+
+
+def first_run_started(session: Session) -> datetime | None:
+    """When allywatch first ran on this database."""
+    return session.scalar(select(func.min(Run.started_at)))
+
+
+def signal_state(session: Session, signal: str, entity: str) -> SignalState | None:
+    return session.get(SignalState, (signal, entity))
+
+
+def observations_between(
+    session: Session,
+    signal: str,
+    entity: str,
+    states: Sequence[str],
+    polarity: str,
+    start: datetime | None,
+    end: datetime,
+    limit: int,
+) -> list[tuple[Observation, Article]]:
+    """An entity's observations of some states, for or against, published in (start, end],
+    newest first."""
+    query = (
+        select(Observation, Article)
+        .join(Article, Article.id == Observation.article_id)
+        .where(
+            Observation.signal == signal,
+            Observation.entity == entity,
+            Observation.state.in_(states),
+            Observation.polarity == polarity,
+            Observation.published_at <= end,
+        )
+    )
+    if start is not None:
+        query = query.where(Observation.published_at > start)
+    query = query.order_by(Observation.published_at.desc(), Observation.id.desc()).limit(limit)
+    return [(obs, article) for obs, article in session.execute(query)]

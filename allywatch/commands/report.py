@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from allywatch.digests import digest_health
 from allywatch.output import echo_json, echo_table, iso, when
 from allywatch.workspace import Workspace
 from store import queries
@@ -38,6 +39,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 )
         sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
         alerts = queries.list_alerts(session, unacked=True, limit=20)
+        digests = digest_health(session)
     failing = [s for s in sources if s.consecutive_failures]
     if as_json:
         echo_json(rows)
@@ -60,6 +62,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"feeds: {len(sources)} configured, {len(sources) - len(failing)} healthy,"
         f" {len(failing)} failing" + (f" ({', '.join(s.name for s in failing)})" if failing else "")
     )
+    for line in digests:
+        click.echo(line)
     if alerts:
         click.echo()
         click.echo(f"unacknowledged alerts ({len(alerts)} newest):")

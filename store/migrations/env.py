@@ -1,4 +1,4 @@
-"""Alembic environment: the engine comes from store.migrate, never from an ini file."""
+"""Alembic environment: the connection (or engine) comes from store.migrate, never an ini file."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from alembic import context
 
 from store.models import Base
 
-engine = context.config.attributes["engine"]
-with engine.connect() as connection:
+
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -15,4 +15,12 @@ with engine.connect() as connection:
     )
     with context.begin_transaction():
         context.run_migrations()
-    connection.commit()
+
+
+_connection = context.config.attributes.get("connection")
+if _connection is not None:
+    # The caller holds the transaction (and the lock) and commits it.
+    _run(_connection)
+else:
+    with context.config.attributes["engine"].begin() as _fresh:
+        _run(_fresh)

@@ -1,0 +1,246 @@
+"""`allywatch backtest`: replay an archive of dated articles through today's signals, in memory.
+
+Articles are taken in publication order, as a live run would have met them:
+plain text, grouped into stories, matched, and the resulting observations
+replayed by the rules engine. A transition's time is replay time (when the
+evidence completed, plus any hold), never the wall clock.
+
+With expectations (a list of {signal, entity, to, at}) the transitions found
+are paired with the expected ones: each expected transition takes the
+earliest found one of the same signal, entity and state within the
+tolerance; what is left over is missed (expected) or false (found).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alerts.rules import Change, Evidence, replay_all
+from watchers.dedup import StoryGrouper
+from watchers.language import Signal
+from watchers.links import canonical_link, outlet_of
+from watchers.matcher import Matcher
+from watchers.text import html_to_text
+
+
+class BacktestError(Exception):
+    """An archive or expectations file that cannot be used; names the file and line."""
+
+
+@dataclass(frozen=True)
+class ArchivedArticle:
+    line: int
+    title: str
+    summary: str
+    link: str
+    published: datetime
+    outlet: str
+
+
+@dataclass(frozen=True)
+class Expected:
+    signal: str
+    entity: str | None
+    to: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Comparison:
+    found: list[tuple[Expected, Change]]
+    missed: list[Expected]
+    false: list[Change]
+
+
+def read_archive(path: Path, text: str | None = None) -> list[ArchivedArticle]:
+    """The articles of a JSON Lines archive; `text` when it was read already (stdin)."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BacktestError(f"{path}: cannot read: {exc}") from exc
+    articles = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            articles.append(_article(path, number, line))
+    return articles
+
+
+def _article(path: Path, number: int, line: str) -> ArchivedArticle:
+    where = f"{path}:{number}"
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BacktestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(item, dict):
+        raise BacktestError(f"{where}: expected a JSON object, got {type(item).__name__}")
+    for key in ("title", "summary", "link", "source"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise BacktestError(f"{where}: `{key}` must be a string")
+    if not (item.get("title") or item.get("summary")):
+        raise BacktestError(f"{where}: the article has neither title nor summary")
+    if "published" not in item:
+        raise BacktestError(f"{where}: missing `published` (an ISO-8601 time)")
+    published = _time(item["published"])
+    if published is None:
+        raise BacktestError(
+            f"{where}: `published` must be an ISO-8601 time, got {item['published']!r}"
+        )
+    link = canonical_link(item.get("link") or "")
+    return ArchivedArticle(
+        line=number,
+        title=item.get("title") or "",
+        summary=item.get("summary") or "",
+        link=link,
+        published=published,
+        outlet=outlet_of(link) or item.get("source") or "",
+    )
+
+
+def _time(value: Any) -> datetime | None:
+    """An aware UTC datetime from ISO-8601 text or a YAML date/datetime; naive means UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def backtest(
+    signals: Sequence[Signal],
+    articles: Iterable[ArchivedArticle],
+    until: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Change]:
+    """The transitions the archive yields, in time order.
+
+    The replay runs to `until`, else to the newest article, so expiries and
+    holds that fall after the archive ends are not reported unless asked for.
+    """
+    matcher = Matcher(signals)
+    grouper = StoryGrouper()
+    evidence: dict[str, list[tuple[str | None, Evidence]]] = {s.id: [] for s in signals}
+    seen: set[str] = set()
+    newest: datetime | None = None
+    for article in sorted(articles, key=lambda a: (a.published, a.line)):
+        if progress is not None:
+            progress(1)
+        if article.link and article.link in seen:
+            continue  # the same article twice in the archive counts once, as in a live run
+        seen.add(article.link)
+        newest = article.published if newest is None else max(newest, article.published)
+        title, summary = html_to_text(article.title), html_to_text(article.summary)
+        key = article.link or f"line-{article.line}"
+        story = grouper.add(key, title, summary)
+        for obs in matcher.match(title, summary):
+            evidence.setdefault(obs.signal, []).append(
+                (
+                    obs.entity,
+                    Evidence(
+                        at=article.published,
+                        state=obs.state,
+                        outlet=article.outlet,
+                        story=story,
+                        polarity=obs.polarity,
+                        hedged=obs.hedged,
+                        link=article.link,
+                        title=title,
+                        words=tuple(dict.fromkeys(e.text for e in obs.evidence)),
+                    ),
+                )
+            )
+    now = until or newest
+    if now is None:
+        return []
+    timelines = replay_all(signals, lambda signal_id: evidence.get(signal_id, []), now)
+    changes = [c for group in timelines.values() for t in group for c in t.changes]
+    aggregates = {s.id for s in signals if s.aggregate is not None}
+    return sorted(changes, key=lambda c: (c.at, c.signal in aggregates, c.signal, c.entity or ""))
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "signal": change.signal,
+        "entity": change.entity,
+        "from": change.from_state,
+        "to": change.to_state,
+        "at": change.at.isoformat(),
+        "evidence": [e.link for e in change.evidence],
+    }
+
+
+def read_expectations(path: Path) -> list[Expected]:
+    """Expected transitions from a JSON or YAML list of {signal, entity, to, at}."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BacktestError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise BacktestError(f"{path}: not valid JSON or YAML: {exc}") from exc
+    if not isinstance(raw, list):
+        raise BacktestError(f"{path}: expected a list of {{signal, entity, to, at}}")
+    out = []
+    for index, item in enumerate(raw, start=1):
+        where = f"{path}: item {index}"
+        if not isinstance(item, dict):
+            raise BacktestError(f"{where}: expected a mapping with signal, entity, to, at")
+        unknown = set(item) - {"signal", "entity", "to", "at"}
+        if unknown:
+            raise BacktestError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+        for key in ("signal", "to"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                raise BacktestError(f"{where}: `{key}` must be a non-empty string")
+        entity = item.get("entity")
+        if entity is not None and not isinstance(entity, str):
+            raise BacktestError(f"{where}: `entity` must be a string or null")
+        at = _time(item.get("at"))
+        if at is None:
+            raise BacktestError(f"{where}: `at` must be an ISO-8601 date or time")
+        out.append(Expected(item["signal"], entity or None, item["to"], at))
+    return out
+
+
+def compare(
+    changes: Sequence[Change], expected: Sequence[Expected], tolerance: timedelta
+) -> Comparison:
+    """Pair expected transitions with found ones (see the module docstring)."""
+    free = list(changes)
+    found: list[tuple[Expected, Change]] = []
+    missed: list[Expected] = []
+    for want in sorted(expected, key=lambda e: e.at):
+        match = next(
+            (
+                c
+                for c in free
+                if c.signal == want.signal
+                and (c.entity or None) == want.entity
+                and c.to_state == want.to
+                and abs(c.at - want.at) <= tolerance
+            ),
+            None,
+        )
+        if match is None:
+            missed.append(want)
+        else:
+            free.remove(match)
+            found.append((want, match))
+    return Comparison(found, missed, free)
+
+
+def days_late(want: Expected, change: Change) -> float:
+    """How many days after the expected time the transition was found (negative: early)."""
+    return round((change.at - want.at) / timedelta(days=1), 1)

@@ -1,0 +1,150 @@
+"""Signal files and the matcher from the command line: `match`, `signals validate`, `signals test`.
+
+None of these touch the database, and none needs a config file: without one
+they use the built-in signal pack.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from allywatch.config import load_config
+from watchers.language import Signal, SignalFileError, load_signals, run_signal_tests
+from watchers.matcher import Matcher
+from watchers.model import Observation
+from watchers.text import html_to_text
+
+_ARTICLE_FIELDS = ("title", "summary", "link", "published", "source")
+
+
+def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
+    """Signals from `paths`, else from the config (else the built-in pack); exits on errors."""
+    if not paths:
+        config = load_config(ctx.obj.get("config_path") if ctx.obj else None, required=False)
+        paths = tuple(config.signal_paths)
+    try:
+        return load_signals(list(paths))
+    except SignalFileError as exc:
+        for error in exc.errors:
+            click.echo(error, err=True)
+        click.echo(f"allywatch: {len(exc.errors)} error(s) in signal files", err=True)
+        sys.exit(1)
+
+
+def _read_articles(path: Path) -> list[dict[str, Any]]:
+    """Every article of a JSON Lines file; exits naming the file and line of a bad one."""
+
+    def fail(line: int, message: str) -> None:
+        click.echo(f"allywatch: {path}:{line}: {message}", err=True)
+        sys.exit(1)
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"allywatch: {path}: cannot read: {exc}", err=True)
+        sys.exit(1)
+    articles = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
+        if not isinstance(item, dict):
+            fail(number, f"expected a JSON object with title and summary, got {type(item).__name__}")
+        for key in _ARTICLE_FIELDS:
+            if item.get(key) is not None and not isinstance(item[key], str):
+                fail(number, f"`{key}` must be a string, got {type(item[key]).__name__}")
+        if not (item.get("title") or item.get("summary")):
+            fail(number, "an article needs a `title` or a `summary`")
+        articles.append(item)
+    return articles
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input line.")
+@click.pass_context
+def match(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Match the articles of FILE (JSON Lines) against the signals; touches no database."""
+    articles = _read_articles(file)
+    matcher = Matcher(_signals(ctx))
+    matched = 0
+    for article in articles:
+        observations = matcher.match(
+            html_to_text(article.get("title") or ""), html_to_text(article.get("summary") or "")
+        )
+        matched += bool(observations)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "link": article.get("link"),
+                        "observations": [o.to_json() for o in observations],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        elif observations:
+            _print_article(article, observations)
+    if not as_json:
+        click.echo(f"{len(articles)} article(s), {matched} with observations")
+
+
+def _print_article(article: dict[str, Any], observations: list[Observation]) -> None:
+    click.echo(html_to_text(article.get("title") or "") or "(no title)")
+    if article.get("link"):
+        click.echo(f"  {article['link']}")
+    for obs in observations:
+        entity = f" [{obs.entity}]" if obs.entity else ""
+        hedged = ", hedged" if obs.hedged else ""
+        click.echo(f"  {obs.signal}{entity}: {obs.state} ({obs.polarity}{hedged})")
+        words = ", ".join(f"{e.term}={e.text!r}@{e.field}:{e.start}" for e in obs.evidence)
+        click.echo(f"    matched: {words}")
+        for sentence in dict.fromkeys(e.sentence for e in obs.evidence):
+            click.echo(f"    in: {sentence}")
+    click.echo()
+
+
+@click.group()
+def signals() -> None:
+    """Check signal files and run their embedded tests."""
+
+
+_paths_argument = click.argument(
+    "paths", nargs=-1, type=click.Path(path_type=Path, exists=False)
+)
+
+
+@signals.command()
+@_paths_argument
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Check signal files (default: those of the config, else the built-in pack)."""
+    loaded = _signals(ctx, paths)
+    click.echo(f"ok: {len(loaded)} signal(s): {', '.join(s.id for s in loaded)}")
+
+
+@signals.command("test")
+@_paths_argument
+@click.pass_context
+def test_command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Run the tests embedded in signal files, like `promtool test rules`."""
+    loaded = _signals(ctx, paths)
+    failures = run_signal_tests(loaded)
+    total = sum(len(s.tests) for s in loaded)
+    for failure in failures:
+        click.echo(f"FAIL {failure}")
+    click.echo(f"{total} test(s) in {len(loaded)} signal(s): {total - len(failures)} passed,"
+               f" {len(failures)} failed")
+    if failures:
+        sys.exit(1)
+
+
+COMMANDS = [match, signals]

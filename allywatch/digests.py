@@ -1,0 +1,96 @@
+"""Digests from a workspace: the config and signals turned into the plain values
+the alerts package needs, and the mailer the config asks for.
+
+The SMTP login comes only from ALLYWATCH_SMTP_USER / ALLYWATCH_SMTP_PASSWORD,
+never from the config file; the unsubscribe secret from ALLYWATCH_SECRET, else
+the config's `secret:`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from alerts.digest import SignalText
+from alerts.dispatch import DigestReport, DigestSettings, send_due_digests
+from alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
+from allywatch.config import Config
+from allywatch.resources import builtin_dir
+from allywatch.workspace import Workspace
+from store import subscribers as store
+
+SECRET_ENV = "ALLYWATCH_SECRET"
+SMTP_USER_ENV = "ALLYWATCH_SMTP_USER"
+SMTP_PASSWORD_ENV = "ALLYWATCH_SMTP_PASSWORD"
+
+
+def unsubscribe_secret(config: Config) -> str | None:
+    return os.environ.get(SECRET_ENV) or config.secret or None
+
+
+def digest_settings(workspace: Workspace) -> DigestSettings:
+    config = workspace.config
+    return DigestSettings(
+        template_dir=builtin_dir("templates"),
+        signals={s.id: SignalText(label=s.id, question=s.question) for s in workspace.signals},
+        sender=config.smtp.sender,
+        secret=unsubscribe_secret(config),
+        base_url=config.base_url,
+        feeds=[s.name for s in config.sources],
+    )
+
+
+def open_mailer(config: Config) -> Mailer:
+    """The outbox folder when the config names one, else the SMTP server."""
+    if config.outbox is not None:
+        return OutboxMailer(config.outbox)
+    smtp = config.smtp
+    return SmtpMailer(
+        SmtpSettings(
+            host=smtp.host,
+            port=smtp.port,
+            starttls=smtp.starttls,
+            ssl=smtp.ssl,
+            timeout=smtp.timeout,
+            username=os.environ.get(SMTP_USER_ENV) or None,
+            password=os.environ.get(SMTP_PASSWORD_ENV) or None,
+        )
+    )
+
+
+def send_due(
+    workspace: Workspace,
+    now: datetime,
+    *,
+    emails: Collection[str] | None = None,
+    ignore_schedule: bool = False,
+) -> DigestReport:
+    """Send the digests due at `now` as the workspace's config says."""
+    mailer = open_mailer(workspace.config)
+    try:
+        return send_due_digests(
+            workspace.engine,
+            digest_settings(workspace),
+            mailer,
+            now,
+            emails=emails,
+            ignore_schedule=ignore_schedule,
+        )
+    finally:
+        mailer.close()
+
+
+def digest_health(session: Session) -> list[str]:
+    """Lines for `status`: how many subscribers, and each digest the mail server refused."""
+    active = store.list_subscribers(session, active_only=True)
+    if not active:
+        return []
+    failing = [s for s in active if s.failures]
+    lines = [f"digests: {len(active)} subscribers, {len(failing)} failing"]
+    for s in failing:
+        retry = s.next_attempt_at.strftime("%Y-%m-%d %H:%M") if s.next_attempt_at else "-"
+        lines.append(f"  {s.email}: {s.failures} failed attempts, next {retry}: {s.last_error}")
+    return lines

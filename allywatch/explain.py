@@ -1,0 +1,315 @@
+"""`allywatch explain`: a signal's current state, the articles behind it, and what would change it.
+
+It reads what the last evaluation stored (the state, the transition that led
+there, where each state stands) plus the articles inside each state's window,
+so it stays fast however many observations are stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from store import queries
+from store.models import Observation
+from watchers.durations import format_duration
+from watchers.language import Signal
+
+# Articles listed per state and side (the newest ones).
+LISTED = 10
+
+
+@dataclass(frozen=True)
+class Article:
+    outlet: str
+    published: datetime
+    title: str
+    link: str
+    words: tuple[str, ...]
+    hedged: bool
+    counted: bool
+
+
+@dataclass(frozen=True)
+class StateView:
+    """One state of the signal: its requirement, where it stands, the articles in its window."""
+
+    name: str
+    requirement: str
+    status: dict[str, Any]
+    supporting: list[Article]
+    opposing: list[Article]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    signal: str
+    entity: str | None
+    question: str
+    state: str
+    since: datetime | None
+    evaluated_at: datetime | None
+    entered: dict[str, Any] | None
+    states: list[StateView] = field(default_factory=list)
+    would_change: list[str] = field(default_factory=list)
+    members: list[tuple[str, str]] = field(default_factory=list)
+
+
+def explain(
+    session: Session, signal: Signal, entity: str | None, members_of: Signal | None = None
+) -> Explanation:
+    """Explain one entity's state (`entity` None for a signal without entities)."""
+    key = entity or ""
+    row = queries.signal_state(session, signal.id, key)
+    last = queries.last_transitions(session, signal.id).get(key)
+    state = row.state if row is not None else signal.initial
+    stored = (row.detail if row is not None else None) or {}
+    moment = datetime.fromisoformat(stored["at"]) if "at" in stored else None
+    entered = None
+    if last is not None:
+        entered = {
+            "from": last.from_state,
+            "to": last.to_state,
+            "at": last.at,
+            "reason": last.reason,
+            "evidence": last.evidence,
+        }
+    base = Explanation(
+        signal=signal.id,
+        entity=entity,
+        question=signal.question,
+        state=state,
+        since=row.since if row is not None else None,
+        evaluated_at=moment,
+        entered=entered,
+    )
+    if signal.aggregate is not None and members_of is not None:
+        return _explain_aggregate(session, signal, members_of, base)
+    detail = {d["name"]: d for d in stored.get("states", [])}
+    names = [s.name for s in signal.states]
+    current = names.index(state) if state in names else -1
+    views = []
+    for index, spec in enumerate(signal.states):
+        status = detail.get(spec.name, {})
+        if index < current and not status.get("standing"):
+            continue  # a lower state with nothing behind it explains nothing
+        start = moment - spec.within if spec.within is not None and moment else None
+        sides = {
+            polarity: [
+                _article(obs, article, spec.hedged)
+                for obs, article in queries.observations_between(
+                    session, signal.id, key, [spec.name], polarity, start, moment, LISTED
+                )
+            ]
+            if moment is not None
+            else []
+            for polarity in ("for", "against")
+        }
+        views.append(
+            StateView(
+                name=spec.name,
+                requirement=_requirement(spec),
+                status=status,
+                supporting=sides["for"],
+                opposing=sides["against"],
+            )
+        )
+    return _with_changes(base, signal, views)
+
+
+def _explain_aggregate(
+    session: Session, signal: Signal, members_of: Signal, base: Explanation
+) -> Explanation:
+    assert signal.aggregate is not None
+    away = set(signal.aggregate.away)
+    states = {(s.signal, s.entity): s.state for s in queries.signal_states(session)}
+    members = [
+        (entity, states.get((members_of.id, entity), members_of.initial))
+        for entity in members_of.entities
+    ]
+    count = sum(1 for _, state in members if state in away)
+    changes = []
+    for spec in signal.states:
+        minimum = spec.min_count or 0
+        if spec.name != base.state:
+            changes.append(f"{spec.name}: when {minimum} members are away (now {count})")
+    return replace(base, members=members, would_change=changes)
+
+
+def _with_changes(base: Explanation, signal: Signal, views: list[StateView]) -> Explanation:
+    """Add the sentences saying what would change the state."""
+    names = [s.name for s in signal.states]
+    current = names.index(base.state) if base.state in names else -1
+    out: list[str] = []
+    for view, spec in ((v, signal.state(v.name)) for v in views):
+        status = view.status
+        rank = names.index(spec.name)
+        window = f" within {format_duration(spec.within)}" if spec.within else ""
+        if rank == current:
+            out += _leaving(spec.name, status, window, spec.expires is not None)
+        elif rank > current:
+            if status.get("standing") and status.get("pending_until"):
+                out.append(
+                    f"{spec.name}: supported; recorded on {_day(status['pending_until'])}"
+                    " if it stays supported"
+                )
+                continue
+            net_outlets = status.get("for_outlets", 0) - status.get("against_outlets", 0)
+            net_stories = status.get("for_stories", 0) - status.get("against_stories", 0)
+            outlets = max(spec.min_sources - net_outlets, 0)
+            stories = max(spec.min_stories - net_stories, 0)
+            need = max(outlets, stories, 1)
+            out.append(
+                f"{spec.name}: {need} more independent report(s){window}"
+                f" (now {status.get('for_outlets', 0)} outlet(s) for,"
+                f" {status.get('against_outlets', 0)} against; needs {spec.min_sources}"
+                f" outlet(s), {spec.min_stories} story(ies))"
+            )
+    return replace(base, states=views, would_change=out)
+
+
+def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> list[str]:
+    out = []
+    if not status.get("standing") and status.get("pending_until"):
+        out.append(
+            f"{name}: no longer supported; left on {_day(status['pending_until'])}"
+            " unless reports support it again"
+        )
+        return out
+    needed = max(status.get("for_outlets", 0) - status.get("against_outlets", 0), 0)
+    if needed == 0:
+        out.append(f"{name}: any report against it would end it")
+    else:
+        out.append(f"{name}: reports against it from {needed} more outlet(s){window} would end it")
+    if status.get("expires_at"):
+        out.append(f"{name}: expires on {_day(status['expires_at'])} unless reports renew it")
+    if event:
+        out.append(f"{name}: newer evidence for a lower state would end it")
+    return out
+
+
+def _article(obs: Observation, article: Any, hedged_counts: bool) -> Article:
+    words = []
+    for item in obs.evidence or []:
+        text = item.get("text") if isinstance(item, dict) else None
+        if text and text not in words:
+            words.append(text)
+    return Article(
+        outlet=obs.outlet,
+        published=obs.published_at,
+        title=article.title,
+        link=article.link,
+        words=tuple(words),
+        hedged=obs.hedged,
+        counted=hedged_counts or not obs.hedged,
+    )
+
+
+def _requirement(spec: Any) -> str:
+    parts = [f"{spec.min_sources} outlet(s)", f"{spec.min_stories} story(ies)"]
+    text = " and ".join(parts)
+    text += f" within {format_duration(spec.within)}" if spec.within else ", any time"
+    if spec.hedged:
+        text += ", hedged reports count"
+    if spec.hold:
+        text += f"; held {format_duration(spec.hold)}"
+    if spec.expires:
+        text += f"; expires {format_duration(spec.expires)} after the latest report"
+    return text
+
+
+def _day(value: str | datetime) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else value
+    return text[:16].replace("T", " ")
+
+
+def as_json(explanation: Explanation) -> dict[str, Any]:
+    def article(a: Article) -> dict[str, Any]:
+        return {
+            "outlet": a.outlet,
+            "published": a.published.isoformat(),
+            "title": a.title,
+            "link": a.link,
+            "words": list(a.words),
+            "hedged": a.hedged,
+            "counted": a.counted,
+        }
+
+    entered = dict(explanation.entered) if explanation.entered else None
+    if entered is not None:
+        entered["at"] = entered["at"].isoformat()
+    return {
+        "signal": explanation.signal,
+        "entity": explanation.entity,
+        "state": explanation.state,
+        "since": explanation.since.isoformat() if explanation.since else None,
+        "evaluated_at": (
+            explanation.evaluated_at.isoformat() if explanation.evaluated_at else None
+        ),
+        "entered": entered,
+        "states": [
+            {
+                "name": v.name,
+                "requirement": v.requirement,
+                "status": v.status,
+                "supporting": [article(a) for a in v.supporting],
+                "opposing": [article(a) for a in v.opposing],
+            }
+            for v in explanation.states
+        ],
+        "members": [{"entity": e, "state": s} for e, s in explanation.members],
+        "would_change": explanation.would_change,
+    }
+
+
+def render(explanation: Explanation) -> list[str]:
+    """The explanation as lines of text."""
+    e = explanation
+    subject = f"{e.signal} / {e.entity}" if e.entity else e.signal
+    since = f" since {_day(e.since)}" if e.since else ""
+    lines = [f"{subject}: {e.state}{since}", f"  {e.question}"]
+    if e.evaluated_at is None:
+        lines.append("  (not evaluated yet: run `allywatch run`)")
+    if e.entered:
+        lines.append("")
+        lines.append(
+            f"Why: {e.entered['from']} -> {e.entered['to']} on {_day(e.entered['at'])}"
+            f" ({e.entered['reason']})"
+        )
+        for item in e.entered["evidence"]:
+            against = " [against]" if item.get("polarity") == "against" else ""
+            lines.append(
+                f"  {item['published'][:10]} {item['outlet']}: {item['title']}{against}"
+                f" <{item['link']}>"
+            )
+    if e.members:
+        lines.append("")
+        lines.append("Members:")
+        lines += [f"  {entity}: {state}" for entity, state in e.members]
+    for view in e.states:
+        lines.append("")
+        status = view.status
+        standing = (
+            "supported" if status.get("standing") else "not supported" if status else "no evidence"
+        )
+        lines.append(f"{view.name} ({standing}; needs {view.requirement})")
+        for label, articles in (("for", view.supporting), ("against", view.opposing)):
+            if not articles:
+                continue
+            lines.append(f"  {label}:")
+            for a in articles:
+                flags = (
+                    " (hedged, not counted)" if not a.counted else " (hedged)" if a.hedged else ""
+                )
+                words = f"  [{', '.join(a.words)}]" if a.words else ""
+                lines.append(
+                    f"    {a.published:%Y-%m-%d} {a.outlet}: {a.title}{flags}{words} <{a.link}>"
+                )
+    if e.would_change:
+        lines.append("")
+        lines.append("What would change it:")
+        lines += [f"  - {sentence}" for sentence in e.would_change]
+    return lines

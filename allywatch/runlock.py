@@ -1,0 +1,155 @@
+"""One holder at a time per database: a lease row, renewed by a heartbeat thread.
+
+`allywatch run` and each tick of `allywatch serve` hold the "cycle" lease while
+they run a cycle, so overlapping cron runs queue instead of doing the same work
+twice; `allywatch serve` also holds the "serve" lease for as long as it runs,
+so a second one refuses to start. The lease lives in the database itself (not a
+lock file), so it holds across hosts and on PostgreSQL. A holder that is killed
+stops renewing and its lease expires after `ttl`; one whose process is gone
+from this host is taken over at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from store import locks
+from store.engine import writing
+from store.models import Lease
+
+CYCLE = "cycle"
+SERVE = "serve"
+DEFAULT_TTL = timedelta(minutes=2)
+POLL_SECONDS = 0.25
+
+log = logging.getLogger("allywatch.runlock")
+
+_WHAT = {CYCLE: "run", SERVE: "`allywatch serve`"}
+
+
+class LockBusy(Exception):
+    """Someone else holds the lease; the message says who and since when."""
+
+    def __init__(self, name: str, lease: Lease) -> None:
+        self.name, self.pid, self.host = name, lease.pid, lease.host
+        self.since = lease.acquired_at
+        super().__init__(
+            f"another {_WHAT.get(name, name)} is running on this database"
+            f" (pid {lease.pid} on {lease.host}, since {lease.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+
+
+class RunLock:
+    """The lease `name` on `engine`'s database, held from acquire() to release()."""
+
+    def __init__(self, engine: Engine, name: str, *, ttl: timedelta = DEFAULT_TTL) -> None:
+        if ttl <= timedelta(0):
+            raise ValueError("a lease needs a positive ttl")
+        self.engine, self.name, self.ttl = engine, name, ttl
+        self.pid, self.host = os.getpid(), socket.gethostname()
+        self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:12]}"
+        self.lost = threading.Event()  # set when another holder took the lease over
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def acquire(self, wait: float = 0.0) -> RunLock:
+        """Take the lease, waiting up to `wait` seconds for it; raises LockBusy.
+
+        Returns the lock itself, for `with RunLock(engine, name).acquire(wait):`.
+        """
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            holder = self._try_once()
+            if holder is None:
+                self._start_heartbeat()
+                return self
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LockBusy(self.name, holder)
+            time.sleep(min(POLL_SECONDS, left))
+
+    def release(self) -> None:
+        """Stop renewing and give the lease up (a no-op if it was lost meanwhile)."""
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+            self._heartbeat = None
+        with writing(self.engine) as session:
+            locks.release(session, self.name, self.holder)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    def _try_once(self) -> Lease | None:
+        """None when the lease is ours now, else the lease row of whoever holds it."""
+        now = datetime.now(UTC)
+        try:
+            with writing(self.engine) as session:
+                lease = locks.acquire(
+                    session,
+                    self.name,
+                    holder=self.holder,
+                    pid=self.pid,
+                    host=self.host,
+                    now=now,
+                    expires_at=now + self.ttl,
+                    stale=self._is_stale,
+                )
+        except IntegrityError:  # another holder inserted the lease first (PostgreSQL)
+            with writing(self.engine) as session:
+                lease = locks.current(session, self.name)
+            if lease is None:
+                return self._try_once()
+        return None if lease.holder == self.holder else lease
+
+    def _is_stale(self, lease: Lease) -> bool:
+        """A lease whose process is gone from this very host is abandoned."""
+        return lease.host == self.host and not _process_exists(lease.pid)
+
+    def _start_heartbeat(self) -> None:
+        self._stop.clear()
+        self._heartbeat = threading.Thread(
+            target=self._renew_until_stopped, name=f"lease-{self.name}", daemon=True
+        )
+        self._heartbeat.start()
+
+    def _renew_until_stopped(self) -> None:
+        every = self.ttl.total_seconds() / 4
+        while not self._stop.wait(every):
+            try:
+                with writing(self.engine) as session:
+                    kept = locks.renew(
+                        session, self.name, self.holder, datetime.now(UTC) + self.ttl
+                    )
+            except Exception as exc:  # a busy or unreachable database: try again next beat
+                log.warning("event=lease_renew_failed lease=%s error=%r", self.name, str(exc))
+                continue
+            if not kept:
+                log.error("event=lease_lost lease=%s holder=%s", self.name, self.holder)
+                self.lost.set()
+                return
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -1,0 +1,202 @@
+"""`allywatch serve`: the same cycle as `allywatch run`, on a schedule, until stopped.
+
+The scheduler (APScheduler 3, a BlockingScheduler) runs one job, a tick every
+`tick` (with a little jitter). Each tick runs `run_cycle`, which polls only the
+sources whose own interval has come round, evaluates the rules after the poll
+and sends the digests that are due; so a cron line calling `allywatch run`
+every `tick` and a running `serve` do the same work and store the same results.
+A source is thus polled at the first tick after its interval ends.
+
+Ticks never overlap (max_instances=1); ticks missed while one ran long are
+merged into one (coalesce) or dropped after a grace time. Every tick takes the
+"cycle" lease, so a cron run and serve on the same database take turns, and
+serve holds the "serve" lease for its whole life, so a second serve refuses to
+start. SIGTERM or SIGINT stops the scheduler: the cycle in progress finishes
+(each of its steps is one transaction anyway), then the leases are released.
+
+Logs are one line per event, `key=value`, on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import make_url
+
+from allywatch.cycle import CycleReport, run_cycle
+from allywatch.runlock import CYCLE, SERVE, LockBusy, RunLock
+from allywatch.workspace import Workspace
+
+log = logging.getLogger("allywatch.serve")
+
+JOB_ID = "cycle"
+MIN_TICK = timedelta(seconds=1)
+
+
+def kv(event: str, **fields: object) -> str:
+    """`event=NAME key=value ...`; values with spaces, quotes or `=` are JSON-quoted."""
+    parts = [f"event={event}"]
+    for key, value in fields.items():
+        if isinstance(value, list | tuple):
+            value = ",".join(str(v) for v in value)
+        text = str(value)
+        if not text or any(c in text for c in ' "=\n\t\\'):
+            text = json.dumps(text, ensure_ascii=False)
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Keeps every record, tracebacks included, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\\n")
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Structured logs on stderr: time, level, then the event's key=value pairs."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        OneLineFormatter("time=%(asctime)s level=%(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # APScheduler's own messages are prose; its events are logged here as key=value instead.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class Server:
+    """Runs `cycle` every `tick` on `workspace` until stop() or a signal."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        tick: timedelta = timedelta(minutes=1),
+        cycle: Callable[[Workspace], CycleReport] = run_cycle,
+    ) -> None:
+        if tick < MIN_TICK:
+            raise ValueError(f"the tick must be at least {MIN_TICK.total_seconds():g}s")
+        self.workspace, self.tick, self.cycle = workspace, tick, cycle
+        self.scheduler = self._build_scheduler()
+        self._serve_lock: RunLock | None = None
+        self._stopper: threading.Thread | None = None
+        self._stop_lock = threading.Lock()
+
+    def run(self) -> None:
+        """Serve until stopped; raises LockBusy if another serve holds the database."""
+        engine = self.workspace.engine
+        self._serve_lock = RunLock(engine, SERVE).acquire()
+        try:
+            previous = {
+                sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+            }
+            log.info(
+                kv(
+                    "started",
+                    pid=self._serve_lock.pid,
+                    database=make_url(self.workspace.config.database).render_as_string(
+                        hide_password=True
+                    ),
+                    sources=len(self.workspace.config.sources),
+                    signals=len(self.workspace.signals),
+                    tick=f"{self.tick.total_seconds():g}s",
+                )
+            )
+            self.scheduler.start()  # blocks until stop()
+            if self._stopper is not None:
+                self._stopper.join()  # the tick in progress has finished
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        finally:
+            self._serve_lock.release()
+        log.info(kv("stopped"))
+
+    def stop(self, reason: str = "requested") -> None:
+        """Stop after the tick in progress; safe to call from any thread, more than once."""
+        with self._stop_lock:
+            if self._stopper is not None:
+                return
+            log.info(kv("stopping", reason=reason))
+            # Not from the caller's thread: a signal handler may have interrupted the
+            # scheduler's own loop, and shutdown(wait=True) waits for the running tick.
+            self._stopper = threading.Thread(
+                target=self.scheduler.shutdown, kwargs={"wait": True}, name="serve-stop"
+            )
+            self._stopper.start()
+
+    def tick_once(self) -> None:
+        """One scheduled step: the cycle, under the cycle lease, logged."""
+        if self._serve_lock is not None and self._serve_lock.lost.is_set():
+            log.error(kv("serve_lease_lost", action="stopping"))
+            self.stop("serve lease lost")
+            return
+        try:
+            lock = RunLock(self.workspace.engine, CYCLE).acquire()
+        except LockBusy as busy:
+            log.info(
+                kv("cycle_skipped", reason="another run is working", pid=busy.pid, host=busy.host)
+            )
+            return
+        started = time.monotonic()
+        try:
+            with lock:
+                report = self.cycle(self.workspace)
+        except Exception:
+            log.exception(kv("cycle_failed"))
+            return
+        for name, error in report.failed:
+            log.warning(kv("source_failed", source=name, error=error))
+        for alert in report.alerts:
+            log.info(
+                kv(
+                    "alert",
+                    id=alert.id,
+                    signal=alert.signal or "",
+                    entity=alert.entity,
+                    severity=alert.severity,
+                    announced=alert.announced,
+                    message=alert.message,
+                )
+            )
+        log.info(kv("cycle_done", seconds=f"{time.monotonic() - started:.2f}", **report.summary()))
+
+    def _build_scheduler(self) -> BlockingScheduler:
+        scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            timezone=UTC,
+        )
+        seconds = self.tick.total_seconds()
+        scheduler.add_job(
+            self.tick_once,
+            IntervalTrigger(seconds=seconds, jitter=max(1, int(seconds / 10)), timezone=UTC),
+            id=JOB_ID,
+            name="cycle",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(seconds)),
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        return scheduler
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        what = "tick_missed" if event.code == EVENT_JOB_MISSED else "tick_still_running"
+        log.warning(kv(what, scheduled=event.scheduled_run_time.isoformat()))
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stop(signal.Signals(signum).name)

@@ -1,0 +1,176 @@
+"""Parse-and-normalise throughput against feedparser alone, and story-grouping cost.
+
+Builds 200 RSS files holding the 20,000 real items of the evaluation corpus
+(titles and summaries verbatim, HTML included), then times, on the same bytes:
+
+  A. feedparser.parse with its default options ("feedparser alone"),
+  B. feedparser.parse with the options parse_feed uses (no HTML sanitising or
+     URI rewriting: parse_feed reduces all markup to plain text itself),
+  C. watchers.parse.parse_feed (feedparser + normalising into Articles),
+  D. StoryGrouper.add over the resulting articles.
+
+Each is timed `--repeats` times, interleaved, and the best run is kept (the
+machine is shared). Peak memory is measured in a fresh process that parses all
+files and keeps every article. Storing articles is not part of this benchmark.
+
+    .venv/bin/python bench/bench_parse.py [--corpus PATH] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import feedparser
+
+from watchers.dedup import StoryGrouper
+from watchers.parse import parse_feed
+
+CORPUS = Path("/work/shared/eval/noise2022.jsonl.gz")
+FEEDS = 200
+HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
+
+
+def load_items(corpus: Path) -> list[dict]:
+    with gzip.open(corpus, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def build_feeds(items: list[dict], feeds: int = FEEDS) -> list[bytes]:
+    """`feeds` RSS 2.0 documents sharing out `items` evenly."""
+    per_feed = -(-len(items) // feeds)
+    documents = []
+    for n in range(feeds):
+        chunk = items[n * per_feed : (n + 1) * per_feed]
+        entries = "".join(_item_xml(item) for item in chunk)
+        documents.append(
+            (
+                '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+                f"<title>Feed {n}</title><link>https://feeds.example.org/{n}/</link>"
+                f"<description>Benchmark feed {n}</description>{entries}</channel></rss>\n"
+            ).encode()
+        )
+    return documents
+
+
+def _item_xml(item: dict) -> str:
+    published = datetime.fromisoformat(item["published"]).astimezone(UTC)
+    return (
+        f"<item><title>{escape(item['title'])}</title><link>{escape(item['link'])}</link>"
+        f"<description>{escape(item['summary'])}</description>"
+        f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>"
+        f'<guid isPermaLink="false">{escape(item["id"])}</guid></item>'
+    )
+
+
+def feed_url(n: int) -> str:
+    return f"https://feeds.example.org/{n}/rss.xml"
+
+
+def time_feedparser(documents: list[bytes], **options: bool) -> tuple[float, int]:
+    started = time.perf_counter()
+    entries = 0
+    for n, body in enumerate(documents):
+        headers = {**HEADERS, "content-location": feed_url(n)}
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, **options)
+        entries += len(parsed.entries)
+    return time.perf_counter() - started, entries
+
+
+def parse_all(documents: list[bytes], now: datetime) -> list:
+    articles = []
+    for n, body in enumerate(documents):
+        articles.extend(parse_feed(body, HEADERS, f"Feed {n}", feed_url(n), now))
+    return articles
+
+
+def time_parse_feed(documents: list[bytes], now: datetime) -> tuple[float, list]:
+    started = time.perf_counter()
+    articles = parse_all(documents, now)
+    return time.perf_counter() - started, articles
+
+
+def time_grouping(articles: list) -> tuple[float, int]:
+    grouper = StoryGrouper()
+    started = time.perf_counter()
+    stories = {grouper.add(a.uid, a.title, a.summary) for a in articles}
+    return time.perf_counter() - started, len(stories)
+
+
+def peak_memory_child(folder: str) -> None:
+    """Parse every file in `folder`, keep every article, print peak RSS in MB (Linux)."""
+    documents = [p.read_bytes() for p in sorted(Path(folder).glob("*.xml"))]
+    articles = parse_all(documents, datetime.now(UTC))
+    # VmHWM (not ru_maxrss, which survives exec and would count the parent's peak).
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
+    print(json.dumps({"articles": len(articles), "peak_mb": peak_kb / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        peak_memory_child(args.memory_child)
+        return
+
+    items = load_items(args.corpus)
+    documents = build_feeds(items)
+    total_mb = sum(map(len, documents)) / 1e6
+    print(f"{len(items)} items in {len(documents)} RSS files, {total_mb:.1f} MB")
+    now = datetime.now(UTC)
+
+    best = {"A": float("inf"), "B": float("inf"), "C": float("inf"), "D": float("inf")}
+    for _ in range(args.repeats):
+        elapsed, entries = time_feedparser(documents)
+        best["A"] = min(best["A"], elapsed)
+        elapsed, _ = time_feedparser(documents, sanitize_html=False, resolve_relative_uris=False)
+        best["B"] = min(best["B"], elapsed)
+        elapsed, articles = time_parse_feed(documents, now)
+        best["C"] = min(best["C"], elapsed)
+        elapsed, stories = time_grouping(articles)
+        best["D"] = min(best["D"], elapsed)
+
+    with tempfile.TemporaryDirectory() as folder:
+        for n, body in enumerate(documents):
+            (Path(folder) / f"feed{n:03d}.xml").write_bytes(body)
+        child = subprocess.run(
+            [sys.executable, __file__, "--memory-child", folder],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    memory = json.loads(child.stdout)
+
+    print(f"best of {args.repeats} runs, {entries} entries -> {len(articles)} articles")
+    print(f"A feedparser alone (default options): {best['A']:6.2f} s")
+    print(f"B feedparser, parse_feed's options:   {best['B']:6.2f} s")
+    print(f"C parse_feed (parse + normalise):     {best['C']:6.2f} s")
+    print(f"  C / A = {best['C'] / best['A']:.2f}x   C / B = {best['C'] / best['B']:.2f}x")
+    print(f"  throughput {len(articles) / best['C']:,.0f} articles/s")
+    print(
+        f"D StoryGrouper.add over the articles: {best['D']:6.2f} s "
+        f"({best['D'] / len(articles) * 1e6:.0f} us/article, {stories} stories), "
+        f"{best['D'] / best['C']:.0%} of C"
+    )
+    print(
+        f"peak RSS of a process parsing all {memory['articles']} articles and keeping them: "
+        f"{memory['peak_mb']:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

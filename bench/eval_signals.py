@@ -1,0 +1,142 @@
+"""Measure the built-in signals on labelled news: precision and recall per seed signal.
+
+    python bench/eval_signals.py [DEV.jsonl] [--noise NOISE.jsonl.gz] [--signals PATH ...]
+
+Scoring (see the evaluation data's README): per seed signal, the observations
+with polarity "for" at a non-initial state count; a true hit matches a label
+(signal, entity, state), a false hit matches none, a miss is a label no
+observation matched. Items listing the signal as ambiguous are left out for it.
+Recall is measured on English items, precision on all items.
+
+With --noise (default: the 20,000-item noise file beside DEV), it also prints how
+many items of that unlabelled corpus produce a hit, per signal, and shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from watchers.language import builtin_signal_dir, load_signals  # noqa: E402
+from watchers.matcher import Matcher  # noqa: E402
+from watchers.text import html_to_text  # noqa: E402
+
+SEED = ("csto-summit-attendance", "su35-iran", "power-of-siberia-2")
+DEFAULT_DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def read_items(path: Path) -> Iterator[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def hits(matcher: Matcher, item: dict, initial: dict[str, str]) -> set[tuple]:
+    """(signal, entity, state) of every for-observation at a non-initial state."""
+    observations = matcher.match(html_to_text(item["title"]), html_to_text(item["summary"]))
+    return {
+        (o.signal, o.entity, o.state)
+        for o in observations
+        if o.polarity == "for" and o.state != initial.get(o.signal)
+    }
+
+
+def evaluate(matcher: Matcher, path: Path, initial: dict[str, str]) -> bool:
+    counts: dict[str, Counter] = defaultdict(Counter)
+    false_hits: list[tuple[str, dict, tuple]] = []
+    misses: list[tuple[str, dict, tuple]] = []
+    for item in read_items(path):
+        found = hits(matcher, item, initial)
+        labels = {(x["signal"], x["entity"], x["state"]) for x in item["labels"]}
+        for signal in SEED:
+            if signal in item.get("ambiguous", []):
+                continue
+            mine = {h for h in found if h[0] == signal}
+            wanted = {label for label in labels if label[0] == signal}
+            counts[signal]["tp"] += len(mine & wanted)
+            counts[signal]["fp"] += len(mine - wanted)
+            false_hits += [(signal, item, h) for h in mine - wanted]
+            if item.get("lang") == "en":
+                counts[signal]["tp_en"] += len(mine & wanted)
+                counts[signal]["fn"] += len(wanted - mine)
+                misses += [(signal, item, label) for label in wanted - mine]
+    print(f"{'signal':28} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>10} {'recall':>8}")
+    total: Counter = Counter()
+    passed = True
+    for signal in SEED:
+        c = counts[signal]
+        total.update(c)
+        precision, recall = _ratios(c)
+        passed &= precision >= 0.95 and recall >= 0.90
+        print(
+            f"{signal:28} {c['tp']:4} {c['fp']:4} {c['fn']:4} {precision:10.3f} {recall:8.3f}"
+        )
+    precision, recall = _ratios(total)
+    print(
+        f"{'overall':28} {total['tp']:4} {total['fp']:4} {total['fn']:4}"
+        f" {precision:10.3f} {recall:8.3f}"
+    )
+    for title, rows in (("false hits", false_hits), ("misses", misses)):
+        print(f"\n{title}: {len(rows)}")
+        for signal, item, key in rows:
+            print(f"  {item.get('id')} [{item.get('lang')}] {signal} {key[1] or ''} {key[2]}")
+            print(f"      {html_to_text(item['title'])[:160]}")
+    return passed
+
+
+def _ratios(c: Counter) -> tuple[float, float]:
+    # No hits at all is perfect precision; no English labels is perfect recall.
+    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+    recall = c["tp_en"] / (c["tp_en"] + c["fn"]) if c["tp_en"] + c["fn"] else 1.0
+    return precision, recall
+
+
+def noise(matcher: Matcher, path: Path, initial: dict[str, str], show: int) -> None:
+    per_signal: Counter = Counter()
+    examples: dict[str, list[str]] = defaultdict(list)
+    total = 0
+    for item in read_items(path):
+        total += 1
+        for signal, entity, state in hits(matcher, item, initial):
+            per_signal[signal] += 1
+            if len(examples[signal]) < show:
+                label = f"{entity} {state}" if entity else state
+                examples[signal].append(f"{label}: {html_to_text(item['title'])[:140]}")
+    print(f"\nnoise: {total} items; items with a hit, per signal:")
+    for signal in sorted(initial):
+        print(f"  {signal:36} {per_signal[signal]}")
+        for line in examples[signal]:
+            print(f"      {line}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
+    parser.add_argument("--noise", type=Path, default=None, help="default: noise2022.jsonl.gz beside DEV")
+    parser.add_argument("--no-noise", action="store_true", help="skip the noise corpus")
+    parser.add_argument("--show", type=int, default=10, help="noise hits to show per signal")
+    parser.add_argument("--signals", type=Path, nargs="*", default=[builtin_signal_dir()])
+    args = parser.parse_args()
+    signals = load_signals(args.signals)
+    initial = {s.id: s.initial for s in signals if s.aggregate is None}
+    matcher = Matcher(signals)
+    passed = evaluate(matcher, args.dev, initial)
+    if not args.no_noise:
+        noise_path = args.noise or args.dev.parent / "noise2022.jsonl.gz"
+        noise(matcher, noise_path, initial, args.show)
+    print("\nbar (precision >= 0.95, recall >= 0.90 per seed signal):", "met" if passed else "NOT met")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

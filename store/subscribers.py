@@ -1,0 +1,171 @@
+"""Queries for subscribers and their digests: who they are, what they have not
+been sent yet, and the lease, success and failure records of a digest.
+
+Like store.queries, every function takes a Session and leaves committing to the
+caller; `claim_subscriber` is the exception in spirit only: it is one atomic
+UPDATE, so two runs racing for the same subscriber cannot both win it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from store.models import Alert, Delivery, Source, Subscriber
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    return session.get(Subscriber, subscriber_id)
+
+
+def add_subscriber(session: Session, **fields: Any) -> Subscriber:
+    subscriber = Subscriber(failures=0, **fields)
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def remove_subscriber(session: Session, email: str) -> bool:
+    """Delete a subscriber and its delivery records; False when there was none."""
+    subscriber = find_subscriber(session, email)
+    if subscriber is None:
+        return False
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    session.delete(subscriber)
+    session.flush()
+    return True
+
+
+def list_subscribers(session: Session, *, active_only: bool = False) -> list[Subscriber]:
+    query = select(Subscriber).order_by(Subscriber.email)
+    if active_only:
+        query = query.where(Subscriber.active.is_(True))
+    return list(session.scalars(query))
+
+
+def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscriber | None:
+    """Stop a subscriber's digests; idempotent. None when there is no such subscriber."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is not None and subscriber.active:
+        subscriber.active = False
+        subscriber.unsubscribed_at = now
+    return subscriber
+
+
+def pending_alerts(session: Session, subscriber: Subscriber) -> list[Alert]:
+    """Announced alerts on the subscriber's signals, raised since it subscribed, not yet sent.
+
+    Oldest first. Alerts without a signal (feed problems) are not digest material.
+    """
+    sent = exists().where(Delivery.subscriber_id == subscriber.id, Delivery.alert_id == Alert.id)
+    query = select(Alert).where(
+        Alert.announced.is_(True),
+        Alert.signal.is_not(None),
+        Alert.created_at >= subscriber.created_at,
+        ~sent,
+    )
+    if subscriber.signals is not None:
+        query = query.where(Alert.signal.in_(subscriber.signals))
+    return list(session.scalars(query.order_by(Alert.at, Alert.id)))
+
+
+def claim_subscriber(
+    session: Session, subscriber_id: int, token: str, now: datetime, until: datetime
+) -> bool:
+    """Take the sending lease on a subscriber unless another run holds a live one."""
+    result = session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            or_(Subscriber.claimed_until.is_(None), Subscriber.claimed_until <= now),
+        )
+        .values(claim_token=token, claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def release_claim(session: Session, subscriber_id: int, token: str) -> Subscriber | None:
+    """Drop our lease; returns the subscriber if the lease was still ours."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.claim_token != token:
+        return None
+    subscriber.claim_token = subscriber.claimed_until = None
+    return subscriber
+
+
+def record_digest_sent(
+    session: Session,
+    subscriber_id: int,
+    token: str,
+    alert_ids: Sequence[int],
+    message_id: str,
+    now: datetime,
+) -> None:
+    """The mail server accepted the digest: remember which alerts it carried."""
+    for alert_id in alert_ids:
+        session.add(
+            Delivery(
+                subscriber_id=subscriber_id, alert_id=alert_id, message_id=message_id, sent_at=now
+            )
+        )
+    subscriber = release_claim(session, subscriber_id, token)
+    if subscriber is not None:
+        subscriber.last_digest_at = subscriber.last_sent_at = now
+        subscriber.failures = 0
+        subscriber.next_attempt_at = None
+    session.flush()
+
+
+def record_digest_empty(session: Session, subscriber_id: int, token: str, now: datetime) -> None:
+    """A due digest had nothing to say: it counts as dealt with until the next slot."""
+    subscriber = release_claim(session, subscriber_id, token)
+    if subscriber is not None:
+        subscriber.last_digest_at = now
+        subscriber.failures = 0
+        subscriber.next_attempt_at = None
+
+
+def record_digest_failure(
+    session: Session,
+    subscriber_id: int,
+    token: str,
+    error: str,
+    now: datetime,
+    retry_delay: Callable[[int], timedelta],
+) -> None:
+    """The digest was not accepted: keep it pending for `retry_delay(failures so far)`."""
+    subscriber = release_claim(session, subscriber_id, token)
+    if subscriber is None:
+        return
+    subscriber.failures = (subscriber.failures or 0) + 1
+    subscriber.last_error = error[:2000]
+    subscriber.last_error_at = now
+    subscriber.next_attempt_at = now + retry_delay(subscriber.failures)
+
+
+def failing_sources(session: Session, names: Sequence[str]) -> list[Source]:
+    """The named sources whose last fetch failed."""
+    return list(
+        session.scalars(
+            select(Source)
+            .where(Source.name.in_(list(names)), Source.consecutive_failures > 0)
+            .order_by(Source.name)
+        )
+    )
+
+
+def deliveries_for(session: Session, subscriber_id: int) -> list[Delivery]:
+    return list(
+        session.scalars(
+            select(Delivery).where(Delivery.subscriber_id == subscriber_id).order_by(Delivery.id)
+        )
+    )

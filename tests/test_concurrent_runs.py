@@ -1,0 +1,121 @@
+"""Runs that overlap: four cron runs started together, and cycles with no lock at all.
+
+Either way the database must end up exactly as one run at a time leaves it:
+every article, transition and alert once, and no "database is locked".
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, serve_feeds  # noqa: F401 (the feed_server fixture)
+from newsworld import NewsWorld, moment_arg, snapshot
+from procs import allywatch, start_allywatch
+
+RUNNERS = 4
+
+
+@pytest.fixture
+def world(feed_server: FeedServer) -> Iterator[NewsWorld]:
+    yield NewsWorld(feed_server)
+
+
+def reference(world: NewsWorld, folder: Path) -> dict:
+    """The database after one run at each moment, one at a time."""
+    config = world.config(folder)
+    for moment in world.moments:
+        world.clock = moment
+        result = allywatch(config, "run", "--now", moment_arg(moment))
+        assert result.returncode == 0, result.stderr
+    return snapshot(folder / "watch.db")
+
+
+def together(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
+    processes = [
+        subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    finished = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        finished.append(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    return finished
+
+
+def test_four_runs_started_together_take_turns(world: NewsWorld, tmp_path: Path) -> None:
+    expected = reference(world, tmp_path / "one-at-a-time")
+    assert expected["alerts"] and expected["articles"]
+
+    config = world.config(tmp_path / "together")  # a fresh database: the first runs also migrate
+    for moment in world.moments:
+        world.clock = moment
+        runs = [start_allywatch(config, "run", "--now", moment_arg(moment)) for _ in range(RUNNERS)]
+        for run in runs:
+            out, err = run.communicate(timeout=180)
+            assert run.returncode == 0, err
+            assert "locked" not in err.lower() and "Traceback" not in err, err
+    assert snapshot(tmp_path / "together" / "watch.db") == expected
+
+
+def test_a_run_that_cannot_get_its_turn_says_so(world: NewsWorld, tmp_path: Path) -> None:
+    config = world.config(tmp_path)
+    assert allywatch(config, "run").returncode == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from allywatch.runlock import RunLock\n"
+            "from store.engine import open_engine\n"
+            "RunLock(open_engine(sys.argv[1]), 'cycle').acquire()\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+            f"sqlite:///{tmp_path / 'watch.db'}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = allywatch(config, "run", "--wait", "2s")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused.returncode == 1
+    assert refused.stdout == ""
+    assert f"another run is running on this database (pid {holder.pid}" in refused.stderr
+    assert "gave up after waiting 2s" in refused.stderr
+    # The holder is gone: the next run goes ahead at once.
+    assert allywatch(config, "run", "--wait", "0").returncode == 0
+
+
+UNLOCKED_CYCLE = """
+import sys
+from datetime import datetime
+from pathlib import Path
+from allywatch.cycle import run_cycle
+from allywatch.workspace import Workspace
+workspace = Workspace.open(Path(sys.argv[1]))
+run_cycle(workspace, datetime.fromisoformat(sys.argv[2]))
+"""
+
+
+def test_without_the_lock_the_database_still_keeps_everything_once(
+    world: NewsWorld, tmp_path: Path
+) -> None:
+    expected = reference(world, tmp_path / "one-at-a-time")
+    config = world.config(tmp_path / "unlocked")
+    assert allywatch(config, "run", "--now", moment_arg(world.moments[0])).returncode == 0
+    for moment in world.moments[1:]:
+        world.clock = moment
+        runs = together(
+            [[sys.executable, "-c", UNLOCKED_CYCLE, str(config), moment.isoformat()]] * RUNNERS
+        )
+        for run in runs:
+            assert run.returncode == 0, run.stderr
+            assert "locked" not in run.stderr.lower(), run.stderr
+    assert snapshot(tmp_path / "unlocked" / "watch.db") == expected

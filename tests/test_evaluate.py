@@ -1,0 +1,238 @@
+"""Evaluation against a real SQLite database: transitions, alerts, baseline, silences."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_rules import CSTO, DAY, SU35, T0, Aggregate, Signal, State, report
+
+from alerts.evaluate import evaluate
+from alerts.rules import Evidence
+from allywatch.cli import main
+from store import queries
+from store.engine import open_engine, reading, writing
+from store.migrate import upgrade
+from store.models import Alert, Transition
+from store.silences import add_silence
+
+_numbers = itertools.count()
+
+AWAY = Signal(
+    "csto-away",
+    "none-away",
+    (State("some-away", min_count=1, severity="info"), State("many-away", min_count=2)),
+    aggregate=Aggregate("csto", ("absent", "suspended", "withdrawn")),
+)
+
+
+def store_report(
+    session, signal: str, entity: str | None, item: Evidence, words: tuple[str, ...] = ()
+) -> None:
+    """Store one article and its one observation, as a cycle would."""
+    number = next(_numbers)
+    article = queries.add_article(
+        session,
+        uid=f"uid-{number}",
+        link=f"{item.link}#{number}",
+        title=item.title,
+        summary="",
+        published_at=item.at,
+        first_seen_at=item.at,
+        source_name=item.outlet,
+        outlet=item.outlet,
+        story=item.story,
+    )
+    queries.add_observations(
+        session,
+        article,
+        [
+            {
+                "signal": signal,
+                "entity": entity,
+                "state": item.state,
+                "polarity": item.polarity,
+                "hedged": item.hedged,
+                "evidence": [{"term": "t", "text": w, "field": "title"} for w in words],
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def engine(tmp_path: Path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'watch.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_an_alert_names_signal_entity_states_severity_time_and_articles(engine):
+    with writing(engine) as session:
+        for outlet in ("a.com", "b.com", "c.com"):
+            store_report(session, "su35-iran", None, report(2, "delivered", outlet))
+        raised = evaluate(session, [SU35], T0 + 10 * DAY)
+    assert len(raised) == 1
+    alert = raised[0]
+    assert (alert.signal, alert.entity, alert.from_state, alert.to_state) == (
+        "su35-iran",
+        "",
+        "none",
+        "delivered",
+    )
+    assert alert.severity == "critical" and alert.at == T0 + 2 * DAY and alert.announced
+    assert sorted(e["outlet"] for e in alert.evidence) == ["a.com", "b.com", "c.com"]
+    assert all(e["title"] and e["link"].startswith("https://") for e in alert.evidence)
+    assert alert.message == "su35-iran: none -> delivered"
+
+
+def test_each_transition_is_stored_and_alerted_once(engine):
+    with writing(engine) as session:
+        store_report(session, "csto", "Belarus", report(0, "absent", "a.com"))
+        assert len(evaluate(session, [CSTO], T0 + DAY)) == 1
+    for later in (T0 + DAY, T0 + 2 * DAY):
+        with writing(engine) as session:
+            assert evaluate(session, [CSTO], later) == []
+    with reading(engine) as session:
+        assert queries.count_rows(session, Alert) == queries.count_rows(session, Transition) == 1
+
+
+def test_a_reversal_raises_an_alert_too(engine):
+    with writing(engine) as session:
+        store_report(session, "su35-iran", None, report(0, "delivery-reported", "a.com"))
+        evaluate(session, [SU35], T0 + DAY)
+        denial = report(2, "delivery-reported", "b.com", against=True)
+        store_report(session, "su35-iran", None, denial)
+        raised = evaluate(session, [SU35], T0 + 3 * DAY)
+    assert [(a.from_state, a.to_state, a.at) for a in raised] == [
+        ("delivery-reported", "none", T0 + 2 * DAY)
+    ]
+    assert raised[0].message == "su35-iran: delivery-reported -> none (denied)"
+    assert [e["polarity"] for e in raised[0].evidence] == ["against"]
+    with reading(engine) as session:
+        state = queries.signal_state(session, "su35-iran", "")
+        assert (state.state, state.since) == ("none", T0 + 2 * DAY)
+
+
+def test_changes_dated_before_the_first_run_are_the_baseline_not_news(engine):
+    first_run = T0 + 30 * DAY
+    with writing(engine) as session:
+        store_report(session, "csto", "Armenia", report(0, "suspended", "a.com"))
+        baseline = evaluate(session, [CSTO], first_run, backlog_before=first_run)
+        store_report(session, "csto", "Belarus", report(31, "absent", "b.com"))
+        news = evaluate(session, [CSTO], T0 + 32 * DAY, backlog_before=first_run)
+    assert [(a.entity, a.to_state, a.announced) for a in baseline] == [
+        ("Armenia", "suspended", False)
+    ]
+    assert [(a.entity, a.to_state, a.announced) for a in news] == [("Belarus", "absent", True)]
+
+
+def test_with_alert_on_first_run_the_backlog_is_announced(engine):
+    with writing(engine) as session:
+        store_report(session, "csto", "Armenia", report(0, "suspended", "a.com"))
+        raised = evaluate(session, [CSTO], T0 + 30 * DAY, backlog_before=None)
+    assert [a.announced for a in raised] == [True]
+
+
+def test_silences_keep_transitions_recorded_but_unannounced(engine):
+    now = T0 + 10 * DAY
+    with writing(engine) as session:
+        add_silence(session, "csto", "Armenia", now + DAY, now)
+        add_silence(session, "su35-iran", "", now + DAY, now)
+        add_silence(session, "csto", "Belarus", now - DAY, now - 2 * DAY)  # over already
+        store_report(session, "csto", "Armenia", report(9, "withdrawn", "a.com"))
+        store_report(session, "csto", "Belarus", report(9, "absent", "b.com"))
+        store_report(session, "su35-iran", None, report(9, "deal", "c.com"))
+        raised = evaluate(session, [CSTO, SU35], now)
+    announced = {(a.signal, a.entity): a.announced for a in raised}
+    assert announced == {
+        ("csto", "Armenia"): False,
+        ("csto", "Belarus"): True,
+        ("su35-iran", ""): False,
+    }
+
+
+def test_an_aggregate_signal_has_its_own_transitions_and_alerts(engine):
+    with writing(engine) as session:
+        store_report(session, "csto", "Armenia", report(0, "suspended", "a.com"))
+        store_report(session, "csto", "Kazakhstan", report(5, "absent", "b.com"))
+        raised = evaluate(session, [CSTO, AWAY], T0 + 6 * DAY)
+    aggregate = [
+        (a.from_state, a.to_state, a.at, a.severity) for a in raised if a.signal == AWAY.id
+    ]
+    assert aggregate == [
+        ("none-away", "some-away", T0, "info"),
+        ("some-away", "many-away", T0 + 5 * DAY, "warning"),
+    ]
+    with reading(engine) as session:
+        assert queries.signal_state(session, AWAY.id, "").state == "many-away"
+
+
+def test_the_state_table_keeps_where_each_state_stands_for_explain(engine):
+    now = T0 + 3 * DAY
+    with writing(engine) as session:
+        store_report(session, "su35-iran", None, report(1, "delivered", "a.com"))
+        store_report(session, "su35-iran", None, report(2, "delivered", "b.com", against=True))
+        evaluate(session, [SU35], now)
+    with reading(engine) as session:
+        row = queries.signal_state(session, "su35-iran", "")
+    assert row.detail["at"] == now.isoformat()
+    delivered = next(s for s in row.detail["states"] if s["name"] == "delivered")
+    assert (delivered["for_outlets"], delivered["against_outlets"]) == (1, 1)
+    assert delivered["standing"] is False
+
+
+FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link>
+<description>w</description>
+{items}
+</channel></rss>
+"""
+ITEM = """<item><title>{title}</title><link>https://{outlet}/{slug}</link>
+<pubDate>{date}</pubDate><description>{title}</description></item>"""
+
+
+def test_a_first_cycle_over_a_backlog_alerts_nobody_and_later_news_does(tmp_path: Path):
+    """Through `allywatch run`: the first cycle reads a feed full of old news."""
+    feed = tmp_path / "feed.xml"
+    config = tmp_path / "allywatch.yaml"
+    config.write_text(
+        "database: sqlite:///watch.db\nsources:\n  - {name: Wire, path: feed.xml}\n",
+        encoding="utf-8",
+    )
+    items = [
+        ("Armenia has frozen its participation in the CSTO, Pashinyan says", "a.am", "1", 2024),
+    ]
+
+    def write_feed() -> None:
+        body = "\n".join(
+            ITEM.format(
+                title=title,
+                outlet=outlet,
+                slug=slug,
+                date=datetime(year, 2, 23, 10, tzinfo=UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            )
+            for title, outlet, slug, year in items
+        )
+        feed.write_text(FEED.format(items=body), encoding="utf-8")
+
+    write_feed()
+    runner = CliRunner()
+    first = runner.invoke(main, ["--config", str(config), "run", "--now", "2025-01-01T00:00:00"])
+    assert first.exit_code == 0, first.output
+    assert "ALERT" not in first.output
+    kyrgyz = "Kyrgyz leader to skip Collective Security Treaty Organization summit"
+    items.append((kyrgyz, "b.kg", "2", 2025))
+    write_feed()
+    second = runner.invoke(main, ["--config", str(config), "run", "--now", "2025-03-01T00:00:00"])
+    assert second.exit_code == 0, second.output
+    assert "ALERT" in second.output and "Kyrgyzstan" in second.output
+    assert "Armenia" not in second.output
+    alerts = runner.invoke(main, ["--config", str(config), "alerts", "--json"])
+    recorded = {(a["entity"], a["to"], a["announced"]) for a in json.loads(alerts.output)}
+    assert ("Armenia", "suspended", False) in recorded
+    assert ("Kyrgyzstan", "absent", True) in recorded

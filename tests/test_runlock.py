@@ -1,0 +1,126 @@
+"""The database lease that keeps runs from overlapping: refused, waited for, expired, taken over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from allywatch.runlock import CYCLE, LockBusy, RunLock
+from store import locks
+from store.engine import open_engine, writing
+from store.migrate import upgrade
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = open_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+    upgrade(engine)
+    return engine
+
+
+def plant(engine: Engine, *, host: str, pid: int, expires_in: timedelta) -> None:
+    """A lease left by some other process."""
+    now = datetime.now(UTC)
+    with writing(engine) as session:
+        locks.acquire(
+            session,
+            CYCLE,
+            holder=f"{host}:{pid}:x",
+            pid=pid,
+            host=host,
+            now=now,
+            expires_at=now + expires_in,
+        )
+
+
+def test_a_second_holder_is_refused_with_who_holds_it(engine: Engine) -> None:
+    first = RunLock(engine, CYCLE).acquire()
+    with pytest.raises(LockBusy) as refused:
+        RunLock(engine, CYCLE).acquire()
+    message = str(refused.value)
+    assert f"pid {os.getpid()}" in message
+    assert "another run is running on this database" in message
+    first.release()
+    RunLock(engine, CYCLE).acquire().release()
+
+
+def test_a_waiting_holder_gets_the_lease_once_it_is_released(engine: Engine) -> None:
+    first = RunLock(engine, CYCLE).acquire()
+    threading.Timer(0.5, first.release).start()
+    started = time.monotonic()
+    with RunLock(engine, CYCLE).acquire(wait=10):
+        waited = time.monotonic() - started
+    assert 0.3 < waited < 10
+
+
+def test_waiting_is_bounded(engine: Engine) -> None:
+    with RunLock(engine, CYCLE).acquire():
+        started = time.monotonic()
+        with pytest.raises(LockBusy):
+            RunLock(engine, CYCLE).acquire(wait=0.6)
+        assert time.monotonic() - started >= 0.6
+
+
+def test_a_lease_from_another_host_holds_until_it_expires(engine: Engine) -> None:
+    plant(engine, host="elsewhere.example", pid=1, expires_in=timedelta(minutes=1))
+    with pytest.raises(LockBusy, match="pid 1 on elsewhere.example"):
+        RunLock(engine, CYCLE).acquire()
+    plant(engine, host="elsewhere.example", pid=1, expires_in=timedelta(seconds=-1))
+    lock = RunLock(engine, CYCLE).acquire()
+    with writing(engine) as session:
+        assert locks.current(session, CYCLE).holder == lock.holder
+    lock.release()
+
+
+def test_a_killed_holder_on_this_host_is_taken_over_at_once(engine: Engine) -> None:
+    script = (
+        "import sys, time\n"
+        "from allywatch.runlock import RunLock\n"
+        "from store.engine import open_engine\n"
+        "RunLock(open_engine(sys.argv[1]), 'cycle').acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(engine.url)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(LockBusy, match=f"pid {child.pid}"):
+            RunLock(engine, CYCLE).acquire()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    RunLock(engine, CYCLE).acquire().release()
+
+
+def test_the_heartbeat_keeps_a_short_lease_alive(engine: Engine) -> None:
+    lock = RunLock(engine, CYCLE, ttl=timedelta(seconds=0.8))
+    lock.acquire()
+    time.sleep(2.0)
+    other = RunLock(engine, CYCLE)
+    other.host = "elsewhere.example"  # not this host: only expiry could free the lease
+    with pytest.raises(LockBusy):
+        other.acquire()
+    lock.release()
+    other.acquire().release()
+
+
+def test_a_holder_notices_when_its_lease_was_taken_over(engine: Engine) -> None:
+    lock = RunLock(engine, CYCLE, ttl=timedelta(seconds=0.4))
+    lock.acquire()
+    with writing(engine) as session:
+        locks.current(session, CYCLE).holder = "thief"
+    assert lock.lost.wait(2)
+    lock.release()
+    with writing(engine) as session:
+        assert locks.current(session, CYCLE).holder == "thief"

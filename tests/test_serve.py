@@ -1,0 +1,206 @@
+"""`allywatch serve` as a real process: polls on schedule, one per database, stops cleanly."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
+from procs import allywatch, start_allywatch
+from sqlalchemy import select
+
+from allywatch.runlock import CYCLE, RunLock
+from store.engine import open_engine, reading
+from store.models import Article, Run
+
+RSS = "application/rss+xml; charset=utf-8"
+
+
+def feed(*links: str) -> Reply:
+    items = "".join(
+        f"<item><title>Report {link}</title><link>https://news.example.com/{link}</link>"
+        "<pubDate>Mon, 06 Jan 2025 10:00:00 GMT</pubDate></item>"
+        for link in links
+    )
+    body = (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
+    return Reply(body=body.encode(), headers={"Content-Type": RSS})
+
+
+class Serving:
+    """A running `allywatch serve` whose log lines are collected as they come."""
+
+    def __init__(self, config: Path, *args: str) -> None:
+        self.process = start_allywatch(config, "serve", *args)
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, count: int = 1, timeout: float = 30) -> None:
+        """Until `count` log lines contain `text`."""
+        with self._changed:
+            found = self._changed.wait_for(
+                lambda: sum(text in line for line in self.lines) >= count, timeout
+            )
+        assert found, f"no {count} x {text!r} in:\n" + "\n".join(self.lines)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def events(self) -> list[str]:
+        return [line.split("event=")[1].split()[0] for line in self.lines if "event=" in line]
+
+
+def write_config(folder: Path, sources: dict[str, tuple[str, str]]) -> Path:
+    """sources: name -> (url, interval)."""
+    lines = ["database: sqlite:///watch.db", "sources:" if sources else "sources: []"]
+    lines += [f"  - {{name: {n}, url: '{u}', interval: {i}}}" for n, (u, i) in sources.items()]
+    config = folder / "allywatch.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def runs(folder: Path) -> list[str]:
+    with reading(open_engine(f"sqlite:///{folder / 'watch.db'}")) as session:
+        return list(session.scalars(select(Run.status).order_by(Run.id)))
+
+
+def article_links(folder: Path) -> set[str]:
+    with reading(open_engine(f"sqlite:///{folder / 'watch.db'}")) as session:
+        return set(session.scalars(select(Article.link)))
+
+
+@pytest.fixture
+def serving() -> Iterator[list[Serving]]:
+    started: list[Serving] = []
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
+def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+) -> None:
+    fast = feed_server.route("/fast.xml", feed("f1"))
+    slow = feed_server.route("/slow.xml", feed("s1"))
+    config = write_config(tmp_path, {"fast": (fast, "2s"), "slow": (slow, "1h")})
+    server = Serving(config, "--tick", "1s")
+    serving.append(server)
+    server.wait_for("event=cycle_done", count=5)
+    assert server.stop() == 0
+
+    assert len(feed_server.requests_to("/slow.xml")) == 1
+    assert len(feed_server.requests_to("/fast.xml")) >= 2
+    assert article_links(tmp_path) == {"https://news.example.com/f1", "https://news.example.com/s1"}
+    assert set(runs(tmp_path)) <= {"ok"}
+    events = server.events()
+    assert events[0] == "started" and events[-2:] == ["stopping", "stopped"]
+    assert all(line.startswith("time=") and " level=" in line for line in server.lines)
+    first_done = next(line for line in server.lines if "event=cycle_done" in line)
+    assert "polled=2" in first_done and "new_articles=2" in first_done
+    # The lease is given back: a cron run can start at once.
+    assert allywatch(config, "run", "--wait", "0").returncode == 0
+
+
+def test_a_second_serve_on_the_same_database_refuses_to_start(
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+) -> None:
+    config = write_config(tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")})
+    first = Serving(config, "--tick", "1s")
+    serving.append(first)
+    first.wait_for("event=cycle_done")
+    second = allywatch(config, "serve", timeout=60)
+    assert second.returncode == 1
+    assert "another `allywatch serve` is running on this database" in second.stderr
+    assert f"pid {first.process.pid}" in second.stderr
+    assert first.process.poll() is None
+    assert first.stop(signal.SIGINT) == 0
+    # Once the first has stopped, a new one starts.
+    third = Serving(config, "--tick", "1s")
+    serving.append(third)
+    third.wait_for("event=cycle_done")
+    assert third.stop() == 0
+
+
+def test_sigterm_lets_the_cycle_in_progress_finish(
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+) -> None:
+    slow = Reply(**{**feed("late").__dict__, "delay": 3.0})
+    config = write_config(
+        tmp_path,
+        {
+            "quick": (feed_server.route("/quick.xml", feed("q1")), "1h"),
+            "late": (feed_server.route("/late.xml", slow), "1h"),
+        },
+    )
+    server = Serving(config, "--tick", "1s")
+    serving.append(server)
+    deadline = time.monotonic() + 30
+    while not feed_server.requests_to("/late.xml"):
+        assert time.monotonic() < deadline, "\n".join(server.lines)
+        time.sleep(0.05)
+    assert server.stop() == 0
+    events = server.events()
+    assert events.index("stopping") < events.index("cycle_done") < events.index("stopped")
+    assert article_links(tmp_path) == {
+        "https://news.example.com/q1",
+        "https://news.example.com/late",
+    }
+    assert runs(tmp_path) == ["ok"]
+
+
+def test_serve_skips_its_tick_while_a_cron_run_holds_the_database(
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+) -> None:
+    config = write_config(tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")})
+    assert allywatch(config, "run").returncode == 0
+    lock = RunLock(open_engine(f"sqlite:///{tmp_path / 'watch.db'}"), CYCLE).acquire()
+    server = Serving(config, "--tick", "1s")
+    serving.append(server)
+    server.wait_for("event=cycle_skipped", count=2)
+    assert runs(tmp_path) == ["ok"]
+    lock.release()
+    server.wait_for("event=cycle_done")
+    assert server.stop() == 0
+
+
+def test_a_tick_below_one_second_is_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {})
+    result = allywatch(config, "serve", "--tick", "0.5s")
+    assert result.returncode == 2
+    assert "--tick" in result.stderr and "at least 1s" in result.stderr
+    assert not (tmp_path / "watch.db").exists()
+
+
+def test_bad_tick_spelling_is_refused(tmp_path: Path) -> None:
+    result = allywatch(write_config(tmp_path, {}), "serve", "--tick", "soon")
+    assert result.returncode == 2
+    assert "expected a duration" in result.stderr
+
+
+def test_serve_stops_cleanly_between_ticks(tmp_path: Path, serving: list[Serving]) -> None:
+    server = Serving(write_config(tmp_path, {}), "--tick", "1h")
+    serving.append(server)
+    server.wait_for("event=cycle_done")
+    started = time.monotonic()
+    assert server.stop(signal.SIGINT) == 0
+    assert time.monotonic() - started < 10
+    assert runs(tmp_path) == ["ok"]

@@ -1,0 +1,250 @@
+"""Grouping near-duplicate articles into stories.
+
+A wire story reaches us through many outlets, each with small edits: a changed
+headline, a trimmed or missing summary, the outlet's name appended. The rules
+engine should count independent stories, so every article is assigned the
+story of the first article it nearly duplicates.
+
+How: each text becomes a set of word-pair shingles. One-permutation MinHash
+(one hash per shingle, 64 bins, empty bins filled from their neighbours) gives
+a signature whose bands are indexed (locality-sensitive hashing), so finding
+candidates costs a few dictionary look-ups however many articles are held.
+Titles get a small index of their own, so that a headline-only item still finds
+the same story told with a long summary. Candidates are then checked exactly
+on their shingle sets; grouping is single-link (a story grows through any of
+its members).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from array import array
+from collections.abc import Iterable
+
+_WORD = re.compile(r"\w+")
+_MASK = (1 << 64) - 1
+_TOKEN_CACHE_LIMIT = 500_000
+_NONE: frozenset[str] = frozenset()
+# Leads carry the story; long summaries mostly add boilerplate and cost.
+MAX_TITLE_WORDS = 40
+MAX_SUMMARY_WORDS = 120
+MAX_CHECKS = 64  # candidates verified per article (newest first)
+MAX_BUCKET = 64  # items kept per LSH bucket (newest): boilerplate must not grow buckets forever
+SAME_TITLE = 0.85  # headline word overlap that makes two items one story on its own...
+MIN_SAME_TITLE_WORDS = 5  # ...when the headline is long enough to be specific
+MIN_CONTAINED = 6  # word pairs a text needs before containment alone may group it
+
+
+class _Index:
+    """Locality-sensitive index over one-permutation MinHash signatures."""
+
+    def __init__(self, bins_log2: int, rows: int) -> None:
+        self.bins = 1 << bins_log2
+        self.shift = 64 - bins_log2
+        self.low = (1 << self.shift) - 1
+        self.rows = rows
+        self.buckets: dict[int, int | list[int]] = {}
+
+    def band_keys(self, hashes: Iterable[int]) -> list[int]:
+        empty = self.low + 1
+        sig = [empty] * self.bins
+        shift, low = self.shift, self.low
+        for h in hashes:
+            b = h >> shift
+            v = h & low
+            if v < sig[b]:
+                sig[b] = v
+        _densify(sig, empty)
+        rows = self.rows
+        return [
+            hash((band, *sig[start : start + rows]))
+            for band, start in enumerate(range(0, self.bins - rows + 1, rows))
+        ]
+
+    def candidates(self, keys: list[int]) -> set[int]:
+        found: set[int] = set()
+        buckets = self.buckets
+        for key in keys:
+            hit = buckets.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                found.add(hit)
+            else:
+                found.update(hit)
+        return found
+
+    def insert(self, keys: list[int], item: int) -> None:
+        buckets = self.buckets
+        for key in keys:
+            hit = buckets.get(key)
+            if hit is None:
+                buckets[key] = item  # most buckets hold one item: skip the list
+            elif isinstance(hit, int):
+                buckets[key] = [hit, item]
+            else:
+                hit.append(item)
+                if len(hit) > MAX_BUCKET:
+                    del hit[0]
+
+
+def _densify(sig: list[int], empty: int) -> None:
+    """Fill empty bins from the next filled bin to the right (circularly), offset by distance.
+
+    Two texts that share a filled bin then also agree on the empty bins borrowing
+    from it, which keeps short texts (few shingles, many empty bins) comparable.
+    """
+    n = len(sig)
+    filled = [i for i, v in enumerate(sig) if v != empty]
+    if not filled or len(filled) == n:
+        return
+    nxt = filled[0] + n  # wrap-around target for the bins after the last filled one
+    for i in range(n - 1, -1, -1):
+        if sig[i] != empty:
+            nxt = i
+            continue
+        distance = nxt - i
+        sig[i] = sig[nxt % n] + distance * empty
+
+
+class StoryGrouper:
+    """Assigns each article to a story: the uid of the first article of its near-duplicates.
+
+    Two articles are the same story when their headlines share at least half
+    their words and either the headlines are (almost) the same or the texts
+    are: word-pair Jaccard similarity of title + summary at least `threshold`,
+    or, for a short text (headline-only item, trimmed summary), at least
+    `containment` of its word pairs found in the other. Requiring similar
+    headlines keeps apart items that only share boilerplate ("Subscribe to our
+    channel...") or a recurring headline whose numbers change.
+
+    The state is only what `add` was given, so it can be rebuilt by adding the
+    stored (uid, title, summary) rows in their original order.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        containment: float = 0.8,
+        title_overlap: float = 0.5,
+    ) -> None:
+        for name, value in (
+            ("threshold", threshold),
+            ("containment", containment),
+            ("title_overlap", title_overlap),
+        ):
+            if not 0 < value <= 1:
+                raise ValueError(f"StoryGrouper {name} must be in (0, 1], got {value}")
+        self.threshold = threshold
+        self.containment = containment
+        self.title_overlap = title_overlap
+        self._text_index = _Index(bins_log2=6, rows=3)
+        self._title_index = _Index(bins_log2=4, rows=2)
+        self._items: list[_Item] = []
+        self._story_of_uid: dict[str, str] = {}
+        self._tokens: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._story_of_uid)
+
+    def story_of(self, uid: str) -> str | None:
+        """The story key of an article already added, else None."""
+        return self._story_of_uid.get(uid)
+
+    def add(self, uid: str, title: str, summary: str) -> str:
+        """Group one article and return its story key; adding a known uid again is a no-op."""
+        known = self._story_of_uid.get(uid)
+        if known is not None:
+            return known
+        title_words = _words(title, MAX_TITLE_WORDS)
+        title_ids = self._token_ids(title_words)
+        summary_ids = self._token_ids(_words(summary, MAX_SUMMARY_WORDS))
+        title_shingles = _shingles(title_ids)
+        text_shingles = title_shingles | _shingles(summary_ids)
+        story = uid
+        if text_shingles:
+            numbers = frozenset(w for w in title_words if w.isdigit()) or _NONE
+            item = _Item(tuple(set(title_ids)), numbers, array("Q", text_shingles), uid)
+            text_keys = self._text_index.band_keys(text_shingles)
+            title_keys = self._title_index.band_keys(title_shingles) if title_shingles else []
+            candidates = self._text_index.candidates(text_keys)
+            candidates |= self._title_index.candidates(title_keys)
+            match = self._first_match(item, text_shingles, candidates)
+            if match is not None:
+                story = item.story = match.story
+            position = len(self._items)
+            self._items.append(item)
+            self._text_index.insert(text_keys, position)
+            self._title_index.insert(title_keys, position)
+        self._story_of_uid[uid] = story
+        return story
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, str]], **options: float) -> StoryGrouper:
+        """A grouper holding stored (uid, title, summary) rows, added in the given order."""
+        grouper = cls(**options)
+        for uid, title, summary in rows:
+            grouper.add(uid, title, summary)
+        return grouper
+
+    def _first_match(self, new: _Item, shingles: set[int], candidates: set[int]) -> _Item | None:
+        """The most recent candidate (of the newest MAX_CHECKS) that is the same story."""
+        title_set = set(new.title_words)
+        for position in sorted(candidates, reverse=True)[:MAX_CHECKS]:
+            old = self._items[position]
+            if new.numbers - old.numbers and old.numbers - new.numbers:
+                continue  # "Day 199 of the war" and "Day 200 of the war" are different stories
+            if new.title_words and old.title_words:
+                common = len(title_set.intersection(old.title_words))
+                union = len(new.title_words) + len(old.title_words) - common
+                if common < self.title_overlap * union:
+                    continue
+                if common >= SAME_TITLE * union and common >= MIN_SAME_TITLE_WORDS:
+                    return old
+            common = len(shingles.intersection(old.shingles))
+            union = len(shingles) + len(old.shingles) - common
+            if common >= self.threshold * union:
+                return old
+            smaller = min(len(shingles), len(old.shingles))
+            if smaller >= MIN_CONTAINED and common >= self.containment * smaller:
+                return old
+        return None
+
+    def _token_ids(self, words: list[str]) -> list[int]:
+        # crc32 rather than hash(): str hashes change between runs, and a rebuilt
+        # grouper must make the same decisions as the one it replaces.
+        cache = self._tokens
+        ids = []
+        for word in words:
+            token = cache.get(word)
+            if token is None:
+                if len(cache) >= _TOKEN_CACHE_LIMIT:
+                    cache.clear()
+                token = cache[word] = zlib.crc32(word.encode("utf-8"))
+            ids.append(token)
+        return ids
+
+
+class _Item:
+    __slots__ = ("title_words", "numbers", "shingles", "story")
+
+    def __init__(
+        self, title_words: tuple[int, ...], numbers: frozenset[str], shingles: array, story: str
+    ) -> None:
+        self.title_words = title_words  # distinct headline word ids
+        self.numbers = numbers  # numbers in the headline
+        self.shingles = shingles
+        self.story = story
+
+
+def _words(text: str, limit: int) -> list[str]:
+    # Scanning a bounded prefix keeps a pathological summary from costing more.
+    return _WORD.findall(text.lower(), 0, limit * 16)[:limit]
+
+
+def _shingles(ids: list[int]) -> set[int]:
+    """64-bit hashes of the word pairs (the single word if there is only one)."""
+    if len(ids) == 1:
+        return {hash((ids[0],)) & _MASK}
+    return {hash(pair) & _MASK for pair in zip(ids, ids[1:], strict=False)}

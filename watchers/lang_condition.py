@@ -1,0 +1,204 @@
+"""Conditions: when a state is evidenced, written over term list names.
+
+    condition := or
+    or        := and ("or" and)*
+    and       := unary ("and" unary)*
+    unary     := "not" unary | "(" or ")" | near | article | NAME | "entity"
+    near      := "near" "(" operand "," operand "," NUMBER ")"
+    article   := "article" "(" operand ")"
+    operand   := NAME | "entity"
+
+A condition is tested on one sentence at a time (title and summary both count),
+so `jet and iran` means both in the same sentence. `near(a, b, N)` asks for a
+word of `a` and a word of `b` with at most N words between them. `article(x)`
+lets `x` stand anywhere in the title or summary. `entity` is any alias of the
+signal's entities; the observation records which entity matched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ENTITY = "entity"
+_KEYWORDS = {"and", "or", "not", "near", "article", ENTITY}
+_TOKEN = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<num>\d+)(?![\w-])|(?P<name>[A-Za-z_][\w-]*))")
+
+
+class ConditionError(ValueError):
+    """A condition that does not parse; the message says what was expected, and where."""
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str  # a term list, or ENTITY
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class Near:
+    left: Name
+    right: Name
+    words: int
+
+
+@dataclass(frozen=True)
+class Article:
+    item: Name
+
+
+Node = Name | And | Or | Not | Near | Article
+
+
+def parse_condition(text: str) -> Node:
+    """Parse a condition; raises ConditionError naming the position of the problem."""
+    if not isinstance(text, str) or not text.strip():
+        raise ConditionError("empty condition: expected term list names joined by and/or/not")
+    parser = _Parser(text)
+    node = parser.parse_or()
+    if parser.peek() is not None:
+        parser.fail(f"unexpected {parser.peek()[1]!r}")
+    return node
+
+
+def names_in(node: Node) -> set[str]:
+    """Every term list name (and ENTITY) the condition uses."""
+    if isinstance(node, Name):
+        return {node.name}
+    if isinstance(node, And | Or):
+        return set().union(*(names_in(i) for i in node.items))
+    if isinstance(node, Not | Article):
+        return names_in(node.item)
+    return {node.left.name, node.right.name}
+
+
+def anchor_clauses(node: Node) -> list[frozenset[str]]:
+    """What any text satisfying the condition must contain, as clauses over term list names.
+
+    Each clause is a set of names at least one of which must match; every clause
+    must hold. An empty list means nothing can be required (a condition that can
+    hold on `not` alone).
+    """
+    if isinstance(node, Name):
+        return [frozenset({node.name})]
+    if isinstance(node, Article):
+        return anchor_clauses(node.item)
+    if isinstance(node, Near):
+        return [frozenset({node.left.name}), frozenset({node.right.name})]
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, And):
+        return [clause for item in node.items for clause in anchor_clauses(item)]
+    union: set[str] = set()
+    for item in node.items:
+        clauses = anchor_clauses(item)
+        if not clauses:
+            return []
+        union |= min(clauses, key=len)
+    return [frozenset(union)]
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str, int]] = []
+        pos = 0
+        while pos < len(text):
+            if text[pos:].strip() == "":
+                break
+            m = _TOKEN.match(text, pos)
+            if not m:
+                bad = text[pos:].lstrip()[:1]
+                raise ConditionError(
+                    f"unexpected character {bad!r} at column {len(text) - len(text[pos:].lstrip()) + 1}"
+                    f" in {text!r}"
+                )
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind), m.start(kind)))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def fail(self, message: str) -> None:
+        tok = self.peek()
+        where = f"column {tok[2] + 1}" if tok else "the end"
+        raise ConditionError(f"{message} at {where} of {self.text!r}")
+
+    def take(self, value: str | None = None, kind: str | None = None) -> tuple[str, str, int]:
+        tok = self.peek()
+        if tok is None or (value is not None and tok[1] != value) or (kind and tok[0] != kind):
+            expected = repr(value) if value else (kind or "more")
+            self.fail(f"expected {expected}, found {repr(tok[1]) if tok else 'nothing'}")
+        self.i += 1
+        return tok  # type: ignore[return-value]
+
+    def at(self, value: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[1] == value and tok[0] != "num"
+
+    def parse_or(self) -> Node:
+        items = [self.parse_and()]
+        while self.at("or"):
+            self.take("or")
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self) -> Node:
+        items = [self.parse_unary()]
+        while self.at("and"):
+            self.take("and")
+            items.append(self.parse_unary())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def parse_unary(self) -> Node:
+        if self.at("not"):
+            self.take("not")
+            return Not(self.parse_unary())
+        if self.at("("):
+            self.take("(")
+            node = self.parse_or()
+            self.take(")")
+            return node
+        if self.at("near"):
+            self.take("near")
+            self.take("(")
+            left = self.parse_operand()
+            self.take(",")
+            right = self.parse_operand()
+            self.take(",")
+            words = int(self.take(kind="num")[1])
+            self.take(")")
+            return Near(left, right, words)
+        if self.at("article"):
+            self.take("article")
+            self.take("(")
+            item = self.parse_operand()
+            self.take(")")
+            return Article(item)
+        return self.parse_operand()
+
+    def parse_operand(self) -> Name:
+        tok = self.peek()
+        if tok is None or tok[0] != "name" or (tok[1] in _KEYWORDS and tok[1] != ENTITY):
+            self.fail(
+                "expected a term list name"
+                + (f", found {tok[1]!r}" if tok else ", found nothing")
+            )
+        self.i += 1
+        return Name(tok[1])  # type: ignore[index]

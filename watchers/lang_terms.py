@@ -1,0 +1,131 @@
+"""Terms: the words and phrases of a term list, compiled to regular expressions.
+
+A term is matched case-insensitively on word boundaries. Inside a term:
+
+- a space stands for any run of spaces or a hyphen ("handed over", "handed-over");
+- a hyphen, and the seam between letters and digits, may be written or left
+  out ("Su-35" matches "Su-35", "Su 35", "Su35");
+- `*` at the end of a word stands for any word ending ("deliver*");
+- an apostrophe matches the typographic one too ("won't", "won’t"), and the
+  Russian е matches ё.
+
+A term written as a mapping `{regex: "..."}` is a regular expression used as
+written (case-insensitive), for the rare case the plain form cannot say.
+
+Every plain term also yields a prefilter key: a word that must occur in any
+text the term matches (see `TermKey`), so that a matcher can skip a signal
+whose anchor words are absent without running its expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
+_SEP_REQUIRED = rf"(?:\s*[{_HYPHENS}]\s*|\s+)"
+_SEP_OPTIONAL = rf"(?:\s*[{_HYPHENS}]\s*|\s+)?"
+_APOSTROPHES = "'\u2019\u02bc"
+_PIECE = re.compile(r"[^\W\d_]+|\d+|\*|[^\w\s*]", re.UNICODE)
+LETTERS = re.compile(r"[^\W\d_]+")
+WORD_CHARS = re.compile(r"[^\W_]+")
+
+
+class TermError(ValueError):
+    """A term that cannot be compiled; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class TermKey:
+    """A lower-cased word every match of a term contains (`prefix`: as the start of a word)."""
+
+    word: str
+    prefix: bool
+
+
+def fold(text: str) -> str:
+    """The form prefilter keys and text words are compared in."""
+    return text.lower().replace("ё", "е")
+
+
+def _piece_pattern(piece: str) -> str:
+    if piece in _APOSTROPHES:
+        return f"[{_APOSTROPHES}]"
+    out = []
+    for ch in piece:
+        if ch in "еЕёЁ":
+            out.append("[её]")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def compile_plain(term: str) -> tuple[str, TermKey | None]:
+    """The regex source of a plain term, and its prefilter key (None if it has no letters)."""
+    words = term.split()
+    if not words:
+        raise TermError("an empty term")
+    word_patterns: list[str] = []
+    key: TermKey | None = None
+    for word in words:
+        if "*" in word[:-1] or word == "*":
+            raise TermError(f"{term!r}: '*' may only end a word, as in 'deliver*'")
+        parts = re.split(f"[{_HYPHENS}]", word)
+        if any(not p for p in parts):
+            raise TermError(f"{term!r}: a hyphen must join two parts of a word")
+        part_patterns = []
+        for p_index, part in enumerate(parts):
+            pieces = _PIECE.findall(part)
+            pattern = ""
+            prev = None
+            for piece in pieces:
+                if piece == "*":
+                    pattern += r"\w*"
+                    prev = piece
+                    continue
+                if prev is not None and prev != "*" and _seam(prev, piece):
+                    pattern += _SEP_OPTIONAL
+                pattern += _piece_pattern(piece)
+                prev = piece
+            part_patterns.append(pattern)
+            if key is None:
+                key = _key_of(pieces, joins_letters=_next_starts_with_letter(parts, p_index))
+        word_patterns.append(_SEP_OPTIONAL.join(part_patterns))
+    source = word_patterns[0]
+    for prev, word, pattern in zip(words, words[1:], word_patterns[1:], strict=False):
+        # "Power of Siberia 2" also matches "Power of Siberia2".
+        seam = _seam(prev[-1], word[0]) and prev[-1] != "*"
+        source += (_SEP_OPTIONAL if seam else _SEP_REQUIRED) + pattern
+    source = r"(?<!\w)" + source + r"(?!\w)"
+    return source, key
+
+
+def _seam(prev: str, piece: str) -> bool:
+    """Whether a letters/digits seam lies between two pieces ("Su" | "35")."""
+    return (prev[0].isdigit() and piece[0].isalpha()) or (prev[0].isalpha() and piece[0].isdigit())
+
+
+def _next_starts_with_letter(parts: list[str], index: int) -> bool:
+    return index + 1 < len(parts) and bool(LETTERS.match(parts[index + 1]))
+
+
+def _key_of(pieces: list[str], joins_letters: bool) -> TermKey | None:
+    for i, piece in enumerate(pieces):
+        if LETTERS.fullmatch(piece):
+            following = pieces[i + 1] if i + 1 < len(pieces) else None
+            # The word may run on in the text: after a '*', or where an optional
+            # hyphen joins it to more letters ("Flanker-E" is also "FlankerE").
+            prefix = following == "*" or (following is None and joins_letters)
+            return TermKey(fold(piece), prefix)
+    return None
+
+
+def compile_regex(source: str) -> str:
+    """Check a `{regex: ...}` term; returns its source."""
+    try:
+        compiled = re.compile(source, re.IGNORECASE)
+    except re.error as exc:
+        raise TermError(f"bad regular expression {source!r}: {exc}") from exc
+    if compiled.match(""):
+        raise TermError(f"regular expression {source!r} matches the empty string")
+    return source

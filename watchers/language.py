@@ -1,0 +1,797 @@
+"""The signal language: loading, validating and compiling signal files.
+
+A signal file names a question, its states, the term lists its conditions use,
+optionally the entities it tracks, and tests of its own. Files under a
+`vocab/` folder are shared vocabularies instead: term lists (negation, hedging,
+denial and future-tense cues per language, ...) and entities with their
+aliases, which every signal may use without repeating them. The built-in
+vocabulary is always loaded, wherever the signal files live.
+
+`load_signals` reports every error it finds at once, each as "FILE:LINE: message".
+The file format is documented in signals/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from watchers.durations import parse_duration
+from watchers.lang_condition import ENTITY, ConditionError, Node, names_in, parse_condition
+from watchers.lang_terms import TermError, TermKey, compile_plain, compile_regex
+from watchers.lang_yaml import LList, LMap, YamlFileError, load_yaml
+
+SEVERITIES = ("info", "warning", "critical")
+NO_MATCH = "no-match"
+# Cue lists the matcher reads from the vocabulary.
+CUE_LISTS = ("negation", "denial", "rumour", "hedge", "future", "place")
+_RESERVED = {"and", "or", "not", "near", "article", ENTITY}
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_LIST_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
+
+
+class SignalFileError(Exception):
+    """Signal files that cannot be used; `.errors` lists every problem as "FILE:LINE: message"."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A signal counting the entities of another signal that are in one of the `away` states."""
+
+    of: str
+    away: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StateDef:
+    """One non-initial state: when an article evidences it, and the evidence the state needs.
+
+    `hedged`: whether reports attributed to unconfirmed sources ("reportedly")
+    count toward this state; when not, the matcher records such a report at the
+    `weaker` state instead. `future` likewise for reports of it as planned or
+    scheduled ("will sign"). Speculation ("may", "plans to", "talks on") never
+    evidences a state, only its weaker one. The matcher applies these settings:
+    every observation it reports counts toward its state as it stands.
+    """
+
+    name: str
+    when: str | None
+    min_sources: int = 1
+    min_stories: int = 1
+    within: timedelta | None = None
+    hold: timedelta | None = None
+    expires: timedelta | None = None
+    hedged: bool = False
+    severity: str = "warning"
+    min_count: int | None = None
+    future: bool = False
+    weaker: str | None = None
+
+
+@dataclass(frozen=True)
+class TermList:
+    """A compiled term list: one regular expression, and the prefilter keys of its terms.
+
+    `keys` is None when some term has no key (a regex term, or digits only), so a
+    text cannot be ruled out by its words.
+    """
+
+    name: str
+    terms: tuple[str, ...]
+    pattern: re.Pattern[str]
+    keys: tuple[TermKey, ...] | None
+
+
+@dataclass(frozen=True)
+class SignalTest:
+    """An embedded test: a text and what the signal should make of it."""
+
+    title: str
+    summary: str
+    expect: str
+    entity: str | None
+    polarity: str
+    hedged: bool | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Signal:
+    id: str
+    question: str
+    initial: str
+    entities: tuple[str, ...]
+    states: tuple[StateDef, ...]
+    aggregate: Aggregate | None
+    path: Path
+    terms: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
+    entity_terms: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
+    conditions: Mapping[str, Node] = field(default_factory=dict, compare=False, repr=False)
+    cues: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
+    tests: tuple[SignalTest, ...] = field(default=(), compare=False, repr=False)
+    # "actor": entities act ("Armenia skips the summit"), so a name standing as a
+    # place ("the summit in Minsk") is not a mention; "place": entities are where
+    # things happen ("troops in Mali").
+    entity_role: str = "actor"
+
+    def state_names(self) -> tuple[str, ...]:
+        """Initial state first, then the others in rank order."""
+        return (self.initial, *(s.name for s in self.states))
+
+    def state(self, name: str) -> StateDef:
+        for s in self.states:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: Path, line: int, message: str) -> None:
+        self.items.append(f"{path}:{line}: {message}")
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+@dataclass
+class _RawList:
+    """A term list as written: (term, path, line) triples; a str term may be an @include."""
+
+    items: list[tuple[Any, Path, int]]
+    path: Path
+    line: int
+
+
+@dataclass
+class _Vocab:
+    lists: dict[str, _RawList] = field(default_factory=dict)
+    entities: dict[str, _RawList] = field(default_factory=dict)
+
+
+def builtin_signal_dir() -> Path:
+    """The built-in pack: `signals/` in a checkout, packaged data in a wheel."""
+    root = Path(__file__).resolve().parent.parent
+    packaged = root / "allywatch" / "_data" / "signals"
+    return packaged if packaged.is_dir() else root / "signals"
+
+
+def _is_vocab(path: Path) -> bool:
+    return path.parent.name == "vocab"
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _collect(paths: Iterable[Path], errors: _Errors) -> tuple[list[Path], list[Path]]:
+    """Signal files and vocabulary files named by `paths` (files or folders)."""
+    signal_files: list[Path] = []
+    vocab_files: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            signal_files += _yaml_files(path)
+            if (path / "vocab").is_dir():
+                vocab_files += _yaml_files(path / "vocab")
+        elif path.is_file():
+            (vocab_files if _is_vocab(path) else signal_files).append(path)
+        else:
+            errors.add(path, 0, "no such file or folder")
+    return signal_files, vocab_files
+
+
+def _load_vocab(files: list[Path], errors: _Errors) -> _Vocab:
+    vocab = _Vocab()
+    for path in files:
+        data = _read(path, errors)
+        if data is None:
+            continue
+        if not isinstance(data, LMap):
+            errors.add(path, 1, "a vocabulary file must be a mapping with `terms` and/or `entities`")
+            continue
+        for key in data:
+            if key not in ("terms", "entities", "description"):
+                errors.add(path, data.line_of(key), f"unknown key {key!r}: expected terms, entities")
+        for section, target in (("terms", vocab.lists), ("entities", vocab.entities)):
+            raw = data.get(section)
+            if raw is None:
+                continue
+            if not isinstance(raw, LMap):
+                errors.add(path, data.line_of(section), f"`{section}` must be a mapping of names")
+                continue
+            for name, items in raw.items():
+                line = raw.line_of(name)
+                if section == "terms" and not _valid_list_name(name, path, line, errors):
+                    continue
+                parsed = _raw_list(items, path, line, errors, what=f"{section[:-1]} {name!r}")
+                if parsed is None:
+                    continue
+                if name in target:
+                    target[name].items += parsed.items  # per-language files add up
+                else:
+                    target[name] = parsed
+    return vocab
+
+
+def _read(path: Path, errors: _Errors) -> Any:
+    try:
+        return load_yaml(path)
+    except YamlFileError as exc:
+        errors.add(path, exc.line, exc.message)
+        return None
+
+
+def _valid_list_name(name: Any, path: Path, line: int, errors: _Errors) -> bool:
+    if not isinstance(name, str) or not _LIST_NAME.match(name):
+        errors.add(path, line, f"bad term list name {name!r}: expected letters, digits, - and _")
+        return False
+    if name in _RESERVED:
+        errors.add(path, line, f"{name!r} is a reserved word and cannot name a term list")
+        return False
+    return True
+
+
+def _raw_list(items: Any, path: Path, line: int, errors: _Errors, what: str) -> _RawList | None:
+    if not isinstance(items, LList) or not items:
+        errors.add(path, line, f"{what}: expected a non-empty list of terms")
+        return None
+    out = _RawList([], path, line)
+    for i, item in enumerate(items):
+        item_line = items.line_of(i)
+        if isinstance(item, str) and item.strip():
+            out.items.append((item.strip(), path, item_line))
+        elif isinstance(item, LMap) and set(item) == {"regex"} and isinstance(item["regex"], str):
+            out.items.append((item, path, item_line))
+        else:
+            errors.add(
+                path, item_line, f"{what}: expected a word or phrase, or {{regex: ...}}, got {item!r}"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- term compilation
+
+
+class _Compiler:
+    """Compiles term lists for one signal, resolving @includes against its own lists and the vocab."""
+
+    def __init__(self, own: dict[str, _RawList], vocab: _Vocab, errors: _Errors) -> None:
+        self.own = own
+        self.vocab = vocab
+        self.errors = errors
+        self.cache: dict[tuple[str, str], TermList | None] = {}
+
+    def term_list(self, name: str) -> TermList | None:
+        raw = self.own.get(name) or self.vocab.lists.get(name)
+        return self._compile(("list", name), raw) if raw else None
+
+    def entity(self, name: str, raw: _RawList | None = None) -> TermList | None:
+        raw = raw or self.vocab.entities.get(name)
+        return self._compile(("entity", name), raw) if raw else None
+
+    def _compile(self, key: tuple[str, str], raw: _RawList) -> TermList | None:
+        if key in self.cache:
+            return self.cache[key]
+        self.cache[key] = None  # guards against include cycles
+        sources: list[str] = []
+        keys: list[TermKey] | None = []
+        shown: list[str] = []
+        ok = True
+        for term, path, line in self._expand(raw, [key[1]]):
+            try:
+                if isinstance(term, str):
+                    source, term_key = compile_plain(term)
+                    shown.append(term)
+                else:
+                    source, term_key = compile_regex(term["regex"]), None
+                    shown.append(f"regex:{term['regex']}")
+            except TermError as exc:
+                self.errors.add(path, line, str(exc))
+                ok = False
+                continue
+            sources.append(source)
+            if keys is not None and term_key is not None:
+                keys.append(term_key)
+            else:
+                keys = None
+        if not ok or not sources:
+            return None
+        sources = sorted(set(sources), key=lambda s: (-len(s), s))
+        pattern = re.compile("|".join(f"(?:{s})" for s in sources), re.IGNORECASE)
+        compiled = TermList(key[1], tuple(shown), pattern, tuple(keys) if keys is not None else None)
+        self.cache[key] = compiled
+        return compiled
+
+    def _expand(self, raw: _RawList, stack: list[str]) -> list[tuple[Any, Path, int]]:
+        out: list[tuple[Any, Path, int]] = []
+        for term, path, line in raw.items:
+            if isinstance(term, str) and term.startswith("@"):
+                name = term[1:]
+                if name in stack:
+                    self.errors.add(path, line, f"{term}: includes itself")
+                    continue
+                target = self.own.get(name) or self.vocab.lists.get(name)
+                target = target or self.vocab.entities.get(name)
+                if target is None:
+                    self.errors.add(
+                        path, line, f"{term}: no term list or vocabulary entity named {name!r}"
+                    )
+                    continue
+                out += self._expand(target, [*stack, name])
+            else:
+                out.append((term, path, line))
+        return out
+
+
+# --------------------------------------------------------------------------- signal files
+
+_SIGNAL_KEYS = {
+    "id", "question", "description", "initial", "entities", "entity_role", "terms", "states",
+    "tests", "aggregate",
+}  # fmt: skip
+ENTITY_ROLES = ("actor", "place")
+_STATE_KEYS = {
+    "when", "min_sources", "min_stories", "within", "hold", "expires", "hedged", "future",
+    "weaker", "severity", "min_count",
+}  # fmt: skip
+_TEST_KEYS = {"text", "title", "summary", "expect", "entity", "polarity", "hedged"}
+
+
+class _SignalReader:
+    """Validates and compiles one signal file, adding every problem to `errors`."""
+
+    def __init__(self, path: Path, data: LMap, vocab: _Vocab, errors: _Errors) -> None:
+        self.path = path
+        self.data = data
+        self.vocab = vocab
+        self.errors = errors
+        self.start = len(errors.items)
+
+    def err(self, line: int, message: str) -> None:
+        self.errors.add(self.path, line, message)
+
+    def _str(self, key: str, required: bool = True) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.err(self.data.line, f"missing `{key}`")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.err(self.data.line_of(key), f"`{key}` must be a non-empty string")
+            return None
+        return value.strip()
+
+    def read(self) -> tuple[Signal | None, LMap | None]:
+        data = self.data
+        for key in data:
+            if key not in _SIGNAL_KEYS:
+                self.err(
+                    data.line_of(key),
+                    f"unknown key {key!r}: expected one of {', '.join(sorted(_SIGNAL_KEYS))}",
+                )
+        sid = self._str("id")
+        if sid is not None and not _ID.match(sid):
+            self.err(data.line_of("id"), f"bad id {sid!r}: expected lower-case letters, digits, -")
+        question = self._str("question")
+        initial = self._str("initial")
+        aggregate = self._aggregate()
+        own_lists = self._own_lists()
+        compiler = _Compiler(own_lists, self.vocab, self.errors)
+        entities, entity_terms = self._entities(compiler)
+        role = self._entity_role()
+        states, conditions = self._states(initial, aggregate is not None, entities, compiler)
+        terms: dict[str, TermList] = {}
+        for node in conditions.values():
+            for name in names_in(node) - {ENTITY}:
+                compiled = compiler.term_list(name)
+                if compiled is not None:
+                    terms[name] = compiled
+        cues: dict[str, TermList] = {}
+        if aggregate is None:
+            for name in CUE_LISTS:
+                compiled = compiler.term_list(name)
+                if compiled is None:
+                    self.err(data.line, f"the vocabulary has no `{name}` cue list")
+                else:
+                    cues[name] = compiled
+        if len(self.errors.items) > self.start or sid is None or question is None or initial is None:
+            return None, None
+        signal = Signal(
+            id=sid,
+            question=question,
+            initial=initial,
+            entities=tuple(entities),
+            states=tuple(states),
+            aggregate=aggregate,
+            path=self.path,
+            terms=terms,
+            entity_terms=entity_terms,
+            conditions=conditions,
+            cues=cues,
+            entity_role=role,
+        )
+        return signal, data.get("tests")
+
+    def _entity_role(self) -> str:
+        role = self.data.get("entity_role", "actor")
+        if role not in ENTITY_ROLES:
+            self.err(
+                self.data.line_of("entity_role"),
+                f"`entity_role` must be one of {', '.join(ENTITY_ROLES)}, got {role!r}",
+            )
+        return role
+
+    def _aggregate(self) -> Aggregate | None:
+        raw = self.data.get("aggregate")
+        if raw is None:
+            return None
+        line = self.data.line_of("aggregate")
+        if not isinstance(raw, LMap) or set(raw) != {"of", "away"}:
+            self.err(line, "`aggregate` must be {of: SIGNAL-ID, away: [STATE, ...]}")
+            return None
+        away = raw["away"]
+        if not isinstance(raw["of"], str) or not isinstance(away, LList) or not away:
+            self.err(line, "`aggregate` needs `of` (a signal id) and `away` (a list of its states)")
+            return None
+        if not all(isinstance(a, str) for a in away):
+            self.err(line, "`aggregate.away` must list state names")
+            return None
+        return Aggregate(raw["of"], tuple(away))
+
+    def _own_lists(self) -> dict[str, _RawList]:
+        raw = self.data.get("terms")
+        out: dict[str, _RawList] = {}
+        if raw is None:
+            return out
+        if not isinstance(raw, LMap):
+            self.err(self.data.line_of("terms"), "`terms` must map term list names to lists of terms")
+            return out
+        for name, items in raw.items():
+            line = raw.line_of(name)
+            if _valid_list_name(name, self.path, line, self.errors):
+                parsed = _raw_list(items, self.path, line, self.errors, f"term list {name!r}")
+                if parsed is not None:
+                    out[name] = parsed
+        return out
+
+    def _entities(self, compiler: _Compiler) -> tuple[list[str], dict[str, TermList]]:
+        raw = self.data.get("entities")
+        names: list[str] = []
+        compiled: dict[str, TermList] = {}
+        if raw is None:
+            return names, compiled
+        line = self.data.line_of("entities")
+        if isinstance(raw, LList):
+            pairs = [(item, None, raw.line_of(i)) for i, item in enumerate(raw)]
+        elif isinstance(raw, LMap):
+            pairs = [(name, aliases, raw.line_of(name)) for name, aliases in raw.items()]
+        else:
+            self.err(line, "`entities` must be a list of vocabulary entity names, or a mapping")
+            return names, compiled
+        for name, aliases, item_line in pairs:
+            if not isinstance(name, str) or not name.strip():
+                self.err(item_line, f"bad entity name {name!r}")
+                continue
+            own = None
+            if aliases is not None:
+                own = _raw_list(aliases, self.path, item_line, self.errors, f"entity {name!r}")
+                if own is None:
+                    continue
+            elif name not in self.vocab.entities:
+                known = ", ".join(sorted(self.vocab.entities)) or "none"
+                self.err(item_line, f"unknown entity {name!r}: give its aliases (vocabulary has {known})")
+                continue
+            if name in names:
+                self.err(item_line, f"entity {name!r} is listed twice")
+                continue
+            terms = compiler.entity(name, own)
+            if terms is None:
+                continue
+            names.append(name)
+            compiled[name] = terms
+        return names, compiled
+
+    def _states(
+        self, initial: str | None, aggregate: bool, entities: list[str], compiler: _Compiler
+    ) -> tuple[list[StateDef], dict[str, Node]]:
+        raw = self.data.get("states")
+        states: list[StateDef] = []
+        conditions: dict[str, Node] = {}
+        if not isinstance(raw, LMap) or not raw:
+            self.err(self.data.line_of("states"), "`states` must map state names to their settings")
+            return states, conditions
+        order = [initial, *raw.keys()]
+        for name, settings in raw.items():
+            line = raw.line_of(name)
+            if not isinstance(name, str) or not _ID.match(name):
+                self.err(line, f"bad state name {name!r}: expected lower-case letters, digits, -")
+                continue
+            if name == initial:
+                self.err(line, f"state {name!r} is the initial state; list only the others")
+                continue
+            if name == NO_MATCH:
+                self.err(line, f"{NO_MATCH!r} is reserved for tests")
+                continue
+            if not isinstance(settings, LMap):
+                self.err(line, f"state {name!r}: expected a mapping such as {{when: \"a and b\"}}")
+                continue
+            state = self._state(name, settings, aggregate, order, entities, compiler, conditions)
+            if state is not None:
+                states.append(state)
+        return states, conditions
+
+    def _state(
+        self,
+        name: str,
+        raw: LMap,
+        aggregate: bool,
+        order: list[Any],
+        entities: list[str],
+        compiler: _Compiler,
+        conditions: dict[str, Node],
+    ) -> StateDef | None:
+        ok = True
+
+        def bad(key: str, message: str) -> None:
+            nonlocal ok
+            ok = False
+            self.err(raw.line_of(key), f"state {name!r}: {message}")
+
+        for key in raw:
+            if key not in _STATE_KEYS:
+                bad(key, f"unknown key {key!r}: expected one of {', '.join(sorted(_STATE_KEYS))}")
+        values: dict[str, Any] = {}
+        for key in ("min_sources", "min_stories", "min_count"):
+            if key in raw:
+                v = raw[key]
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    bad(key, f"`{key}` must be a whole number of at least 1, got {v!r}")
+                else:
+                    values[key] = v
+        for key in ("within", "hold", "expires"):
+            if key in raw:
+                try:
+                    values[key] = parse_duration(raw[key])
+                except ValueError as exc:
+                    bad(key, f"`{key}`: {exc}")
+        for key in ("hedged", "future"):
+            if key in raw:
+                if not isinstance(raw[key], bool):
+                    bad(key, f"`{key}` must be true or false, got {raw[key]!r}")
+                else:
+                    values[key] = raw[key]
+        if "severity" in raw:
+            if raw["severity"] not in SEVERITIES:
+                bad("severity", f"`severity` must be one of {', '.join(SEVERITIES)}")
+            else:
+                values["severity"] = raw["severity"]
+        index = order.index(name)
+        weaker = raw.get("weaker", order[index - 1])
+        if "weaker" in raw and (weaker not in order or weaker == name):
+            bad("weaker", f"`weaker` must name another state of this signal, got {weaker!r}")
+        when = raw.get("when")
+        if aggregate:
+            if "when" in raw:
+                bad("when", "an aggregate signal's states have no `when`; they count entities")
+            if "min_count" not in raw:
+                bad(name, "an aggregate signal's state needs `min_count`")
+        else:
+            if "min_count" in raw:
+                bad("min_count", "`min_count` is for aggregate signals only")
+            if "when" not in raw:
+                bad(name, "missing `when` (the condition for this state)")
+            else:
+                node = self._condition(name, raw, entities, compiler)
+                if node is None:
+                    ok = False
+                else:
+                    conditions[name] = node
+        if not ok:
+            return None
+        return StateDef(name=name, when=when, weaker=weaker, **values)
+
+    def _condition(
+        self, name: str, raw: LMap, entities: list[str], compiler: _Compiler
+    ) -> Node | None:
+        line = raw.line_of("when")
+        try:
+            node = parse_condition(raw["when"])
+        except ConditionError as exc:
+            self.err(line, f"state {name!r}: {exc}")
+            return None
+        used = names_in(node)
+        ok = True
+        if ENTITY in used and not entities:
+            self.err(line, f"state {name!r}: `entity` used but the signal lists no entities")
+            ok = False
+        if entities and ENTITY not in used:
+            self.err(line, f"state {name!r}: the signal has entities, so the condition must use `entity`")
+            ok = False
+        for list_name in sorted(used - {ENTITY}):
+            if list_name not in compiler.own and list_name not in compiler.vocab.lists:
+                self.err(line, f"state {name!r}: unknown term list {list_name!r}")
+                ok = False
+        return node if ok else None
+
+
+def _read_tests(signal: Signal, raw: Any, errors: _Errors) -> tuple[SignalTest, ...] | None:
+    if raw is None:
+        return ()
+    path = signal.path
+    if not isinstance(raw, LList):
+        errors.add(path, getattr(raw, "line", 1), "`tests` must be a list of {text, expect}")
+        return None
+    tests: list[SignalTest] = []
+    ok = True
+    allowed_states = {*signal.state_names(), NO_MATCH}
+    for i, item in enumerate(raw):
+        line = raw.line_of(i)
+        if not isinstance(item, LMap):
+            errors.add(path, line, "a test must be a mapping with `text` and `expect`")
+            ok = False
+            continue
+        problems = [f"unknown key {k!r}" for k in item if k not in _TEST_KEYS]
+        text, title, summary = item.get("text"), item.get("title"), item.get("summary")
+        if text is not None and (title is not None or summary is not None):
+            problems.append("give `text`, or `title` and/or `summary`, not both")
+        title = text if text is not None else title
+        if not any(isinstance(v, str) and v.strip() for v in (title, summary)):
+            problems.append("needs a non-empty `text` (or `title`/`summary`)")
+        expect = item.get("expect")
+        if expect not in allowed_states:
+            problems.append(
+                f"`expect` must be one of {', '.join(sorted(allowed_states))}, got {expect!r}"
+            )
+        entity = item.get("entity")
+        if entity is not None and entity not in signal.entities:
+            problems.append(f"unknown entity {entity!r}")
+        polarity = item.get("polarity", "for")
+        if polarity not in ("for", "against"):
+            problems.append("`polarity` must be for or against")
+        hedged = item.get("hedged")
+        if hedged is not None and not isinstance(hedged, bool):
+            problems.append("`hedged` must be true or false")
+        if problems:
+            ok = False
+            for problem in problems:
+                errors.add(path, line, f"test {i + 1}: {problem}")
+            continue
+        tests.append(
+            SignalTest(
+                title=title if isinstance(title, str) else "",
+                summary=summary if isinstance(summary, str) else "",
+                expect=expect,
+                entity=entity,
+                polarity=polarity,
+                hedged=hedged,
+                line=line,
+            )
+        )
+    return tuple(tests) if ok else None
+
+
+def load_signals(paths: list[Path]) -> list[Signal]:
+    """Load the signal files in `paths` (files or folders), checking everything first.
+
+    Raises SignalFileError listing every problem found, in every file.
+    """
+    errors = _Errors()
+    signal_files, vocab_files = _collect(paths, errors)
+    builtin = builtin_signal_dir() / "vocab"
+    seen: set[Path] = set()
+    all_vocab: list[Path] = []
+    for f in [*(_yaml_files(builtin) if builtin.is_dir() else []), *vocab_files]:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            all_vocab.append(f)
+    vocab = _load_vocab(all_vocab, errors)
+    signals: list[Signal] = []
+    raw_tests: dict[str, Any] = {}
+    done: set[Path] = set()
+    for path in signal_files:
+        if path.resolve() in done:
+            continue
+        done.add(path.resolve())
+        data = _read(path, errors)
+        if data is None:
+            continue
+        if not isinstance(data, LMap):
+            errors.add(path, 1, "a signal file must be a mapping with id, question, initial, states")
+            continue
+        signal, tests = _SignalReader(path, data, vocab, errors).read()
+        if signal is None:
+            continue
+        if any(s.id == signal.id for s in signals):
+            first = next(s for s in signals if s.id == signal.id)
+            errors.add(path, data.line_of("id"), f"signal id {signal.id!r} is also used by {first.path}")
+            continue
+        signals.append(signal)
+        raw_tests[signal.id] = tests
+    by_id = {s.id: s for s in signals}
+    checked: list[Signal] = []
+    for signal in signals:
+        tests = _read_tests(signal, raw_tests[signal.id], errors)
+        if signal.aggregate is not None and not _aggregate_ok(signal, by_id, errors):
+            continue
+        if tests is not None:
+            checked.append(replace(signal, tests=tests))
+    if errors.items:
+        raise SignalFileError(errors.items)
+    return checked
+
+
+def _aggregate_ok(signal: Signal, by_id: dict[str, Signal], errors: _Errors) -> bool:
+    agg = signal.aggregate
+    assert agg is not None
+    target = by_id.get(agg.of)
+    if target is None:
+        errors.add(signal.path, 1, f"aggregate of unknown signal {agg.of!r}")
+        return False
+    if not target.entities:
+        errors.add(signal.path, 1, f"aggregate of {agg.of!r}, which has no entities to count")
+        return False
+    unknown = [a for a in agg.away if a not in target.state_names()[1:]]
+    if unknown:
+        errors.add(
+            signal.path,
+            1,
+            f"aggregate.away: {agg.of!r} has no state {', '.join(map(repr, unknown))}"
+            f" (its states: {', '.join(target.state_names()[1:])})",
+        )
+        return False
+    return True
+
+
+def run_signal_tests(signals: list[Signal]) -> list[str]:
+    """Run every signal's embedded tests; the failures, as "FILE:LINE: message" (empty: all pass)."""
+    from watchers.matcher import Matcher
+
+    failures: list[str] = []
+    matcher = Matcher(signals)
+    for signal in signals:
+        for test in signal.tests:
+            observations = [
+                o
+                for o in matcher.match(test.title, test.summary)
+                if o.signal == signal.id and (test.entity is None or o.entity == test.entity)
+            ]
+            problem = _test_problem(signal, test, observations)
+            if problem:
+                text = test.title or test.summary
+                failures.append(f"{signal.path}:{test.line}: {signal.id}: {text!r}: {problem}")
+    return failures
+
+
+def _test_problem(signal: Signal, test: SignalTest, observations: list[Any]) -> str | None:
+    found = [o for o in observations if o.state != signal.initial]
+    described = ", ".join(
+        f"{o.state}{'/' + o.entity if o.entity else ''} ({o.polarity}{', hedged' if o.hedged else ''})"
+        for o in found
+    ) or "nothing"
+    if test.expect in (NO_MATCH, signal.initial):
+        if any(o.polarity == "for" for o in found):
+            return f"expected no match, got {described}"
+        return None
+    hits = [o for o in found if o.state == test.expect and o.polarity == test.polarity]
+    if not hits:
+        return f"expected {test.expect} ({test.polarity}), got {described}"
+    if test.hedged is not None and all(o.hedged != test.hedged for o in hits):
+        return f"expected hedged={test.hedged}, got {described}"
+    others = [o for o in found if o.polarity == "for" and o.state != test.expect]
+    if test.polarity == "for" and others:
+        return f"expected only {test.expect}, got {described}"
+    return None

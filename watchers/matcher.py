@@ -1,0 +1,527 @@
+"""The matcher: from an article's title and summary to observations of signal states.
+
+For each sentence of the title and the summary, each state's condition is
+tested (per entity, for signals with entities). A match is then read in context,
+using the cue lists of the vocabulary:
+
+- negation close before a matched word, in the same clause ("has not
+  delivered", "no Su-35s have arrived", "не поставила") means the state is not
+  evidenced at all;
+- a denial in the sentence ("Tehran denies receiving") makes the observation
+  evidence *against* the state;
+- speculation near the match ("may", "plans to", "talks on"), or a question,
+  marks it hedged, and the report evidences only the state's `weaker` state
+  (by default the one before it; a planned delivery is a deal);
+- an attribution to unconfirmed sources ("reportedly", "allegedly") marks it
+  hedged too, and demotes it likewise unless the state accepts hedged reports
+  (its `hedged` setting); a future-tense cue ("will", "next year") demotes it
+  unless the state accepts planned reports (its `future` setting).
+
+Per article and entity, only the strongest state evidenced is reported (a
+delivery implies the deal), plus any denials.
+
+Matching stays cheap as signals grow: the words of an article are looked up
+once in an index of the signals' anchor words (see `_Prefilter`), and only the
+signals whose required term lists can all match are tested further.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from watchers.lang_condition import (
+    ENTITY,
+    And,
+    Article,
+    Name,
+    Near,
+    Node,
+    Not,
+    Or,
+    anchor_clauses,
+)
+from watchers.lang_terms import LETTERS, WORD_CHARS, fold
+from watchers.language import Signal, TermList
+from watchers.model import Evidence, Observation
+from watchers.text import sentence_spans
+
+NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
+HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
+HEDGE_AFTER = 3  # ... and after the last one
+_CLAUSE_BREAK = re.compile(r"[,;:()\[\]—–]|\s-\s|\bbut\b|\bwhile\b|\bwhereas\b|\bно\b|\bа\b", re.I)
+_NOT_ONLY = re.compile(r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I)
+_FIELDS = ("title", "summary")
+_BUCKET = 3  # prefix keys are indexed by this many first letters
+
+
+@dataclass(frozen=True)
+class _Hit:
+    """One term list match in the article."""
+
+    term: str
+    field: int
+    start: int
+    end: int
+    w0: int  # index of its first word
+    w1: int  # index of the word after it
+    unit: int
+
+
+@dataclass
+class _Unit:
+    field: int
+    start: int
+    end: int
+
+
+@dataclass
+class _Document:
+    texts: tuple[str, str]
+    units: list[_Unit] = field(default_factory=list)
+    words: list[list[int]] = field(default_factory=list)
+    breaks: list[list[int]] = field(default_factory=list)
+    cache: dict[int, list[_Hit]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, title: str, summary: str) -> _Document:
+        doc = cls((title, summary))
+        for index, text in enumerate(doc.texts):
+            doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
+            doc.breaks.append([m.start() for m in _CLAUSE_BREAK.finditer(text)])
+            for start, end in sentence_spans(text):
+                if text[start:end].strip():
+                    doc.units.append(_Unit(index, start, end))
+        return doc
+
+    def hits(self, terms: TermList) -> list[_Hit]:
+        """Matches of a term list anywhere in the article (cached per list)."""
+        key = id(terms)
+        found = self.cache.get(key)
+        if found is None:
+            found = []
+            unit_starts = [(u.field, u.start) for u in self.units]
+            for index, text in enumerate(self.texts):
+                words = self.words[index]
+                for m in terms.pattern.finditer(text):
+                    if m.end() == m.start():
+                        continue
+                    unit = bisect_right(unit_starts, (index, m.start())) - 1
+                    found.append(
+                        _Hit(
+                            terms.name,
+                            index,
+                            m.start(),
+                            m.end(),
+                            bisect_left(words, m.start()),
+                            bisect_left(words, m.end()),
+                            unit,
+                        )
+                    )
+            self.cache[key] = found
+        return found
+
+    def sentence(self, unit: int) -> str:
+        u = self.units[unit]
+        return self.texts[u.field][u.start : u.end].strip()
+
+    def same_clause(self, field_: int, a: int, b: int) -> bool:
+        """Whether no clause break lies between offsets a < b of one field."""
+        breaks = self.breaks[field_]
+        return bisect_left(breaks, a) == bisect_left(breaks, b)
+
+
+@dataclass
+class _Context:
+    """Evaluation of one condition on one sentence, with `entity` bound to one entity's mentions."""
+
+    signal: Signal
+    doc: _Document
+    unit: int
+    entity: list[_Hit]
+    score: int | None = None
+
+    def list_hits(self, name: str, anywhere: bool = False) -> list[_Hit]:
+        if name == ENTITY:
+            return self.entity
+        hits = self.doc.hits(self.signal.terms[name])
+        return hits if anywhere else [h for h in hits if h.unit == self.unit]
+
+
+def _evaluate(node: Node, ctx: _Context) -> list[_Hit] | None:
+    """The evidence for `node` in the context's sentence, or None if it does not hold."""
+    if isinstance(node, Name):
+        return ctx.list_hits(node.name) or None
+    if isinstance(node, Article):
+        return ctx.list_hits(node.item.name, anywhere=True) or None
+    if isinstance(node, Not):
+        return [] if _evaluate(node.item, ctx) is None else None
+    if isinstance(node, And):
+        out: list[_Hit] = []
+        for item in node.items:
+            found = _evaluate(item, ctx)
+            if found is None:
+                return None
+            out += found
+        return out
+    if isinstance(node, Or):
+        union: list[_Hit] | None = None
+        for item in node.items:
+            found = _evaluate(item, ctx)
+            if found is not None:
+                union = (union or []) + found
+        return union
+    return _near(node, ctx)
+
+
+def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
+    best: tuple[int, _Hit, _Hit] | None = None
+    for a in ctx.list_hits(node.left.name):
+        for b in ctx.list_hits(node.right.name):
+            gap = max(0, b.w0 - a.w1) if a.start <= b.start else max(0, a.w0 - b.w1)
+            if gap > node.words:
+                continue
+            # With `entity` on one side, prefer the nearest entity, and on a tie the
+            # one that comes first (the subject).
+            score = 2 * gap
+            if (node.left.name == ENTITY and a.start > b.start) or (
+                node.right.name == ENTITY and b.start > a.start
+            ):
+                score += 1
+            if best is None or score < best[0]:
+                best = (score, a, b)
+    if best is None:
+        return None
+    if ENTITY in (node.left.name, node.right.name):
+        ctx.score = best[0] if ctx.score is None else min(ctx.score, best[0])
+    return [best[1], best[2]]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    state: str
+    polarity: str
+    hedged: bool
+    evidence: tuple[_Hit, ...]
+
+
+class _Prefilter:
+    """Which signals could match a text, judged from its words alone.
+
+    Every state's condition implies clauses of term lists that must match (see
+    `anchor_clauses`); one clause per state is indexed by its lists' key words.
+    A text's words are looked up once in that index (prefix keys by their first
+    letters), and only the signals found there have their other clauses
+    checked, against the same words.
+    """
+
+    def __init__(self, signals: Sequence[Signal]) -> None:
+        self.signals = list(signals)
+        self.exact: dict[str, set[int]] = {}
+        self.prefix: dict[str, dict[str, set[int]]] = {}  # first letters -> key -> signals
+        self.always: set[int] = set()
+        # Per signal, per state: clauses as lists of term lists (one must match).
+        self.requirements: list[list[list[list[TermList]]]] = []
+        for index, signal in enumerate(self.signals):
+            states = []
+            for node in signal.conditions.values():
+                clauses = [self._lists(signal, clause) for clause in anchor_clauses(node)]
+                states.append(clauses)
+                indexed = self._choose(clauses)
+                if indexed is None:
+                    self.always.add(index)
+                    continue
+                for terms in indexed:
+                    for key in terms.keys or ():
+                        if key.prefix:
+                            bucket = self.prefix.setdefault(key.word[:_BUCKET], {})
+                            bucket.setdefault(key.word, set()).add(index)
+                        else:
+                            self.exact.setdefault(key.word, set()).add(index)
+            self.requirements.append(states)
+        self.short = sorted({b for b in self.prefix if len(b) < _BUCKET}, key=len)
+
+    @staticmethod
+    def _lists(signal: Signal, names: frozenset[str]) -> list[TermList]:
+        out: list[TermList] = []
+        for name in sorted(names):
+            if name == ENTITY:
+                out += signal.entity_terms.values()
+            else:
+                out.append(signal.terms[name])
+        return out
+
+    @staticmethod
+    def _choose(clauses: list[list[TermList]]) -> list[TermList] | None:
+        """The clause to index: every list keyed; the fewest keys (the most specific words)."""
+        usable = [c for c in clauses if all(t.keys is not None for t in c)]
+        if not usable:
+            return None
+        return min(usable, key=lambda c: sum(len(t.keys or ()) for t in c))
+
+    def candidates(self, text: str) -> list[Signal]:
+        words = set(LETTERS.findall(fold(text)))
+        touched = set(self.always)
+        exact, prefix = self.exact.get, self.prefix.get
+        for word in words:
+            found = exact(word)
+            if found:
+                touched |= found
+            bucket = prefix(word[:_BUCKET])
+            if bucket:
+                for key, signals in bucket.items():
+                    if word.startswith(key):
+                        touched |= signals
+        for head in self.short:  # prefix keys shorter than a bucket's name
+            for key, signals in self.prefix[head].items():
+                if any(word.startswith(key) for word in words):
+                    touched |= signals
+        if not touched:
+            return []
+        starts: dict[int, set[str]] = {}
+
+        def present(terms: TermList) -> bool:
+            if terms.keys is None:
+                return True
+            for key in terms.keys:
+                if not key.prefix:
+                    if key.word in words:
+                        return True
+                    continue
+                n = len(key.word)
+                if n not in starts:
+                    starts[n] = {w[:n] for w in words if len(w) >= n}
+                if key.word in starts[n]:
+                    return True
+            return False
+
+        return [
+            self.signals[i]
+            for i in sorted(touched)
+            if any(
+                all(any(present(t) for t in clause) for clause in clauses)
+                for clauses in self.requirements[i]
+            )
+        ]
+
+
+class Matcher:
+    """Matches articles against a fixed set of signals (aggregate signals are skipped)."""
+
+    def __init__(self, signals: Sequence[Signal]) -> None:
+        self.signals = [s for s in signals if s.aggregate is None]
+        self._prefilter = _Prefilter(self.signals)
+
+    def match(self, title: str, summary: str) -> list[Observation]:
+        """Observations the article evidences; plain text in (run html_to_text first)."""
+        candidates = self._prefilter.candidates(f"{title}\n{summary}")
+        if not candidates:
+            return []
+        doc = _Document.of(title, summary)
+        observations: list[Observation] = []
+        for signal in candidates:
+            observations += self._match_signal(signal, doc)
+        return observations
+
+    def _match_signal(self, signal: Signal, doc: _Document) -> list[Observation]:
+        readings: dict[str | None, list[_Reading]] = {}
+        for unit in range(len(doc.units)):
+            present = self._actors(signal, doc, unit)
+            for state in signal.states:
+                condition = signal.conditions[state.name]
+                results = []
+                for name, mentions in present:
+                    ctx = _Context(signal, doc, unit, mentions)
+                    evidence = _evaluate(condition, ctx)
+                    if evidence is not None:
+                        results.append((ctx.score or 0, name, evidence))
+                if not results:
+                    continue
+                best = min(score for score, _, _ in results)
+                chosen = _coordinated(
+                    doc, {n for score, n, _ in results if score == best}, present
+                )
+                for _, name, evidence in results:
+                    if name in chosen:
+                        reading = _read(signal, state.name, doc, unit, evidence)
+                        if reading is not None:
+                            readings.setdefault(name, []).append(reading)
+        return [
+            obs for name, found in readings.items() for obs in _summarise(signal, name, found, doc)
+        ]
+
+    @staticmethod
+    def _actors(signal: Signal, doc: _Document, unit: int) -> list[tuple[str | None, list[_Hit]]]:
+        """The entities mentioned in a sentence as actors, with their mentions.
+
+        A mention inside a longer matched term ("Russia-led alliance") does not
+        count, nor, when entities are actors, one right after a place cue ("the
+        summit in Minsk").
+        """
+        if not signal.entities:
+            return [(None, [])]
+        covered = [
+            h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit
+        ]
+        places = (
+            [h for h in doc.hits(signal.cues["place"]) if h.unit == unit]
+            if signal.entity_role == "actor"
+            else []
+        )
+        out: list[tuple[str | None, list[_Hit]]] = []
+        for name, terms in signal.entity_terms.items():
+            mentions = [
+                h
+                for h in doc.hits(terms)
+                if h.unit == unit
+                and not any(
+                    c.start <= h.start and h.end <= c.end and (c.end - c.start) > (h.end - h.start)
+                    for c in covered
+                )
+                and not any(p.end <= h.start and p.w1 == h.w0 for p in places)
+            ]
+            if mentions:
+                out.append((name, mentions))
+        return out
+
+
+_LIST_JOINER = re.compile(r"\s*(?:,|&|and|or|as well as|along with|и|или)?\s*(?:and\s+)?", re.I)
+
+
+def _coordinated(
+    doc: _Document, chosen: set[str | None], present: list[tuple[str | None, list[_Hit]]]
+) -> set[str | None]:
+    """`chosen`, plus the entities listed together with them ("Saudi Arabia, Iran and Egypt")."""
+    mentions = {name: hits for name, hits in present}
+    grown = True
+    while grown:
+        grown = False
+        for name, hits in present:
+            if name in chosen:
+                continue
+            for other in chosen:
+                if any(_joined(doc, a, b) for a in hits for b in mentions.get(other, [])):
+                    chosen = chosen | {name}
+                    grown = True
+                    break
+    return chosen
+
+
+def _joined(doc: _Document, a: _Hit, b: _Hit) -> bool:
+    """Whether two mentions are neighbours in a list: only commas or "and" between them."""
+    if a.field != b.field:
+        return False
+    first, second = (a, b) if a.start < b.start else (b, a)
+    between = doc.texts[a.field][first.end : second.start]
+    return _LIST_JOINER.fullmatch(between) is not None
+
+
+def _read(
+    signal: Signal, state: str, doc: _Document, unit: int, evidence: list[_Hit]
+) -> _Reading | None:
+    """Read a condition match in context: negated (None), denied, hedged, or plain."""
+    content = [h for h in evidence if h.term not in signal.entity_terms and h.unit == unit]
+    spans = sorted({(h.field, h.start, h.end) for h in evidence})
+
+    def unit_hits(name: str) -> list[_Hit]:
+        return [h for h in doc.hits(signal.cues[name]) if h.unit == unit and not _inside(h, spans)]
+
+    denials = unit_hits("denial")
+    if not denials and any(_negated(doc, h, signal.cues["negation"], spans) for h in content):
+        return None
+    anchor = content or [h for h in evidence if h.unit == unit]
+    first = min(h.w0 for h in anchor)
+    last = max(h.w1 for h in anchor)
+
+    def near(h: _Hit) -> bool:
+        return first - HEDGE_BEFORE <= h.w0 and h.w1 <= last + HEDGE_AFTER
+
+    hedges = [h for h in unit_hits("hedge") if near(h)]
+    rumours = [h for h in unit_hits("rumour") if near(h)]
+    futures = [h for h in unit_hits("future") if near(h)]
+    question = doc.sentence(unit).endswith("?")
+    cues = tuple(hedges + rumours + futures + denials)
+    uncertain = bool(hedges or rumours) or question
+    if denials:
+        return _Reading(state, "against", uncertain, tuple(evidence) + cues)
+    definition = signal.state(state)
+    final = state
+    if (
+        hedges
+        or question
+        or (rumours and not definition.hedged)
+        or (futures and not definition.future)
+    ):
+        final = definition.weaker or signal.initial
+    accepted_future = final != signal.initial and signal.state(final).future
+    hedged = uncertain or (bool(futures) and not accepted_future)
+    return _Reading(final, "for", hedged, tuple(evidence) + cues)
+
+
+def _inside(hit: _Hit, spans: list[tuple[int, int, int]]) -> bool:
+    return any(f == hit.field and s <= hit.start and hit.end <= e for f, s, e in spans)
+
+
+def _negated(
+    doc: _Document, hit: _Hit, negation: TermList, spans: list[tuple[int, int, int]]
+) -> bool:
+    """Whether a negation cue stands just before `hit`, in the same clause."""
+    text = doc.texts[hit.field]
+    for cue in doc.hits(negation):
+        if cue.field != hit.field or cue.end > hit.start or _inside(cue, spans):
+            continue
+        if hit.w0 - cue.w1 > NEGATION_WINDOW:
+            continue
+        if _NOT_ONLY.match(text, cue.end):
+            continue
+        if doc.same_clause(hit.field, cue.end, hit.start):
+            return True
+    return False
+
+
+def _summarise(
+    signal: Signal, entity: str | None, readings: list[_Reading], doc: _Document
+) -> list[Observation]:
+    """The strongest state evidenced for one entity, plus any denials."""
+    rank = {name: i for i, name in enumerate(signal.state_names())}
+    out: list[Observation] = []
+    support = [r for r in readings if r.polarity == "for"]
+    if support:
+        top = max(rank[r.state] for r in support)
+        chosen = [r for r in support if rank[r.state] == top]
+        # Prefer an unhedged report of that state, and the first one in the article.
+        best = min(chosen, key=lambda r: r.hedged)
+        out.append(_observation(signal, entity, best, doc))
+    seen: set[str] = set()
+    for reading in readings:
+        if reading.polarity == "against" and reading.state not in seen:
+            seen.add(reading.state)
+            out.append(_observation(signal, entity, reading, doc))
+    return out
+
+
+def _observation(
+    signal: Signal, entity: str | None, reading: _Reading, doc: _Document
+) -> Observation:
+    hits = sorted(set(reading.evidence), key=lambda h: (h.field, h.start, h.end))
+    evidence = tuple(
+        Evidence(
+            term=h.term,
+            text=doc.texts[h.field][h.start : h.end],
+            field=_FIELDS[h.field],  # type: ignore[arg-type]
+            start=h.start,
+            end=h.end,
+            sentence=doc.sentence(h.unit),
+        )
+        for h in hits
+    )
+    return Observation(
+        signal=signal.id,
+        entity=entity,
+        state=reading.state,
+        polarity=reading.polarity,  # type: ignore[arg-type]
+        hedged=reading.hedged,
+        evidence=evidence,
+    )

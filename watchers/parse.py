@@ -1,0 +1,216 @@
+"""Feed bytes -> normalised articles.
+
+feedparser does the forgiving XML work (encodings, CDATA, entities, broken
+markup, RSS/Atom/RDF dialects). This module turns what it recovers into
+`Article`s a matcher can rely on: plain text, canonical links, a UTC time that
+is never missing and never in the future, and an id that stays the same every
+time the feed is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from watchers.links import canonical_link, is_google_news, outlet_of
+from watchers.model import Article
+from watchers.text import html_to_text
+
+# Bounds on what one entry may contribute; feeds are untrusted and some carry whole articles.
+MAX_RAW_CHARS = 200_000
+MAX_TITLE_CHARS = 1_000
+MAX_SUMMARY_CHARS = 10_000
+MAX_UID_CHARS = 512
+_DATE_FIELDS = ("published_parsed", "updated_parsed", "created_parsed")
+
+
+class FeedParseError(ValueError):
+    """The feed yielded nothing usable; the message says why."""
+
+
+def parse_feed(
+    body: bytes, headers: Mapping[str, str], source_name: str, location: str, now: datetime
+) -> list[Article]:
+    """The articles of one feed document, in feed order, without repeats.
+
+    `headers` are the HTTP response headers (any key case); `location` is the URL
+    or path the feed was read from, used as the base for relative links when the
+    headers give no Content-Location. `now` (first-seen time) stands in for
+    missing publication dates and caps dates in the future.
+
+    Whatever feedparser can recover from an ill-formed feed is kept. Raises
+    FeedParseError when nothing usable is left; a well-formed feed with no
+    entries gives an empty list.
+    """
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    if not body.strip():
+        raise FeedParseError(f"{source_name}: the feed is empty")
+    response_headers = {key.lower(): value for key, value in headers.items()}
+    if "content-location" not in response_headers and _is_http(location):
+        response_headers["content-location"] = location
+    # Without a Content-Type feedparser falls back to ISO-8859-1; a feed is XML, whose
+    # own rules (BOM, encoding declaration, else UTF-8) are the right default.
+    response_headers.setdefault("content-type", "application/xml")
+    # Bytes go in as a stream: feedparser would treat a bytes value that happens to
+    # spell a path or URL as something to open. The text is reduced to plain text
+    # below, which makes feedparser's HTML sanitising and URI rewriting redundant.
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    entries = parsed.get("entries") or []
+    if not entries:
+        _check_empty_feed(parsed, body, source_name)
+        return []
+    base = _fallback_base(parsed, response_headers, location)
+    articles: list[Article] = []
+    seen: set[str] = set()
+    for entry in entries:
+        article = _article(entry, source_name, base, now)
+        if article is not None and article.uid not in seen:
+            seen.add(article.uid)
+            articles.append(article)
+    if not articles:
+        raise FeedParseError(
+            f"{source_name}: {len(entries)} entries, none with a title or summary"
+            + _bozo_note(parsed)
+        )
+    return articles
+
+
+def _check_empty_feed(parsed: Any, body: bytes, source_name: str) -> None:
+    """Raise unless an entry-less result is a genuine, well-formed empty feed."""
+    if parsed.get("version") and not _really_bozo(parsed):
+        return
+    start = body.lstrip()[:60].decode("utf-8", "replace")
+    start = " ".join(start.split())
+    if not parsed.get("version"):
+        raise FeedParseError(
+            f"{source_name}: not an RSS or Atom feed (it starts {start!r})" + _bozo_note(parsed)
+        )
+    raise FeedParseError(f"{source_name}: ill-formed feed with no entries" + _bozo_note(parsed))
+
+
+def _really_bozo(parsed: Any) -> bool:
+    """Ill-formed, as opposed to feedparser's notes about charset or media type."""
+    exc = parsed.get("bozo_exception")
+    return bool(parsed.get("bozo")) and not isinstance(exc, feedparser.ThingsNobodyCaresAboutButMe)
+
+
+def _bozo_note(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    return f"; parser said: {exc}" if parsed.get("bozo") and exc else ""
+
+
+def _fallback_base(parsed: Any, headers: Mapping[str, str], location: str) -> str:
+    """A base for links still relative after parsing (a local file has no URL of its own)."""
+    for candidate in (headers.get("content-location", ""), parsed.feed.get("link", ""), location):
+        if _is_http(candidate):
+            return candidate
+    return ""
+
+
+def _article(entry: Any, source_name: str, base: str, now: datetime) -> Article | None:
+    title = _clean(entry.get("title"), MAX_TITLE_CHARS)
+    summary = _clean(_summary_html(entry), MAX_SUMMARY_CHARS)
+    if not title and not summary:
+        return None
+    link = canonical_link(_link(entry, base))
+    outlet = outlet_of(link) if _is_http(link) else ""
+    source = entry.get("source") or {}
+    if is_google_news(link):
+        # Google News wraps outlets' links; the item's <source url="..."> names the outlet.
+        outlet = outlet_of(source.get("href", "")) or outlet
+    outlet = outlet or outlet_of(base)
+    source_title = (source.get("title") or "").strip()
+    if source_title and title.endswith(f" - {source_title}"):
+        title = title[: -len(source_title) - 3].rstrip()
+    published, estimated = _published(entry, now)
+    return Article(
+        uid=_uid(entry.get("id"), link, title, outlet_of(base) or source_name),
+        link=link,
+        title=title,
+        summary=summary,
+        published=published,
+        source=source_name,
+        outlet=outlet,
+        published_estimated=estimated,
+    )
+
+
+def _clean(value: Any, limit: int) -> str:
+    if not isinstance(value, str) or not value:
+        return ""
+    text = html_to_text(value[:MAX_RAW_CHARS])
+    return text[:limit].rstrip() if len(text) > limit else text
+
+
+def _summary_html(entry: Any) -> str:
+    summary = entry.get("summary")
+    if isinstance(summary, str) and summary.strip():
+        return summary
+    for content in entry.get("content") or []:
+        value = content.get("value")
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def _link(entry: Any, base: str) -> str:
+    link = entry.get("link") or ""
+    if not link:
+        guid = entry.get("id") or ""
+        if _is_http(guid):
+            link = guid
+    if link and base and not _is_http(link):
+        link = urljoin(base, link)
+    return link
+
+
+def _published(entry: Any, now: datetime) -> tuple[datetime, bool]:
+    """(UTC publication time, whether it is estimated): missing -> now, future -> now."""
+    for name in _DATE_FIELDS:
+        # Plain dict access: FeedParserDict.get would alias updated to published, with a warning.
+        parsed = dict.get(entry, name)
+        if parsed is None:
+            continue
+        try:
+            when = datetime(*parsed[:6], tzinfo=UTC)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if when > now:
+            return now, True
+        return when, False
+    return now, True
+
+
+def _uid(guid: Any, link: str, title: str, scope: str) -> str:
+    """The feed's GUID when it has one, else a hash of canonical link and title.
+
+    GUIDs that are not URLs or URNs (bare numbers, opaque tokens) are unique only
+    within their publisher, so they are prefixed with the feed's host.
+    """
+    if isinstance(guid, str) and guid.strip():
+        guid = guid.strip()
+        uid = guid if ":" in guid else f"{scope}#{guid}"
+        if len(uid) <= MAX_UID_CHARS:
+            return uid
+        return "sha256:" + hashlib.sha256(uid.encode("utf-8", "replace")).hexdigest()
+    digest = hashlib.sha256(f"{link}\n{title}".encode("utf-8", "replace")).hexdigest()
+    return f"sha256:{digest}"
+
+
+def _is_http(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)

@@ -1,0 +1,112 @@
+"""Turning feed HTML into plain text, and plain text into sentences.
+
+Feed summaries arrive as anything from clean text to broken HTML fragments,
+sometimes HTML escaped twice. The matcher only ever sees the plain text this
+module produces, so evidence offsets refer to that text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object", "svg"})
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th",
+        "tr", "ul",
+    }
+)  # fmt: skip
+_WS = re.compile(r"\s+")
+# Markup that survived one round of unescaping ("&lt;p&gt;" in the feed).
+_ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z][^&]{0,200}?&gt;")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(_WS.sub(" ", data))  # in HTML a newline is just a space
+
+
+def html_to_text(s: str) -> str:
+    """Plain text of an HTML fragment: tags stripped, entities unescaped, spaces collapsed.
+
+    Paragraphs, line breaks and other block boundaries become one newline (they
+    end sentences); every other run of whitespace becomes one space. Never
+    raises on malformed markup; text that is not HTML comes back with only its
+    whitespace collapsed (and entities unescaped).
+    """
+    if not s:
+        return ""
+    if _ESCAPED_TAG.search(s):
+        s = html.unescape(s)
+    if "<" in s:
+        parser = _TextExtractor()
+        try:
+            parser.feed(s)
+            parser.close()
+            text = "".join(parser.parts)
+        except Exception:  # HTMLParser is lenient; this guards against pathological input
+            text = re.sub(r"<[^>]*>", " ", s)
+            text = html.unescape(text)
+    else:
+        text = html.unescape(s)
+    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r", "\n")
+    return "\n".join(_WS.sub(" ", line).strip() for line in text.split("\n") if line.strip())
+
+
+# A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) and
+# whitespace, when the next sentence starts with an upper-case letter, a digit or
+# an opening quote. Abbreviations such as "U.S." or "Mr." are not split because the
+# character before the full stop is a single capital or a known abbreviation.
+_SENT_END = re.compile(r"""(?<=[.!?…])["'”’»)\]]*\s+(?=["'“‘«(\[]?[A-ZА-ЯЁ0-9])""")
+_ABBREV = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Capt|Sen|Rep|Gov|St|Jr|Sr|Inc|Corp|Ltd|Co|vs|No|"
+    r"Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec|г|гг|т|см|им|ул)\.|\b[A-ZА-Я]\.)$"
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of `text`; a newline always ends one."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in text.split("\n"):
+        start = offset
+        for m in _SENT_END.finditer(line):
+            head = line[start - offset : m.start()]
+            if _ABBREV.search(head.rstrip("\"'”’»)]")):
+                continue
+            spans.append((start, offset + m.start()))
+            start = offset + m.end()
+        spans.append((start, offset + len(line)))
+        offset += len(line) + 1
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of `text`, stripped."""
+    return [text[a:b].strip() for a, b in sentence_spans(text) if text[a:b].strip()]
