@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-pg lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# The suite again on PostgreSQL: on the server ALLYWATCH_TEST_DATABASE_URL names,
+# else on a local one that .ci/start-postgres installs and starts (needs root).
+test-pg: $(VENV)/.installed-test
+	url="$${ALLYWATCH_TEST_DATABASE_URL:-$$(bash .ci/start-postgres)}" && \
+	ALLYWATCH_TEST_DATABASE_URL="$$url" $(BIN)/pytest -q
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

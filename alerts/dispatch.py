@@ -91,17 +91,13 @@ def send_due_digests(
     """
     report = DigestReport()
     with reading(engine) as session:
-        candidates = [
-            (s.id, s.email) for s in _candidates(session, now, emails, ignore_schedule, settings)
-        ]
+        candidates = [(s.id, s.email) for s in _candidates(session, now, emails, ignore_schedule)]
     if candidates and not settings.secret:
         report.failed.extend((email, NO_SECRET) for _, email in candidates)
         return report
-    composer = Composer(settings.template_dir, settings.signals, settings.sender)
+    run = _Run(engine, settings, mailer, now, ignore_schedule, report)
     for subscriber_id, email in candidates:
-        _send_one(
-            engine, settings, composer, mailer, subscriber_id, email, now, ignore_schedule, report
-        )
+        run.send(subscriber_id, email)
     return report
 
 
@@ -117,7 +113,7 @@ def preview_digests(
     composer = Composer(settings.template_dir, settings.signals, settings.sender)
     digests = []
     with reading(engine) as session:
-        for subscriber in _candidates(session, now, emails, ignore_schedule, settings):
+        for subscriber in _candidates(session, now, emails, ignore_schedule):
             digest = _compose(session, settings, composer, subscriber, now)
             if digest is not None:
                 digests.append(digest)
@@ -134,7 +130,6 @@ def _candidates(
     now: datetime,
     emails: Collection[str] | None,
     ignore_schedule: bool,
-    settings: DigestSettings,
 ) -> list[Subscriber]:
     """Active subscribers that have a digest, or an empty due slot, to deal with now."""
     wanted = {e.lower() for e in emails} if emails is not None else None
@@ -187,61 +182,76 @@ def _quiet_due(subscriber: Subscriber, now: datetime) -> bool:
     )
 
 
-def _send_one(
-    engine: Engine,
-    settings: DigestSettings,
-    composer: Composer,
-    mailer: Mailer,
-    subscriber_id: int,
-    email: str,
-    now: datetime,
-    ignore_schedule: bool,
-    report: DigestReport,
-) -> None:
-    token = uuid.uuid4().hex
-    with writing(engine) as session:
-        claimed = store.claim_subscriber(session, subscriber_id, token, now, now + LEASE)
-    if not claimed:
-        report.busy.append(email)
-        return
-    try:
-        with reading(engine) as session:
+class _Run:
+    """One pass over the candidates: lease, compose, send, record, one subscriber at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: DigestSettings,
+        mailer: Mailer,
+        now: datetime,
+        ignore_schedule: bool,
+        report: DigestReport,
+    ):
+        self.engine, self.settings, self.mailer = engine, settings, mailer
+        self.now, self.ignore_schedule, self.report = now, ignore_schedule, report
+        self.composer = Composer(settings.template_dir, settings.signals, settings.sender)
+
+    def send(self, subscriber_id: int, email: str) -> None:
+        token = uuid.uuid4().hex
+        with writing(self.engine) as session:
+            claimed = store.claim_subscriber(
+                session, subscriber_id, token, self.now, self.now + LEASE
+            )
+        if not claimed:
+            self.report.busy.append(email)
+            return
+        try:
+            digest = self._digest(subscriber_id, token)
+            if digest is None:
+                return
+            self.mailer.send(build_message(digest, self.settings.sender, self.now))
+        except (MailError, jinja2.TemplateError) as exc:
+            error = str(exc) if isinstance(exc, MailError) else f"template: {exc}"
+            with writing(self.engine) as session:
+                store.record_digest_failure(
+                    session, subscriber_id, token, error, self.now, retry_delay
+                )
+            self.report.failed.append((email, error))
+            return
+        with writing(self.engine) as session:
+            store.record_digest_sent(
+                session, subscriber_id, token, digest.alert_ids, digest.message_id, self.now
+            )
+        self.report.sent.append(
+            SentDigest(email, digest.message_id, len(digest.alert_ids), digest.quiet)
+        )
+
+    def _digest(self, subscriber_id: int, token: str) -> Digest | None:
+        """Under our lease, what to send; None after recording that there is nothing.
+
+        Read only now, not when the candidates were listed: a run that held
+        the lease before us may have sent these alerts in the meantime.
+        """
+        with reading(self.engine) as session:
             subscriber = store.get_subscriber(session, subscriber_id)
-            still_due = subscriber is not None and subscriber.active
-            if still_due and not ignore_schedule:
-                still_due = _due(subscriber, now)
+            wanted = subscriber is not None and subscriber.active
+            if subscriber is not None and wanted and not self.ignore_schedule:
+                wanted = _due(subscriber, self.now)
             digest = (
-                _compose(session, settings, composer, subscriber, now)
-                if still_due and subscriber is not None
+                _compose(session, self.settings, self.composer, subscriber, self.now)
+                if subscriber is not None and wanted
                 else None
             )
-        if not still_due:
-            with writing(engine) as session:
-                store.release_claim(session, subscriber_id, token)
-            return
         if digest is None:
-            with writing(engine) as session:
-                store.record_digest_empty(session, subscriber_id, token, now)
-            report.empty += 1
-            return
-        mailer.send(build_message(digest, settings.sender, now))
-    except (MailError, jinja2.TemplateError) as exc:
-        error = str(exc) if isinstance(exc, MailError) else f"template: {exc}"
-        _record_failure(engine, subscriber_id, token, error, now)
-        report.failed.append((email, error))
-        return
-    with writing(engine) as session:
-        store.record_digest_sent(
-            session, subscriber_id, token, digest.alert_ids, digest.message_id, now
-        )
-    report.sent.append(SentDigest(email, digest.message_id, len(digest.alert_ids), digest.quiet))
-
-
-def _record_failure(
-    engine: Engine, subscriber_id: int, token: str, error: str, now: datetime
-) -> None:
-    with writing(engine) as session:
-        store.record_digest_failure(session, subscriber_id, token, error, now, retry_delay)
+            with writing(self.engine) as session:
+                if wanted:
+                    store.record_digest_empty(session, subscriber_id, token, self.now)
+                    self.report.empty += 1
+                else:
+                    store.release_claim(session, subscriber_id, token)
+        return digest
 
 
 def _compose(

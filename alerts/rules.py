@@ -11,6 +11,8 @@ How a state is reached and left
 -------------------------------
 Each state of a signal (not the initial one) *stands* or not, on its own:
 
+- A report of a state also supports the states it implies, down its `weaker`
+  chain (see `implied`); a report against a state bears on that state only.
 - It comes to stand when, within its `within` window (all history when
   unset), the independent reports for it, minus those against it, reach
   `min_sources` outlets and `min_stories` stories. Syndicated copies of one
@@ -18,8 +20,10 @@ Each state of a signal (not the initial one) *stands* or not, on its own:
   towards outlets. Hedged reports count only where the state says `hedged`.
 - It stops standing when a report against it arrives and, within the window,
   the reports against it are at least as many as those for it, counted by
-  outlet and by story (one denial does not undo three independent reports,
-  but a later report that a deal collapsed undoes a deal reported months ago).
+  outlet and by story. One denial does not undo three independent reports,
+  but a later report that a deal collapsed undoes a deal whose reports have
+  left the window: a state without `within` weighs every report ever made,
+  so give `within` to states that later news should be able to reverse.
 - A state with `expires` (an event, such as missing one summit) also stops
   standing `expires` after its latest supporting report, or as soon as newer
   evidence for a lower-ranked state (or, unhedged, for the initial state)
@@ -39,10 +43,10 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # How many articles a change cites at most (the newest ones).
 MAX_CITED = 20
@@ -67,6 +71,8 @@ class StateSpec(Protocol):
     def severity(self) -> str: ...
     @property
     def min_count(self) -> int | None: ...
+    @property
+    def weaker(self) -> str | None: ...
 
 
 class AggregateSpec(Protocol):
@@ -89,9 +95,8 @@ class SignalSpec(Protocol):
     def aggregate(self) -> AggregateSpec | None: ...
 
 
-@dataclass(frozen=True, order=True)
-class Evidence:
-    """One observation as the rules engine sees it."""
+class Evidence(NamedTuple):
+    """One observation as the rules engine sees it (a tuple: replays create many)."""
 
     at: datetime
     state: str
@@ -101,7 +106,7 @@ class Evidence:
     hedged: bool = False
     link: str = ""
     title: str = ""
-    words: tuple[str, ...] = field(default=(), compare=False)
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,12 +158,29 @@ class Timeline:
 
 
 def counts(spec: StateSpec, item: Evidence) -> bool:
-    """Whether an observation of this state counts at all (hedged ones only where allowed)."""
-    return (
-        item.state == spec.name
-        and item.polarity in ("for", "against")
-        and (spec.hedged or not item.hedged)
-    )
+    """Whether a report bears on this state at all (hedged ones only where allowed)."""
+    return item.polarity in ("for", "against") and (spec.hedged or not item.hedged)
+
+
+def implied(signal: SignalSpec, name: str) -> list[str]:
+    """The states a report of `name` supports: itself and, down its `weaker` chain, each
+    state it implies (a corroborated delivery was also reported; a reported delivery
+    implies the deal). The matcher records only the strongest state an article
+    evidences, so this is how the weaker states get their support. `weaker` None
+    means the state ranked just below."""
+    names = [s.name for s in signal.states]
+    out: list[str] = []
+    while name in names and name not in out:
+        out.append(name)
+        index = names.index(name)
+        weaker = signal.states[index].weaker
+        name = weaker if weaker is not None else (names[index - 1] if index else signal.initial)
+    return out
+
+
+def supporters(signal: SignalSpec, name: str) -> list[str]:
+    """The states whose reports support `name` (itself included)."""
+    return [s.name for s in signal.states if name in implied(signal, s.name)]
 
 
 class Tally:
@@ -167,36 +189,41 @@ class Tally:
     def __init__(self, within: timedelta | None) -> None:
         self.within = within
         self.items: deque[Evidence] = deque()
-        kinds = ("for-outlet", "for-story", "against-outlet", "against-story")
-        self._counters = {key: Counter[str]() for key in kinds}
+        self._outlets = {"for": Counter[str](), "against": Counter[str]()}
+        self._stories = {"for": Counter[str](), "against": Counter[str]()}
 
     def add(self, item: Evidence) -> None:
         self.items.append(item)
-        self._counters[f"{item.polarity}-outlet"][item.outlet] += 1
-        self._counters[f"{item.polarity}-story"][item.story] += 1
+        self._outlets[item.polarity][item.outlet] += 1
+        self._stories[item.polarity][item.story] += 1
 
     def slide(self, moment: datetime) -> None:
         """Drop the reports that fell out of the window ending at `moment`."""
         if self.within is None:
             return
         start = moment - self.within
-        while self.items and self.items[0].at <= start:
-            item = self.items.popleft()
-            for kind, value in (("outlet", item.outlet), ("story", item.story)):
-                counter = self._counters[f"{item.polarity}-{kind}"]
+        items = self.items
+        while items and items[0].at <= start:
+            item = items.popleft()
+            for counter, value in (
+                (self._outlets[item.polarity], item.outlet),
+                (self._stories[item.polarity], item.story),
+            ):
                 counter[value] -= 1
                 if not counter[value]:
                     del counter[value]
 
-    def size(self, polarity: str, kind: str) -> int:
-        return len(self._counters[f"{polarity}-{kind}"])
+    def count(self, polarity: str) -> tuple[int, int]:
+        """Distinct outlets and stories reporting for (or against) the state."""
+        return len(self._outlets[polarity]), len(self._stories[polarity])
 
     def net(self) -> tuple[int, int]:
         """Outlets and stories for, minus those against."""
-        return (
-            self.size("for", "outlet") - self.size("against", "outlet"),
-            self.size("for", "story") - self.size("against", "story"),
+        (for_outlets, for_stories), (against_outlets, against_stories) = (
+            self.count("for"),
+            self.count("against"),
         )
+        return for_outlets - against_outlets, for_stories - against_stories
 
     def reports(self, polarity: str) -> list[Evidence]:
         return [item for item in self.items if item.polarity == polarity]
@@ -209,7 +236,7 @@ def enters(spec: StateSpec, tally: Tally) -> bool:
 
 def opposed(tally: Tally) -> bool:
     outlets, stories = tally.net()
-    return tally.size("against", "outlet") > 0 and outlets <= 0 and stories <= 0
+    return bool(tally.count("against")[0]) and outlets <= 0 and stories <= 0
 
 
 class _State:
@@ -255,10 +282,10 @@ class _State:
             last_support=self.last_support,
             expires_at=self.expires_at(),
             pending_until=self.pending_until(),
-            for_outlets=self.tally.size("for", "outlet"),
-            for_stories=self.tally.size("for", "story"),
-            against_outlets=self.tally.size("against", "outlet"),
-            against_stories=self.tally.size("against", "story"),
+            for_outlets=self.tally.count("for")[0],
+            for_stories=self.tally.count("for")[1],
+            against_outlets=self.tally.count("against")[0],
+            against_stories=self.tally.count("against")[1],
         )
 
 
@@ -280,6 +307,7 @@ def replay(
         e for e in evidence if e.at <= now and (e.state in by_name or e.state == signal.initial)
     )
     batches = [(at, list(items)) for at, items in groupby(relevant, key=lambda e: e.at)]
+    chains = {name: implied(signal, name) for name in by_name}
     committed, since = signal.initial, None
     changes: list[Change] = []
     index = 0
@@ -290,7 +318,7 @@ def replay(
             break
         moment = min(upcoming)
         if index < len(batches) and batches[index][0] == moment:
-            _apply(signal, states, by_name, moment, batches[index][1])
+            _apply(signal, states, by_name, chains, moment, batches[index][1])
             index += 1
         for s in states:
             expiry = s.expires_at()
@@ -322,18 +350,21 @@ def _apply(
     signal: SignalSpec,
     states: list[_State],
     by_name: dict[str, _State],
+    chains: dict[str, list[str]],
     moment: datetime,
     batch: list[Evidence],
 ) -> None:
     """Take in the reports published at `moment`: stand, fall, supersede."""
     touched: dict[str, list[Evidence]] = {}
     for item in batch:
-        state = by_name.get(item.state)
-        if state is not None and counts(state.spec, item):
-            state.tally.add(item)
-            touched.setdefault(item.state, []).append(item)
-            if item.polarity == "for":
-                state.last_support = moment
+        names = chains.get(item.state, []) if item.polarity == "for" else [item.state]
+        for name in names:
+            state = by_name.get(name)
+            if state is not None and counts(state.spec, item):
+                state.tally.add(item)
+                touched.setdefault(name, []).append(item)
+                if item.polarity == "for":
+                    state.last_support = moment
     for s in states:
         s.tally.slide(moment)
     fresh: list[tuple[int, list[Evidence]]] = []

@@ -66,8 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not active:
             self._page(200, "Unsubscribed", f"{email} receives no allywatch digests.")
             return
+        # No action: the form posts back to this page's own URL, whatever prefix a proxy adds.
         form = (
-            f'<form method="post" action="{html.escape(self.path, quote=True)}">'
+            '<form method="post">'
             f'<input type="hidden" name="token" value="{html.escape(token, quote=True)}">'
             '<button type="submit" style="font-size:16px;padding:8px 16px">Unsubscribe</button>'
             "</form>"

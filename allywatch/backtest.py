@@ -67,7 +67,9 @@ def read_archive(path: Path, text: str | None = None) -> list[ArchivedArticle]:
         except (OSError, UnicodeDecodeError) as exc:
             raise BacktestError(f"{path}: cannot read: {exc}") from exc
     articles = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also split at U+2028 and friends,
+    # which JSON strings may hold unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             articles.append(_article(path, number, line))
     return articles

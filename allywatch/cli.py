@@ -19,6 +19,7 @@ COMMANDS = [
     "allywatch.commands.signals",
     "allywatch.commands.subscribers",
     "allywatch.commands.state",
+    "allywatch.commands.db",
 ]
 
 

@@ -4,6 +4,10 @@ This is the only place where the three step packages meet: watchers produce
 articles and observations, store keeps them, alerts turns them into state.
 Each source's results are written in one transaction, so a cycle killed
 half-way leaves whole sources stored and the rest for the next cycle.
+
+Several workers may run cycles on one database at once (see store/claims.py):
+each claims batches of due sources, so every source is polled by one of them;
+storing results and evaluating the rules take turns across workers.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from alerts.dispatch import DigestReport
 from alerts.evaluate import evaluate
-from allywatch.config import Config, SourceConfig
+from allywatch.config import Config, FetchConfig, SourceConfig
 from allywatch.digests import send_due
 from allywatch.workspace import Workspace
-from store import queries
+from store import claims, queries
 from store.engine import writing
 from store.models import Alert, Source
 from watchers.dedup import StoryGrouper
@@ -30,6 +35,15 @@ from watchers.sources import SourceSpec, source_location
 
 GROUPING_WINDOW = timedelta(days=7)
 EARLY_MAX = timedelta(minutes=1)
+# A worker claims this many rounds of its fetch concurrency at a time.
+CLAIM_ROUNDS = 4
+STORE_ALLOWANCE = timedelta(minutes=2)
+
+
+def claim_lease(fetch: FetchConfig) -> timedelta:
+    """How long a claim on a batch of sources holds: every fetch round taking its
+    whole deadline, and the storing after. A worker that died is replaced after this."""
+    return CLAIM_ROUNDS * timedelta(seconds=fetch.deadline) + STORE_ALLOWANCE
 
 
 @dataclass
@@ -60,20 +74,35 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     report = CycleReport()
     with writing(engine) as session:
         run_id = queries.start_run(session, now).id
-    due = _due_sources(engine, config, now)
-    results = fetch_all_sync(
-        [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due],
-        _fetch_settings(config),
-    )
+    worker = claims.worker_name()
+    margins = _configured_sources(engine, config)
     matcher = Matcher(workspace.signals)
-    grouper = _story_grouper(engine, now)
+    stories = _Stories(engine, now)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
-    for source, result in zip(due, results, strict=True):
-        report.polled += 1
-        _store_result(
-            workspace, source.id, result, now, intervals[source.name], matcher, grouper, report
-        )
+    try:
+        while due := _claim_due(engine, config, worker, now, margins):
+            results = fetch_all_sync(
+                [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due],
+                _fetch_settings(config),
+            )
+            for source, result in zip(due, results, strict=True):
+                report.polled += 1
+                _store_result(
+                    workspace,
+                    worker,
+                    source.id,
+                    result,
+                    now,
+                    intervals[source.name],
+                    matcher,
+                    stories,
+                    report,
+                )
+    finally:
+        with writing(engine) as session:
+            claims.release_all(session, worker)
     with writing(engine) as session:
+        claims.exclusive(session, claims.EVALUATION)
         # Changes dated before allywatch first ran are the backlog: the baseline, not news.
         backlog = None if config.alert_on_first_run else queries.first_run_started(session)
         report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
@@ -97,23 +126,41 @@ def source_spec(source: SourceConfig) -> SourceSpec:
     )
 
 
-def _due_sources(engine: Engine, config: Config, now: datetime) -> list[Source]:
-    """The sources whose next poll has come, or comes within a tenth of their interval.
+def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
+    """Make the sources table agree with the config; map each source's id to how early
+    it may be polled: a tenth of its interval, at most EARLY_MAX.
 
-    The margin (at most EARLY_MAX) keeps a source on its interval when runs come
-    exactly as often: a cron run or serve tick that starts a second before the
-    source's time must poll it, not leave it for the run after.
+    The margin keeps a source on its interval when runs come exactly as often: a
+    cron run or serve tick that starts a second before the source's time must
+    poll it, not leave it for the run after.
     """
     early = {
         s.name: min((s.interval or config.poll_interval) / 10, EARLY_MAX) for s in config.sources
     }
     with writing(engine) as session:
+        claims.exclusive(session, claims.SOURCES)
         sources = queries.sync_sources(
             session, [(s.name, source_location(source_spec(s))) for s in config.sources]
         )
-        return [
-            s for s in sources if s.next_poll_at is None or s.next_poll_at <= now + early[s.name]
-        ]
+        return {s.id: early[s.name] for s in sources}
+
+
+def _claim_due(
+    engine: Engine, config: Config, worker: str, now: datetime, margins: dict[int, timedelta]
+) -> list[Source]:
+    """Claim the next batch of due sources; each source once per cycle (dropped from `margins`)."""
+    with writing(engine) as session:
+        due = claims.claim_due_sources(
+            session,
+            worker,
+            now,
+            claim_lease(config.fetch),
+            margins=margins,
+            limit=config.fetch.concurrency * CLAIM_ROUNDS,
+        )
+    for source in due:
+        del margins[source.id]
+    return due
 
 
 def _fetch_settings(config: Config) -> FetchSettings:
@@ -128,23 +175,35 @@ def _fetch_settings(config: Config) -> FetchSettings:
     )
 
 
-def _story_grouper(engine: Engine, now: datetime) -> StoryGrouper:
-    """A grouper that knows the stories of the last week, so new copies join them."""
-    grouper = StoryGrouper()
-    with writing(engine) as session:
-        for uid, title, summary, _story in queries.recent_articles(session, now - GROUPING_WINDOW):
-            grouper.add(uid, title, summary)
-    return grouper
+class _Stories:
+    """A story grouper that knows the stories of the last week, so new copies join them,
+    including the articles other workers store while this cycle runs."""
+
+    def __init__(self, engine: Engine, now: datetime) -> None:
+        self.grouper = StoryGrouper()
+        self.since = now - GROUPING_WINDOW
+        self.last_id = 0
+        with writing(engine) as session:
+            self.catch_up(session)
+
+    def catch_up(self, session: Session) -> None:
+        """Add the articles stored since the last call, in the order they were stored."""
+        for article_id, uid, title, summary in queries.recent_articles(
+            session, self.since, after_id=self.last_id
+        ):
+            self.grouper.add(uid, title, summary)
+            self.last_id = article_id
 
 
 def _store_result(
     workspace: Workspace,
+    worker: str,
     source_id: int,
     result: FetchResult,
     now: datetime,
     interval: timedelta,
     matcher: Matcher,
-    grouper: StoryGrouper,
+    stories: _Stories,
     report: CycleReport,
 ) -> None:
     articles: list[Article] = []
@@ -159,8 +218,10 @@ def _store_result(
         except FeedParseError as exc:
             error = ("parse", str(exc))
     with writing(workspace.engine) as session:
-        source = session.get(Source, source_id)
-        assert source is not None
+        claims.exclusive(session, claims.ARTICLES)
+        source = claims.release_source(session, source_id, worker)
+        if source is None:  # the claim ran out and another worker polls the source now
+            return
         if error is not None:
             report.failed.append((source.name, f"{error[0]}: {error[1]}"))
             failures = (source.consecutive_failures or 0) + 1
@@ -173,7 +234,8 @@ def _store_result(
                 next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
             )
             return
-        new = _store_articles(session, source, articles, now, matcher, grouper, report)
+        stories.catch_up(session)
+        new = _store_articles(session, source, articles, now, matcher, stories.grouper, report)
         queries.record_fetch_success(
             session,
             source,

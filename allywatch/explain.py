@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from alerts.rules import supporters
 from store import queries
 from store.models import Observation
 from watchers.durations import format_duration
@@ -97,16 +98,18 @@ def explain(
         if index < current and not status.get("standing"):
             continue  # a lower state with nothing behind it explains nothing
         start = moment - spec.within if spec.within is not None and moment else None
+        # Reports of stronger states support this one too (alerts.rules.implied).
+        bearing = {"for": supporters(signal, spec.name), "against": [spec.name]}
         sides = {
             polarity: [
                 _article(obs, article, spec.hedged)
                 for obs, article in queries.observations_between(
-                    session, signal.id, key, [spec.name], polarity, start, moment, LISTED
+                    session, signal.id, key, bearing_states, polarity, start, moment, LISTED
                 )
             ]
             if moment is not None
             else []
-            for polarity in ("for", "against")
+            for polarity, bearing_states in bearing.items()
         }
         views.append(
             StateView(
@@ -130,12 +133,16 @@ def _explain_aggregate(
         (entity, states.get((members_of.id, entity), members_of.initial))
         for entity in members_of.entities
     ]
-    count = sum(1 for _, state in members if state in away)
+    away_now = [entity for entity, state in members if state in away]
+    count = len(away_now)
     changes = []
     for spec in signal.states:
         minimum = spec.min_count or 0
-        if spec.name != base.state:
-            changes.append(f"{spec.name}: when {minimum} members are away (now {count})")
+        if spec.name == base.state:
+            changes.append(f"{spec.name}: left when fewer than {minimum} members are away")
+        else:
+            changes.append(f"{spec.name}: when {minimum} members are away")
+    changes = [f"{line} (now {count}: {', '.join(away_now) or 'none'})" for line in changes]
     return replace(base, members=members, would_change=changes)
 
 
@@ -179,11 +186,19 @@ def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> lis
             " unless reports support it again"
         )
         return out
-    needed = max(status.get("for_outlets", 0) - status.get("against_outlets", 0), 0)
+    # Left once the reports against match those for, by outlet and by story.
+    needed = max(
+        status.get("for_outlets", 0) - status.get("against_outlets", 0),
+        status.get("for_stories", 0) - status.get("against_stories", 0),
+        0,
+    )
     if needed == 0:
         out.append(f"{name}: any report against it would end it")
     else:
-        out.append(f"{name}: reports against it from {needed} more outlet(s){window} would end it")
+        out.append(
+            f"{name}: reports against it from {needed} more independent outlet(s){window}"
+            " would end it"
+        )
     if status.get("expires_at"):
         out.append(f"{name}: expires on {_day(status['expires_at'])} unless reports renew it")
     if event:
@@ -273,6 +288,8 @@ def render(explanation: Explanation) -> list[str]:
     lines = [f"{subject}: {e.state}{since}", f"  {e.question}"]
     if e.evaluated_at is None:
         lines.append("  (not evaluated yet: run `allywatch run`)")
+    elif not e.members:
+        lines.append(f"  (evidence counted as of {_day(e.evaluated_at)})")
     if e.entered:
         lines.append("")
         lines.append(

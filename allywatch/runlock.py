@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -57,7 +58,9 @@ class RunLock:
             raise ValueError("a lease needs a positive ttl")
         self.engine, self.name, self.ttl = engine, name, ttl
         self.pid, self.host = os.getpid(), socket.gethostname()
-        self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:12]}"
+        # host:pid:process start:random. The start time tells a restarted container's
+        # process 1 from the process 1 that held the lease before the restart.
+        self.holder = f"{self.host}:{self.pid}:{_started(self.pid)}:{uuid.uuid4().hex[:12]}"
         self.lost = threading.Event()  # set when another holder took the lease over
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -119,7 +122,13 @@ class RunLock:
 
     def _is_stale(self, lease: Lease) -> bool:
         """A lease whose process is gone from this very host is abandoned."""
-        return lease.host == self.host and not _process_exists(lease.pid)
+        if lease.host != self.host:
+            return False
+        if not _process_exists(lease.pid):
+            return True
+        parts = lease.holder.rsplit(":", 3)
+        recorded = parts[2] if len(parts) == 4 else ""
+        return bool(recorded) and recorded != _started(lease.pid)
 
     def _start_heartbeat(self) -> None:
         self._stop.clear()
@@ -143,6 +152,16 @@ class RunLock:
                 log.error("event=lease_lost lease=%s holder=%s", self.name, self.holder)
                 self.lost.set()
                 return
+
+
+def _started(pid: int) -> str:
+    """When process `pid` started, in clock ticks since boot (Linux); "" where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    return stat.rpartition(")")[2].split()[19]
 
 
 def _process_exists(pid: int) -> bool:

@@ -140,40 +140,28 @@ class Server:
             self._stopper.start()
 
     def tick_once(self) -> None:
-        """One scheduled step: the cycle, under the cycle lease, logged."""
+        """One scheduled step: the cycle, under the cycle lease, logged.
+
+        Nothing a tick raises stops serve: the error is logged and the next tick
+        tries again (a database that is briefly unreachable, say).
+        """
         if self._serve_lock is not None and self._serve_lock.lost.is_set():
             log.error(kv("serve_lease_lost", action="stopping"))
             self.stop("serve lease lost")
             return
+        started = time.monotonic()
         try:
-            lock = RunLock(self.workspace.engine, CYCLE).acquire()
+            with RunLock(self.workspace.engine, CYCLE).acquire():
+                report = self.cycle(self.workspace)
         except LockBusy as busy:
             log.info(
                 kv("cycle_skipped", reason="another run is working", pid=busy.pid, host=busy.host)
             )
             return
-        started = time.monotonic()
-        try:
-            with lock:
-                report = self.cycle(self.workspace)
         except Exception:
             log.exception(kv("cycle_failed"))
             return
-        for name, error in report.failed:
-            log.warning(kv("source_failed", source=name, error=error))
-        for alert in report.alerts:
-            log.info(
-                kv(
-                    "alert",
-                    id=alert.id,
-                    signal=alert.signal or "",
-                    entity=alert.entity,
-                    severity=alert.severity,
-                    announced=alert.announced,
-                    message=alert.message,
-                )
-            )
-        log.info(kv("cycle_done", seconds=f"{time.monotonic() - started:.2f}", **report.summary()))
+        _log_report(report, time.monotonic() - started)
 
     def _build_scheduler(self) -> BlockingScheduler:
         scheduler = BlockingScheduler(
@@ -200,3 +188,33 @@ class Server:
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop(signal.Signals(signum).name)
+
+
+def _log_report(report: CycleReport, seconds: float) -> None:
+    for name, error in report.failed:
+        log.warning(kv("source_failed", source=name, error=error))
+    for alert in report.alerts:
+        log.info(
+            kv(
+                "alert",
+                id=alert.id,
+                signal=alert.signal or "",
+                entity=alert.entity,
+                severity=alert.severity,
+                announced=alert.announced,
+                message=alert.message,
+            )
+        )
+    for email, error in report.digests.failed:
+        log.warning(kv("digest_failed", email=email, error=error))
+    for sent in report.digests.sent:
+        log.info(kv("digest_sent", email=sent.email, alerts=sent.alerts, id=sent.message_id))
+    log.info(
+        kv(
+            "cycle_done",
+            seconds=f"{seconds:.2f}",
+            **report.summary(),
+            digests_sent=len(report.digests.sent),
+            digests_failed=len(report.digests.failed),
+        )
+    )

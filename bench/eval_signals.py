@@ -78,9 +78,7 @@ def evaluate(matcher: Matcher, path: Path, initial: dict[str, str]) -> bool:
         total.update(c)
         precision, recall = _ratios(c)
         passed &= precision >= 0.95 and recall >= 0.90
-        print(
-            f"{signal:28} {c['tp']:4} {c['fp']:4} {c['fn']:4} {precision:10.3f} {recall:8.3f}"
-        )
+        print(f"{signal:28} {c['tp']:4} {c['fp']:4} {c['fn']:4} {precision:10.3f} {recall:8.3f}")
     precision, recall = _ratios(total)
     print(
         f"{'overall':28} {total['tp']:4} {total['fp']:4} {total['fn']:4}"
@@ -122,7 +120,9 @@ def noise(matcher: Matcher, path: Path, initial: dict[str, str], show: int) -> N
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
-    parser.add_argument("--noise", type=Path, default=None, help="default: noise2022.jsonl.gz beside DEV")
+    parser.add_argument(
+        "--noise", type=Path, default=None, help="default: noise2022.jsonl.gz beside DEV"
+    )
     parser.add_argument("--no-noise", action="store_true", help="skip the noise corpus")
     parser.add_argument("--show", type=int, default=10, help="noise hits to show per signal")
     parser.add_argument("--signals", type=Path, nargs="*", default=[builtin_signal_dir()])
@@ -134,7 +134,9 @@ def main() -> int:
     if not args.no_noise:
         noise_path = args.noise or args.dev.parent / "noise2022.jsonl.gz"
         noise(matcher, noise_path, initial, args.show)
-    print("\nbar (precision >= 0.95, recall >= 0.90 per seed signal):", "met" if passed else "NOT met")
+    print(
+        "\nbar (precision >= 0.95, recall >= 0.90 per seed signal):", "met" if passed else "NOT met"
+    )
     return 0 if passed else 1
 
 

@@ -12,16 +12,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for `url`, with the SQLite settings applied where it is SQLite."""
+    """An engine for `url`, with the SQLite settings applied where it is SQLite.
+
+    A PostgreSQL URL that names no driver (postgresql://...) uses psycopg 3.
+    """
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        parsed = make_url(url)
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

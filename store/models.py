@@ -37,13 +37,18 @@ class Source(Base):
     failing_since: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     articles_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # The worker polling the source now, and until when its claim holds (store/claims.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
 
 
 class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    uid: Mapped[str] = mapped_column(String(200), unique=True)
+    # What a feed says is stored whole on every database (PostgreSQL enforces lengths):
+    # uids and story keys up to the parser's 512 characters, outlets (host names) as text.
+    uid: Mapped[str] = mapped_column(String(512), unique=True)
     link: Mapped[str] = mapped_column(Text, index=True)
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
@@ -51,8 +56,8 @@ class Article(Base):
     first_seen_at: Mapped[datetime]
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     source_name: Mapped[str] = mapped_column(String(200))
-    outlet: Mapped[str] = mapped_column(String(200))
-    story: Mapped[str] = mapped_column(String(200), index=True)
+    outlet: Mapped[str] = mapped_column(Text)
+    story: Mapped[str] = mapped_column(String(512), index=True)
 
 
 class Observation(Base):
@@ -71,8 +76,8 @@ class Observation(Base):
     hedged: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence: Mapped[list[Any]]
     published_at: Mapped[datetime]
-    outlet: Mapped[str] = mapped_column(String(200))
-    story: Mapped[str] = mapped_column(String(200))
+    outlet: Mapped[str] = mapped_column(Text)
+    story: Mapped[str] = mapped_column(String(512))
 
 
 class SignalState(Base):

@@ -114,11 +114,14 @@ def add_article(session: Session, **fields: Any) -> Article:
     return article
 
 
-def recent_articles(session: Session, since: datetime) -> list[tuple[str, str, str, str]]:
-    """(uid, title, summary, story) of articles first seen since `since`, oldest first."""
+def recent_articles(
+    session: Session, since: datetime, *, after_id: int = 0
+) -> list[tuple[int, str, str, str]]:
+    """(id, uid, title, summary) of articles first seen since `since` and stored after
+    the article `after_id`, in the order they were stored."""
     rows = session.execute(
-        select(Article.uid, Article.title, Article.summary, Article.story)
-        .where(Article.first_seen_at >= since)
+        select(Article.id, Article.uid, Article.title, Article.summary)
+        .where(Article.first_seen_at >= since, Article.id > after_id)
         .order_by(Article.id)
     )
     return [tuple(row) for row in rows]  # type: ignore[misc]
@@ -235,7 +238,7 @@ def add_alert(session: Session, **fields: Any) -> Alert | None:
 def list_alerts(
     session: Session, *, unacked: bool = False, limit: int | None = None
 ) -> list[Alert]:
-    query = select(Alert).order_by(Alert.created_at.desc(), Alert.id.desc())
+    query = select(Alert).order_by(Alert.at.desc(), Alert.id.desc())
     if unacked:
         query = query.where(Alert.acked_at.is_(None))
     if limit:
@@ -315,6 +318,19 @@ def evidence_rows(session: Session, signal: str) -> list[Any]:
             .order_by(Observation.published_at, Observation.id)
         )
     )
+
+
+def observation_marks(session: Session) -> dict[str, list[int]]:
+    """Per signal: how many observations are stored, and the newest one's id.
+
+    A signal whose mark is unchanged has had no observation added or removed.
+    """
+    rows = session.execute(
+        select(Observation.signal, func.count(Observation.id), func.max(Observation.id)).group_by(
+            Observation.signal
+        )
+    )
+    return {signal: [count, newest] for signal, count, newest in rows}
 
 
 def last_transitions(session: Session, signal: str) -> dict[str, Transition]:

@@ -110,8 +110,19 @@ def record_digest_sent(
     message_id: str,
     now: datetime,
 ) -> None:
-    """The mail server accepted the digest: remember which alerts it carried."""
-    for alert_id in alert_ids:
+    """The mail server accepted the digest: remember which alerts it carried.
+
+    An alert already recorded (a run whose lease ran out while it was still
+    sending) keeps its first record.
+    """
+    known = set(
+        session.scalars(
+            select(Delivery.alert_id).where(
+                Delivery.subscriber_id == subscriber_id, Delivery.alert_id.in_(list(alert_ids))
+            )
+        )
+    )
+    for alert_id in (a for a in alert_ids if a not in known):
         session.add(
             Delivery(
                 subscriber_id=subscriber_id, alert_id=alert_id, message_id=message_id, sent_at=now

@@ -65,10 +65,12 @@ class NewsWorld:
         for outlet in OUTLETS:
             server.route(f"/{outlet}.xml", self._feed(outlet))
 
-    def config(self, folder: Path, *, smtp_port: int | None = None) -> Path:
-        """A config in `folder` (database watch.db) reading every outlet hourly."""
+    def config(
+        self, folder: Path, *, smtp_port: int | None = None, poll_interval: str = "1h"
+    ) -> Path:
+        """A config in `folder` (database watch.db) reading every outlet."""
         folder.mkdir(parents=True, exist_ok=True)
-        lines = ["database: sqlite:///watch.db", "poll_interval: 1h", "sources:"]
+        lines = ["database: sqlite:///watch.db", f"poll_interval: {poll_interval}", "sources:"]
         lines += [f"  - {{name: {o}, url: '{self.server.url(f'/{o}.xml')}'}}" for o in OUTLETS]
         if smtp_port is not None:
             lines += [

@@ -1,7 +1,9 @@
-"""Runs that overlap: four cron runs started together, and cycles with no lock at all.
+"""`allywatch run` as cron starts it: its output, and runs that overlap.
 
-Either way the database must end up exactly as one run at a time leaves it:
-every article, transition and alert once, and no "database is locked".
+Cron mails whatever a run prints, so a run says nothing unless something
+changed. Overlapping runs (four started together, or cycles with no lock at
+all) must leave the database exactly as one run at a time leaves it: every
+article, transition and alert once, and no "database is locked".
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer, serve_feeds  # noqa: F401 (the feed_server fixture)
-from newsworld import NewsWorld, moment_arg, snapshot
+from newsworld import OUTLETS, NewsWorld, moment_arg, snapshot
 from procs import allywatch, start_allywatch
 
 RUNNERS = 4
+DAYS = [0, 2]  # which of the world's moments: a fresh database, then two days of news at once
 
 
 @pytest.fixture
@@ -24,10 +28,14 @@ def world(feed_server: FeedServer) -> Iterator[NewsWorld]:
     yield NewsWorld(feed_server)
 
 
+def moments(world: NewsWorld) -> list[datetime]:
+    return [world.moments[day] for day in DAYS]
+
+
 def reference(world: NewsWorld, folder: Path) -> dict:
     """The database after one run at each moment, one at a time."""
     config = world.config(folder)
-    for moment in world.moments:
+    for moment in moments(world):
         world.clock = moment
         result = allywatch(config, "run", "--now", moment_arg(moment))
         assert result.returncode == 0, result.stderr
@@ -51,7 +59,7 @@ def test_four_runs_started_together_take_turns(world: NewsWorld, tmp_path: Path)
     assert expected["alerts"] and expected["articles"]
 
     config = world.config(tmp_path / "together")  # a fresh database: the first runs also migrate
-    for moment in world.moments:
+    for moment in moments(world):
         world.clock = moment
         runs = [start_allywatch(config, "run", "--now", moment_arg(moment)) for _ in range(RUNNERS)]
         for run in runs:
@@ -95,7 +103,7 @@ def test_a_run_that_cannot_get_its_turn_says_so(world: NewsWorld, tmp_path: Path
 
 UNLOCKED_CYCLE = """
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from allywatch.cycle import run_cycle
 from allywatch.workspace import Workspace
@@ -109,8 +117,10 @@ def test_without_the_lock_the_database_still_keeps_everything_once(
 ) -> None:
     expected = reference(world, tmp_path / "one-at-a-time")
     config = world.config(tmp_path / "unlocked")
-    assert allywatch(config, "run", "--now", moment_arg(world.moments[0])).returncode == 0
-    for moment in world.moments[1:]:
+    first, *later = moments(world)
+    world.clock = first
+    assert allywatch(config, "run", "--now", moment_arg(first)).returncode == 0
+    for moment in later:
         world.clock = moment
         runs = together(
             [[sys.executable, "-c", UNLOCKED_CYCLE, str(config), moment.isoformat()]] * RUNNERS
@@ -119,3 +129,25 @@ def test_without_the_lock_the_database_still_keeps_everything_once(
             assert run.returncode == 0, run.stderr
             assert "locked" not in run.stderr.lower(), run.stderr
     assert snapshot(tmp_path / "unlocked" / "watch.db") == expected
+
+
+def test_a_cron_run_is_quiet_unless_something_changed(world: NewsWorld, tmp_path: Path) -> None:
+    config = world.config(tmp_path)
+    first, news, _ = world.moments[:3]
+    world.clock = first
+    baseline = allywatch(config, "run", "--now", moment_arg(first))
+    assert (baseline.returncode, baseline.stdout, baseline.stderr) == (0, "", "")
+
+    world.clock = news
+    raised = allywatch(config, "run", "--now", moment_arg(news))
+    assert raised.returncode == 0 and raised.stderr == ""
+    lines = raised.stdout.splitlines()
+    assert lines and all(line.startswith("ALERT [") for line in lines)
+    assert any("su35-iran: none -> deal" in line for line in lines)
+    assert any("Armenia" in line and "suspended" in line for line in lines)
+
+    again = allywatch(config, "run", "--now", moment_arg(news + timedelta(hours=1)))
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
+    verbose = allywatch(config, "run", "-v", "--now", moment_arg(news + timedelta(hours=2)))
+    assert verbose.returncode == 0
+    assert verbose.stdout.startswith(f"polled {len(OUTLETS)} sources, 0 new articles")

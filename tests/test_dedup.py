@@ -170,3 +170,13 @@ def test_thresholds_are_validated() -> None:
         StoryGrouper(threshold=0)
     with pytest.raises(ValueError, match="title_overlap"):
         StoryGrouper(title_overlap=1.5)
+
+
+def test_restored_articles_keep_their_stored_story_and_new_copies_join_it() -> None:
+    # The story's first article is outside the restored window; its key lives on.
+    grouper = StoryGrouper()
+    grouper.restore("copy-1", WIRE[0] + " - state TV", WIRE[1], story="original-from-last-month")
+    grouper.restore("other", "Gas talks stall", "No deal on price yet.", story="other")
+    assert grouper.story_of("copy-1") == "original-from-last-month"
+    assert grouper.add("copy-2", *WIRE) == "original-from-last-month"
+    assert grouper.add("new", "Armenia skips CSTO summit", "") == "new"

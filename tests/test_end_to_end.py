@@ -46,7 +46,7 @@ class NewsClock:
 
 
 @pytest.fixture
-def newsroom(tmp_path: Path, httpserver: HTTPServer) -> tuple[Path, NewsClock]:
+def newsroom(tmp_path: Path, httpserver: HTTPServer, database_url: str) -> tuple[Path, NewsClock]:
     clock = NewsClock()
     sources = []
     for feed in sorted(FEEDS.glob("*.xml")):
@@ -54,7 +54,7 @@ def newsroom(tmp_path: Path, httpserver: HTTPServer) -> tuple[Path, NewsClock]:
         sources.append(f"  - {{name: {feed.stem}, url: '{httpserver.url_for('/' + feed.name)}'}}")
     config = tmp_path / "allywatch.yaml"
     config.write_text(
-        "database: sqlite:///watch.db\npoll_interval: 1h\nsources:\n" + "\n".join(sources) + "\n",
+        f"database: '{database_url}'\npoll_interval: 1h\nsources:\n" + "\n".join(sources) + "\n",
         encoding="utf-8",
     )
     return config, clock

@@ -109,13 +109,13 @@ def test_a_reversal_raises_an_alert_too(engine):
         store_report(session, "su35-iran", None, denial)
         raised = evaluate(session, [SU35], T0 + 3 * DAY)
     assert [(a.from_state, a.to_state, a.at) for a in raised] == [
-        ("delivery-reported", "none", T0 + 2 * DAY)
+        ("delivery-reported", "deal", T0 + 2 * DAY)
     ]
-    assert raised[0].message == "su35-iran: delivery-reported -> none (denied)"
+    assert raised[0].message == "su35-iran: delivery-reported -> deal (denied)"
     assert [e["polarity"] for e in raised[0].evidence] == ["against"]
     with reading(engine) as session:
         state = queries.signal_state(session, "su35-iran", "")
-        assert (state.state, state.since) == ("none", T0 + 2 * DAY)
+        assert (state.state, state.since) == ("deal", T0 + 2 * DAY)
 
 
 def test_changes_dated_before_the_first_run_are_the_baseline_not_news(engine):
@@ -233,6 +233,34 @@ def test_a_first_cycle_over_a_backlog_alerts_nobody_and_later_news_does(tmp_path
     assert "ALERT" in second.output and "Kyrgyzstan" in second.output
     assert "Armenia" not in second.output
     alerts = runner.invoke(main, ["--config", str(config), "alerts", "--json"])
-    recorded = {(a["entity"], a["to"], a["announced"]) for a in json.loads(alerts.output)}
+    listed = json.loads(alerts.output)
+    recorded = {(a["entity"], a["to"], a["announced"]) for a in listed}
     assert ("Armenia", "suspended", False) in recorded
     assert ("Kyrgyzstan", "absent", True) in recorded
+    kyrgyz_alert = next(a for a in listed if a["entity"] == "Kyrgyzstan" and a["to"] == "absent")
+    assert kyrgyz_alert["severity"] and kyrgyz_alert["evidence"][0]["link"] == "https://b.kg/2"
+    acked = runner.invoke(main, ["--config", str(config), "ack", str(kyrgyz_alert["id"])])
+    assert acked.exit_code == 0 and f"acknowledged #{kyrgyz_alert['id']}" in acked.output
+    unacked = runner.invoke(main, ["--config", str(config), "alerts", "--unacked", "--json"])
+    assert kyrgyz_alert["id"] not in [a["id"] for a in json.loads(unacked.output)]
+
+
+def test_an_unchanged_signal_is_still_brought_up_to_its_timers(engine):
+    """Evaluations skip signals with nothing new, but not an expiry that falls due."""
+    with writing(engine) as session:
+        store_report(session, "csto", "Belarus", report(0, "absent", "a.com"))
+        evaluate(session, [CSTO], T0 + DAY)
+        assert evaluate(session, [CSTO], T0 + 20 * DAY) == []
+        expired = evaluate(session, [CSTO], T0 + 40 * DAY)
+    assert [(a.to_state, a.at, a.message) for a in expired] == [
+        ("attending", T0 + 30 * DAY, "csto / Belarus: absent -> attending (expired)")
+    ]
+
+
+def test_a_changed_signal_definition_is_replayed(engine):
+    with writing(engine) as session:
+        store_report(session, "su35-iran", None, report(0, "deal", "a.com"))
+        evaluate(session, [SU35], T0 + DAY)
+        stricter = Signal(SU35.id, "none", (State("deal", min_sources=2), *SU35.states[1:]))
+        revised = evaluate(session, [stricter], T0 + 2 * DAY)
+    assert [(a.from_state, a.to_state, a.at) for a in revised] == [("deal", "none", T0 + 2 * DAY)]

@@ -218,11 +218,13 @@ def test_unreachable_and_malformed_locations_are_errors_not_exceptions() -> None
         [
             FetchRequest("refused", "http://127.0.0.1:9/feed"),
             FetchRequest("bad-url", "http://[not a host/feed"),
+            FetchRequest("no-host", "https://"),
         ],
         FAST,
     )
     assert results[0].error_kind == "connect"
-    assert results[1].status == "error" and results[1].error
+    assert [r.error_kind for r in results[1:]] == ["bad-url", "bad-url"]
+    assert "http://[not a host/feed" in results[1].error
 
 
 def test_per_host_limit_caps_parallel_requests_to_one_host(feed_server: FeedServer) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from watchers.links import canonical_link
 from watchers.parse import MAX_SUMMARY_CHARS, FeedParseError, parse_feed
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -245,3 +246,27 @@ def test_items_without_a_link_keep_their_text_and_the_feed_outlet() -> None:
     assert article.title == "Breaking: no link"
     assert article.link == ""
     assert article.outlet == "feeds.example.org"
+
+
+@pytest.mark.parametrize(
+    ("link", "canonical"),
+    [
+        (
+            "HTTPS://WWW.BBC.co.uk:443/news/world-123?at_medium=RSS&at_campaign=KARANGA#top",
+            "https://www.bbc.co.uk/news/world-123",
+        ),
+        (
+            "https://example.org/a?id=7&utm_source=tw&q=a+b%2Fc&fbclid=XyZ&gclid=1",
+            "https://example.org/a?id=7&q=a+b%2Fc",
+        ),
+        ("http://example.org:8080/x?ref=home", "http://example.org:8080/x?ref=home"),
+        ("https://user:secret@example.org/story", "https://example.org/story"),
+        (
+            "https://www.google.com/url?rct=j&sa=t&url=https://tass.com/world/1?utm_medium=rss&ct=ga",
+            "https://tass.com/world/1",
+        ),
+        ("/relative/path", "/relative/path"),
+    ],
+)
+def test_canonical_links(link: str, canonical: str) -> None:
+    assert canonical_link(link) == canonical

@@ -22,6 +22,7 @@ class State:
     hedged: bool = False
     severity: str = "warning"
     min_count: int | None = None
+    weaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,11 @@ def test_a_state_needs_its_number_of_independent_outlets_within_the_window():
         report(22, "delivered", "e.com"),  # c, d, e within 14 days: three outlets
     ]
     timeline = replay(SU35, None, evidence, NOW)
-    assert path(timeline) == [("none", "delivered", 22, "evidence")]
-    assert [e.outlet for e in timeline.changes[0].evidence] == ["c.com", "d.com", "e.com"]
+    assert path(timeline) == [
+        ("none", "delivery-reported", 0, "evidence"),  # one report is enough for this one
+        ("delivery-reported", "delivered", 22, "evidence"),
+    ]
+    assert [e.outlet for e in timeline.changes[1].evidence] == ["c.com", "d.com", "e.com"]
     assert timeline.state == "delivered" and timeline.since == T0 + 22 * DAY
 
 
@@ -120,10 +124,11 @@ def test_a_denial_undoes_a_single_report_and_the_state_can_be_reached_again():
         report(1, "delivery-reported", "b.com", against=True),
         report(5, "delivery-reported", "c.com"),
     ]
+    # A reported delivery implies the deal, which the denial leaves alone.
     assert path(replay(SU35, None, evidence, NOW)) == [
         ("none", "delivery-reported", 0, "evidence"),
-        ("delivery-reported", "none", 1, "denied"),
-        ("none", "delivery-reported", 5, "evidence"),
+        ("delivery-reported", "deal", 1, "denied"),
+        ("deal", "delivery-reported", 5, "evidence"),
     ]
 
 
@@ -160,6 +165,22 @@ def test_leaving_a_state_falls_back_to_the_highest_state_still_standing():
         11,
         "denied",
     )
+
+
+def test_a_report_supports_the_states_down_its_weaker_chain_only():
+    signal = Signal(
+        "s",
+        "in",
+        (State("absent"), State("suspended", weaker="in"), State("gone", weaker="in")),
+    )
+    gone = [report(0, "gone", "a.com"), report(1, "gone", "b.com", against=True)]
+    # Leaving does not imply having been absent or suspended: the denial returns to "in".
+    assert path(replay(signal, None, gone, NOW)) == [
+        ("in", "gone", 0, "evidence"),
+        ("gone", "in", 1, "denied"),
+    ]
+    chained = Signal("s", "in", (State("absent"), State("gone")))
+    assert replay(chained, None, gone, NOW).state == "absent"
 
 
 def test_enough_evidence_at_once_goes_straight_to_the_highest_state():
@@ -256,7 +277,7 @@ def test_severity_is_that_of_the_higher_state():
         + [report(1, "delivered", o, against=True) for o in ("d.com", "e.com", "f.com")],
         NOW,
     ).changes
-    assert (up.to_state, down.to_state) == ("delivered", "none")
+    assert (up.to_state, down.to_state) == ("delivered", "delivery-reported")
     assert severity_of(SU35, up) == severity_of(SU35, down) == "critical"
 
 

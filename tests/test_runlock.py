@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,14 +28,16 @@ def engine(tmp_path: Path) -> Engine:
     return engine
 
 
-def plant(engine: Engine, *, host: str, pid: int, expires_in: timedelta) -> None:
+def plant(
+    engine: Engine, *, host: str, pid: int, expires_in: timedelta, started: str = "1"
+) -> None:
     """A lease left by some other process."""
     now = datetime.now(UTC)
     with writing(engine) as session:
         locks.acquire(
             session,
             CYCLE,
-            holder=f"{host}:{pid}:x",
+            holder=f"{host}:{pid}:{started}:x",
             pid=pid,
             host=host,
             now=now,
@@ -124,3 +127,10 @@ def test_a_holder_notices_when_its_lease_was_taken_over(engine: Engine) -> None:
     lock.release()
     with writing(engine) as session:
         assert locks.current(session, CYCLE).holder == "thief"
+
+
+def test_a_lease_of_an_earlier_process_with_the_same_pid_is_taken_over(engine: Engine) -> None:
+    # A restarted container's process 1 finds the lease of the process 1 before it.
+    host = socket.gethostname()
+    plant(engine, host=host, pid=os.getpid(), expires_in=timedelta(minutes=1), started="1")
+    RunLock(engine, CYCLE).acquire().release()

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
 from procs import allywatch, start_allywatch
+from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
 from sqlalchemy import select
 
+from allywatch.cycle import CycleReport
 from allywatch.runlock import CYCLE, RunLock
+from allywatch.serve import Server, kv
+from allywatch.workspace import Workspace
 from store.engine import open_engine, reading
 from store.models import Article, Run
 
 RSS = "application/rss+xml; charset=utf-8"
 
 
-def feed(*links: str) -> Reply:
+def feed(
+    *links: str, title: str = "Report", published: str = "Mon, 06 Jan 2025 10:00:00 GMT"
+) -> Reply:
     items = "".join(
-        f"<item><title>Report {link}</title><link>https://news.example.com/{link}</link>"
-        "<pubDate>Mon, 06 Jan 2025 10:00:00 GMT</pubDate></item>"
+        f"<item><title>{title} {link}</title><link>https://news.example.com/{link}</link>"
+        f"<pubDate>{published}</pubDate></item>"
         for link in links
     )
     body = (
@@ -67,9 +77,9 @@ class Serving:
         return [line.split("event=")[1].split()[0] for line in self.lines if "event=" in line]
 
 
-def write_config(folder: Path, sources: dict[str, tuple[str, str]]) -> Path:
-    """sources: name -> (url, interval)."""
-    lines = ["database: sqlite:///watch.db", "sources:" if sources else "sources: []"]
+def write_config(folder: Path, sources: dict[str, tuple[str, str]], *extra: str) -> Path:
+    """sources: name -> (url, interval); `extra`: more lines."""
+    lines = ["database: sqlite:///watch.db", *extra, "sources:" if sources else "sources: []"]
     lines += [f"  - {{name: {n}, url: '{u}', interval: {i}}}" for n, (u, i) in sources.items()]
     config = folder / "allywatch.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -204,3 +214,66 @@ def test_serve_stops_cleanly_between_ticks(tmp_path: Path, serving: list[Serving
     assert server.stop(signal.SIGINT) == 0
     assert time.monotonic() - started < 10
     assert runs(tmp_path) == ["ok"]
+
+
+def test_serve_raises_an_alert_after_the_poll_that_brings_it_and_mails_it_once(
+    tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer, serving: list[Serving]
+) -> None:
+    feed_server.route("/wire.xml", feed())
+    config = write_config(
+        tmp_path,
+        {"wire": (feed_server.url("/wire.xml"), "2s")},
+        f"smtp: {{host: 127.0.0.1, port: {smtp_server.port}}}",
+        "secret: a-test-secret-of-enough-length",
+    )
+    added = allywatch(config, "subscribers", "add", "analyst@example.org", "--cadence", "immediate")
+    assert added.returncode == 0, added.stderr
+    server = Serving(config, "--tick", "1s")
+    serving.append(server)
+    server.wait_for("event=cycle_done")
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=1), usegmt=True)
+    feed_server.route(
+        "/wire.xml",
+        feed(
+            "su35",
+            title="Iran finalises deal to buy Su-35 fighter jets from Russia",
+            published=soon,
+        ),
+    )
+    server.wait_for("event=digest_sent")
+    server.wait_for("event=cycle_done", count=sum("cycle_done" in x for x in server.lines) + 2)
+    assert server.stop() == 0
+
+    alerts = [line for line in server.lines if "event=alert " in line]
+    assert len(alerts) == 1 and "signal=su35-iran" in alerts[0] and "announced=True" in alerts[0]
+    assert [str(m["To"]) for m in smtp_server.messages] == ["analyst@example.org"]
+    assert "Su-35" in smtp_server.messages[0].get_body(("plain",)).get_content()
+
+
+def test_a_failing_cycle_is_logged_and_the_next_tick_goes_ahead(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = Workspace.open(write_config(tmp_path, {}))
+    calls = []
+
+    def cycle(_workspace: Workspace) -> CycleReport:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return CycleReport()
+
+    server = Server(workspace, tick=timedelta(seconds=1), cycle=cycle)
+    with caplog.at_level(logging.INFO, logger="allywatch.serve"):
+        server.tick_once()
+        server.tick_once()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "event=cycle_failed" and "disk full" in caplog.records[0].exc_text
+    assert messages[1].startswith("event=cycle_done seconds=")
+    assert len(calls) == 2
+
+
+def test_log_values_stay_on_one_line_and_parse_back() -> None:
+    line = kv("alert", message='Iran: "deal" = done\nnext', signal="su35-iran", entity="")
+    assert "\n" not in line
+    assert line.startswith("event=alert message=") and 'signal=su35-iran entity=""' in line
+    assert json.loads(line.split("message=")[1].split(" signal=")[0]) == 'Iran: "deal" = done\nnext'

@@ -221,7 +221,7 @@ class _Fetcher:
         started = time.monotonic()
         try:
             if _is_http(request.location):
-                host = (urlsplit(request.location).hostname or "").lower()
+                host = _host_of(request.location)
                 # Wait for the host's slot before taking a global one, so that
                 # sources queued behind a busy host do not idle global slots.
                 async with self.host_slots[host], self.slots:
@@ -241,6 +241,8 @@ class _Fetcher:
             return _error(request, failure, started)
         except httpx.HTTPError as exc:
             return _error(request, _classify(exc, self.settings), started)
+        except httpx.InvalidURL as exc:
+            return _error(request, FetchFailure("bad-url", str(exc)), started)
         except Exception as exc:  # a bad source must never stop the cycle
             failure = FetchFailure("internal", f"{type(exc).__name__}: {exc}")
             return _error(request, failure, started)
@@ -313,6 +315,16 @@ class _Fetcher:
             "redirect-loop",
             f"more than {self.settings.max_redirects} redirects: {' -> '.join(visited)}",
         )
+
+
+def _host_of(url: str) -> str:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError as exc:
+        raise FetchFailure("bad-url", f"{url!r} is not a valid URL: {exc}") from None
+    if not host:
+        raise FetchFailure("bad-url", f"{url!r} has no host name")
+    return host.lower()
 
 
 def _is_http(location: str) -> bool:

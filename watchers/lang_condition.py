@@ -4,13 +4,14 @@
     or        := and ("or" and)*
     and       := unary ("and" unary)*
     unary     := "not" unary | "(" or ")" | near | article | NAME | "entity"
-    near      := "near" "(" operand "," operand "," NUMBER ")"
+    near      := ("near" | "before") "(" operand "," operand "," NUMBER ")"
     article   := "article" "(" operand ")"
     operand   := NAME | "entity"
 
 A condition is tested on one sentence at a time (title and summary both count),
 so `jet and iran` means both in the same sentence. `near(a, b, N)` asks for a
-word of `a` and a word of `b` with at most N words between them. `article(x)`
+word of `a` and a word of `b` with at most N words between them; `before(a, b,
+N)` the same, with the word of `a` first. `article(x)`
 lets `x` stand anywhere in the title or summary. `entity` is any alias of the
 signal's entities; the observation records which entity matched.
 """
@@ -21,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 ENTITY = "entity"
-_KEYWORDS = {"and", "or", "not", "near", "article", ENTITY}
+_KEYWORDS = {"and", "or", "not", "near", "before", "article", ENTITY}
 _TOKEN = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<num>\d+)(?![\w-])|(?P<name>[A-Za-z_][\w-]*))")
 
 
@@ -54,6 +55,7 @@ class Near:
     left: Name
     right: Name
     words: int
+    ordered: bool = False  # `before`: left comes first
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,10 @@ class _Parser:
                 break
             m = _TOKEN.match(text, pos)
             if not m:
-                bad = text[pos:].lstrip()[:1]
+                rest = text[pos:].lstrip()
+                column = len(text) - len(rest) + 1
                 raise ConditionError(
-                    f"unexpected character {bad!r} at column {len(text) - len(text[pos:].lstrip()) + 1}"
-                    f" in {text!r}"
+                    f"unexpected character {rest[:1]!r} at column {column} in {text!r}"
                 )
             kind = m.lastgroup or ""
             self.tokens.append((kind, m.group(kind), m.start(kind)))
@@ -175,8 +177,8 @@ class _Parser:
             node = self.parse_or()
             self.take(")")
             return node
-        if self.at("near"):
-            self.take("near")
+        if self.at("near") or self.at("before"):
+            ordered = self.take()[1] == "before"
             self.take("(")
             left = self.parse_operand()
             self.take(",")
@@ -184,7 +186,7 @@ class _Parser:
             self.take(",")
             words = int(self.take(kind="num")[1])
             self.take(")")
-            return Near(left, right, words)
+            return Near(left, right, words, ordered)
         if self.at("article"):
             self.take("article")
             self.take("(")
@@ -197,8 +199,7 @@ class _Parser:
         tok = self.peek()
         if tok is None or tok[0] != "name" or (tok[1] in _KEYWORDS and tok[1] != ENTITY):
             self.fail(
-                "expected a term list name"
-                + (f", found {tok[1]!r}" if tok else ", found nothing")
+                "expected a term list name" + (f", found {tok[1]!r}" if tok else ", found nothing")
             )
         self.i += 1
         return Name(tok[1])  # type: ignore[index]

@@ -29,7 +29,7 @@ SEVERITIES = ("info", "warning", "critical")
 NO_MATCH = "no-match"
 # Cue lists the matcher reads from the vocabulary.
 CUE_LISTS = ("negation", "denial", "rumour", "hedge", "future", "place")
-_RESERVED = {"and", "or", "not", "near", "article", ENTITY}
+_RESERVED = {"and", "or", "not", "near", "before", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LIST_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
@@ -184,9 +184,11 @@ def _collect(paths: Iterable[Path], errors: _Errors) -> tuple[list[Path], list[P
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            signal_files += _yaml_files(path)
+            files = _yaml_files(path)
             if (path / "vocab").is_dir():
-                vocab_files += _yaml_files(path / "vocab")
+                files += _yaml_files(path / "vocab")
+            for file in files:
+                (vocab_files if _is_vocab(file) else signal_files).append(file)
         elif path.is_file():
             (vocab_files if _is_vocab(path) else signal_files).append(path)
         else:
@@ -201,11 +203,15 @@ def _load_vocab(files: list[Path], errors: _Errors) -> _Vocab:
         if data is None:
             continue
         if not isinstance(data, LMap):
-            errors.add(path, 1, "a vocabulary file must be a mapping with `terms` and/or `entities`")
+            errors.add(
+                path, 1, "a vocabulary file must be a mapping with `terms` and/or `entities`"
+            )
             continue
         for key in data:
             if key not in ("terms", "entities", "description"):
-                errors.add(path, data.line_of(key), f"unknown key {key!r}: expected terms, entities")
+                errors.add(
+                    path, data.line_of(key), f"unknown key {key!r}: expected terms, entities"
+                )
         for section, target in (("terms", vocab.lists), ("entities", vocab.entities)):
             raw = data.get(section)
             if raw is None:
@@ -258,7 +264,9 @@ def _raw_list(items: Any, path: Path, line: int, errors: _Errors, what: str) -> 
             out.items.append((item, path, item_line))
         else:
             errors.add(
-                path, item_line, f"{what}: expected a word or phrase, or {{regex: ...}}, got {item!r}"
+                path,
+                item_line,
+                f"{what}: expected a word or phrase, or {{regex: ...}}, got {item!r}",
             )
     return out
 
@@ -267,7 +275,7 @@ def _raw_list(items: Any, path: Path, line: int, errors: _Errors, what: str) -> 
 
 
 class _Compiler:
-    """Compiles term lists for one signal, resolving @includes against its own lists and the vocab."""
+    """Compiles a signal's term lists, resolving @includes against its own lists and the vocab."""
 
     def __init__(self, own: dict[str, _RawList], vocab: _Vocab, errors: _Errors) -> None:
         self.own = own
@@ -312,7 +320,9 @@ class _Compiler:
             return None
         sources = sorted(set(sources), key=lambda s: (-len(s), s))
         pattern = re.compile("|".join(f"(?:{s})" for s in sources), re.IGNORECASE)
-        compiled = TermList(key[1], tuple(shown), pattern, tuple(keys) if keys is not None else None)
+        compiled = TermList(
+            key[1], tuple(shown), pattern, tuple(keys) if keys is not None else None
+        )
         self.cache[key] = compiled
         return compiled
 
@@ -394,6 +404,8 @@ class _SignalReader:
         entities, entity_terms = self._entities(compiler)
         role = self._entity_role()
         states, conditions = self._states(initial, aggregate is not None, entities, compiler)
+        for name in own_lists:  # unused lists are checked too
+            compiler.term_list(name)
         terms: dict[str, TermList] = {}
         for node in conditions.values():
             for name in names_in(node) - {ENTITY}:
@@ -408,7 +420,12 @@ class _SignalReader:
                     self.err(data.line, f"the vocabulary has no `{name}` cue list")
                 else:
                     cues[name] = compiled
-        if len(self.errors.items) > self.start or sid is None or question is None or initial is None:
+        if (
+            len(self.errors.items) > self.start
+            or sid is None
+            or question is None
+            or initial is None
+        ):
             return None, None
         signal = Signal(
             id=sid,
@@ -440,6 +457,9 @@ class _SignalReader:
         if raw is None:
             return None
         line = self.data.line_of("aggregate")
+        for key in ("terms", "entities", "tests"):
+            if key in self.data:
+                self.err(self.data.line_of(key), f"an aggregate signal has no `{key}`")
         if not isinstance(raw, LMap) or set(raw) != {"of", "away"}:
             self.err(line, "`aggregate` must be {of: SIGNAL-ID, away: [STATE, ...]}")
             return None
@@ -458,7 +478,9 @@ class _SignalReader:
         if raw is None:
             return out
         if not isinstance(raw, LMap):
-            self.err(self.data.line_of("terms"), "`terms` must map term list names to lists of terms")
+            self.err(
+                self.data.line_of("terms"), "`terms` must map term list names to lists of terms"
+            )
             return out
         for name, items in raw.items():
             line = raw.line_of(name)
@@ -493,7 +515,9 @@ class _SignalReader:
                     continue
             elif name not in self.vocab.entities:
                 known = ", ".join(sorted(self.vocab.entities)) or "none"
-                self.err(item_line, f"unknown entity {name!r}: give its aliases (vocabulary has {known})")
+                self.err(
+                    item_line, f"unknown entity {name!r}: give its aliases (vocabulary has {known})"
+                )
                 continue
             if name in names:
                 self.err(item_line, f"entity {name!r} is listed twice")
@@ -527,7 +551,7 @@ class _SignalReader:
                 self.err(line, f"{NO_MATCH!r} is reserved for tests")
                 continue
             if not isinstance(settings, LMap):
-                self.err(line, f"state {name!r}: expected a mapping such as {{when: \"a and b\"}}")
+                self.err(line, f'state {name!r}: expected a mapping such as {{when: "a and b"}}')
                 continue
             state = self._state(name, settings, aggregate, order, entities, compiler, conditions)
             if state is not None:
@@ -615,11 +639,14 @@ class _SignalReader:
             return None
         used = names_in(node)
         ok = True
-        if ENTITY in used and not entities:
+        declared = bool(entities) or bool(self.data.get("entities"))
+        if ENTITY in used and not declared:
             self.err(line, f"state {name!r}: `entity` used but the signal lists no entities")
             ok = False
-        if entities and ENTITY not in used:
-            self.err(line, f"state {name!r}: the signal has entities, so the condition must use `entity`")
+        if declared and ENTITY not in used:
+            self.err(
+                line, f"state {name!r}: the signal has entities, so the condition must use `entity`"
+            )
             ok = False
         for list_name in sorted(used - {ENTITY}):
             if list_name not in compiler.own and list_name not in compiler.vocab.lists:
@@ -701,6 +728,7 @@ def load_signals(paths: list[Path]) -> list[Signal]:
     vocab = _load_vocab(all_vocab, errors)
     signals: list[Signal] = []
     raw_tests: dict[str, Any] = {}
+    aggregate_lines: dict[str, int] = {}
     done: set[Path] = set()
     for path in signal_files:
         if path.resolve() in done:
@@ -710,45 +738,52 @@ def load_signals(paths: list[Path]) -> list[Signal]:
         if data is None:
             continue
         if not isinstance(data, LMap):
-            errors.add(path, 1, "a signal file must be a mapping with id, question, initial, states")
+            errors.add(
+                path, 1, "a signal file must be a mapping with id, question, initial, states"
+            )
             continue
         signal, tests = _SignalReader(path, data, vocab, errors).read()
         if signal is None:
             continue
         if any(s.id == signal.id for s in signals):
             first = next(s for s in signals if s.id == signal.id)
-            errors.add(path, data.line_of("id"), f"signal id {signal.id!r} is also used by {first.path}")
+            errors.add(
+                path, data.line_of("id"), f"signal id {signal.id!r} is also used by {first.path}"
+            )
             continue
         signals.append(signal)
         raw_tests[signal.id] = tests
+        aggregate_lines[signal.id] = data.line_of("aggregate")
     by_id = {s.id: s for s in signals}
     checked: list[Signal] = []
     for signal in signals:
         tests = _read_tests(signal, raw_tests[signal.id], errors)
-        if signal.aggregate is not None and not _aggregate_ok(signal, by_id, errors):
+        line = aggregate_lines[signal.id]
+        if signal.aggregate is not None and not _aggregate_ok(signal, line, by_id, errors):
             continue
         if tests is not None:
             checked.append(replace(signal, tests=tests))
     if errors.items:
-        raise SignalFileError(errors.items)
+        # A broken vocabulary list is met by every signal that uses it: say it once.
+        raise SignalFileError(list(dict.fromkeys(errors.items)))
     return checked
 
 
-def _aggregate_ok(signal: Signal, by_id: dict[str, Signal], errors: _Errors) -> bool:
+def _aggregate_ok(signal: Signal, line: int, by_id: dict[str, Signal], errors: _Errors) -> bool:
     agg = signal.aggregate
     assert agg is not None
     target = by_id.get(agg.of)
     if target is None:
-        errors.add(signal.path, 1, f"aggregate of unknown signal {agg.of!r}")
+        errors.add(signal.path, line, f"aggregate of unknown signal {agg.of!r}")
         return False
     if not target.entities:
-        errors.add(signal.path, 1, f"aggregate of {agg.of!r}, which has no entities to count")
+        errors.add(signal.path, line, f"aggregate of {agg.of!r}, which has no entities to count")
         return False
     unknown = [a for a in agg.away if a not in target.state_names()[1:]]
     if unknown:
         errors.add(
             signal.path,
-            1,
+            line,
             f"aggregate.away: {agg.of!r} has no state {', '.join(map(repr, unknown))}"
             f" (its states: {', '.join(target.state_names()[1:])})",
         )
@@ -757,7 +792,7 @@ def _aggregate_ok(signal: Signal, by_id: dict[str, Signal], errors: _Errors) -> 
 
 
 def run_signal_tests(signals: list[Signal]) -> list[str]:
-    """Run every signal's embedded tests; the failures, as "FILE:LINE: message" (empty: all pass)."""
+    """Run every signal's embedded tests; the failures as "FILE:LINE: message" (none: all pass)."""
     from watchers.matcher import Matcher
 
     failures: list[str] = []
@@ -778,10 +813,7 @@ def run_signal_tests(signals: list[Signal]) -> list[str]:
 
 def _test_problem(signal: Signal, test: SignalTest, observations: list[Any]) -> str | None:
     found = [o for o in observations if o.state != signal.initial]
-    described = ", ".join(
-        f"{o.state}{'/' + o.entity if o.entity else ''} ({o.polarity}{', hedged' if o.hedged else ''})"
-        for o in found
-    ) or "nothing"
+    described = ", ".join(_describe(o) for o in found) or "nothing"
     if test.expect in (NO_MATCH, signal.initial):
         if any(o.polarity == "for" for o in found):
             return f"expected no match, got {described}"
@@ -795,3 +827,9 @@ def _test_problem(signal: Signal, test: SignalTest, observations: list[Any]) -> 
     if test.polarity == "for" and others:
         return f"expected only {test.expect}, got {described}"
     return None
+
+
+def _describe(o: Any) -> str:
+    entity = f"/{o.entity}" if o.entity else ""
+    hedged = ", hedged" if o.hedged else ""
+    return f"{o.state}{entity} ({o.polarity}{hedged})"

@@ -73,14 +73,6 @@ def outlet_of(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def is_google_news(url: str) -> bool:
-    """True for links into Google News (which the feed's <source> element can resolve)."""
-    try:
-        return (urlsplit(url).hostname or "").lower() in GOOGLE_NEWS_HOSTS
-    except ValueError:
-        return False
-
-
 def _is_tracking(key: str) -> bool:
     key = key.lower()
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)

@@ -52,7 +52,9 @@ NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
 HEDGE_AFTER = 3  # ... and after the last one
 _CLAUSE_BREAK = re.compile(r"[,;:()\[\]—–]|\s-\s|\bbut\b|\bwhile\b|\bwhereas\b|\bно\b|\bа\b", re.I)
-_NOT_ONLY = re.compile(r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I)
+_NOT_ONLY = re.compile(
+    r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I
+)
 _FIELDS = ("title", "summary")
 _BUCKET = 3  # prefix keys are indexed by this many first letters
 
@@ -180,6 +182,8 @@ def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
     best: tuple[int, _Hit, _Hit] | None = None
     for a in ctx.list_hits(node.left.name):
         for b in ctx.list_hits(node.right.name):
+            if node.ordered and a.start >= b.start:
+                continue
             gap = max(0, b.w0 - a.w1) if a.start <= b.start else max(0, a.w0 - b.w1)
             if gap > node.words:
                 continue
@@ -340,9 +344,7 @@ class Matcher:
                 if not results:
                     continue
                 best = min(score for score, _, _ in results)
-                chosen = _coordinated(
-                    doc, {n for score, n, _ in results if score == best}, present
-                )
+                chosen = _coordinated(doc, {n for score, n, _ in results if score == best}, present)
                 for _, name, evidence in results:
                     if name in chosen:
                         reading = _read(signal, state.name, doc, unit, evidence)
@@ -362,9 +364,7 @@ class Matcher:
         """
         if not signal.entities:
             return [(None, [])]
-        covered = [
-            h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit
-        ]
+        covered = [h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit]
         places = (
             [h for h in doc.hits(signal.cues["place"]) if h.unit == unit]
             if signal.entity_role == "actor"
@@ -490,16 +490,24 @@ def _summarise(
     support = [r for r in readings if r.polarity == "for"]
     if support:
         top = max(rank[r.state] for r in support)
-        chosen = [r for r in support if rank[r.state] == top]
-        # Prefer an unhedged report of that state, and the first one in the article.
-        best = min(chosen, key=lambda r: r.hedged)
-        out.append(_observation(signal, entity, best, doc))
-    seen: set[str] = set()
-    for reading in readings:
-        if reading.polarity == "against" and reading.state not in seen:
-            seen.add(reading.state)
-            out.append(_observation(signal, entity, reading, doc))
+        out.append(_merged(signal, entity, [r for r in support if rank[r.state] == top], doc))
+    against = [r for r in readings if r.polarity == "against"]
+    for state in dict.fromkeys(r.state for r in against):
+        out.append(_merged(signal, entity, [r for r in against if r.state == state], doc))
     return out
+
+
+def _merged(
+    signal: Signal, entity: str | None, readings: list[_Reading], doc: _Document
+) -> Observation:
+    """One observation from the readings of one state: all their evidence; hedged
+    only if every sentence saying so was hedged."""
+    unhedged = [r for r in readings if not r.hedged]
+    kept = unhedged or readings
+    evidence = tuple(h for r in kept for h in r.evidence)
+    return _observation(
+        signal, entity, _Reading(kept[0].state, kept[0].polarity, not unhedged, evidence), doc
+    )
 
 
 def _observation(

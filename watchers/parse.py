@@ -14,11 +14,11 @@ import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
-from watchers.links import canonical_link, is_google_news, outlet_of
+from watchers.links import GOOGLE_NEWS_HOSTS, canonical_link, outlet_of
 from watchers.model import Article
 from watchers.text import html_to_text
 
@@ -28,6 +28,9 @@ MAX_TITLE_CHARS = 1_000
 MAX_SUMMARY_CHARS = 10_000
 MAX_UID_CHARS = 512
 _DATE_FIELDS = ("published_parsed", "updated_parsed", "created_parsed")
+# Entries are read with plain dict access: FeedParserDict.get runs key aliasing in
+# Python for every call (and would alias updated to published, with a warning).
+_get = dict.get
 
 
 class FeedParseError(ValueError):
@@ -71,10 +74,11 @@ def parse_feed(
         _check_empty_feed(parsed, body, source_name)
         return []
     base = _fallback_base(parsed, response_headers, location)
+    feed_host = outlet_of(base)
     articles: list[Article] = []
     seen: set[str] = set()
     for entry in entries:
-        article = _article(entry, source_name, base, now)
+        article = _article(entry, source_name, base, feed_host, now)
         if article is not None and article.uid not in seen:
             seen.add(article.uid)
             articles.append(article)
@@ -118,24 +122,26 @@ def _fallback_base(parsed: Any, headers: Mapping[str, str], location: str) -> st
     return ""
 
 
-def _article(entry: Any, source_name: str, base: str, now: datetime) -> Article | None:
-    title = _clean(entry.get("title"), MAX_TITLE_CHARS)
+def _article(
+    entry: Any, source_name: str, base: str, feed_host: str, now: datetime
+) -> Article | None:
+    title = _clean(_get(entry, "title"), MAX_TITLE_CHARS)
     summary = _clean(_summary_html(entry), MAX_SUMMARY_CHARS)
     if not title and not summary:
         return None
     link = canonical_link(_link(entry, base))
-    outlet = outlet_of(link) if _is_http(link) else ""
-    source = entry.get("source") or {}
-    if is_google_news(link):
+    outlet = outlet_of(link)
+    source = _get(entry, "source") or {}
+    if outlet in GOOGLE_NEWS_HOSTS:
         # Google News wraps outlets' links; the item's <source url="..."> names the outlet.
         outlet = outlet_of(source.get("href", "")) or outlet
-    outlet = outlet or outlet_of(base)
+    outlet = outlet or feed_host
     source_title = (source.get("title") or "").strip()
     if source_title and title.endswith(f" - {source_title}"):
         title = title[: -len(source_title) - 3].rstrip()
     published, estimated = _published(entry, now)
     return Article(
-        uid=_uid(entry.get("id"), link, title, outlet_of(base) or source_name),
+        uid=_uid(_get(entry, "id"), link, title, feed_host or source_name),
         link=link,
         title=title,
         summary=summary,
@@ -154,10 +160,10 @@ def _clean(value: Any, limit: int) -> str:
 
 
 def _summary_html(entry: Any) -> str:
-    summary = entry.get("summary")
+    summary = _get(entry, "summary")
     if isinstance(summary, str) and summary.strip():
         return summary
-    for content in entry.get("content") or []:
+    for content in _get(entry, "content") or []:
         value = content.get("value")
         if isinstance(value, str) and value.strip():
             return value
@@ -165,9 +171,9 @@ def _summary_html(entry: Any) -> str:
 
 
 def _link(entry: Any, base: str) -> str:
-    link = entry.get("link") or ""
+    link = _get(entry, "link") or ""
     if not link:
-        guid = entry.get("id") or ""
+        guid = _get(entry, "id") or ""
         if _is_http(guid):
             link = guid
     if link and base and not _is_http(link):
@@ -178,8 +184,7 @@ def _link(entry: Any, base: str) -> str:
 def _published(entry: Any, now: datetime) -> tuple[datetime, bool]:
     """(UTC publication time, whether it is estimated): missing -> now, future -> now."""
     for name in _DATE_FIELDS:
-        # Plain dict access: FeedParserDict.get would alias updated to published, with a warning.
-        parsed = dict.get(entry, name)
+        parsed = _get(entry, name)
         if parsed is None:
             continue
         try:
@@ -209,8 +214,8 @@ def _uid(guid: Any, link: str, title: str, scope: str) -> str:
 
 
 def _is_http(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    """An absolute http(s) URL (a prefix test: this runs for every entry)."""
+    head = value[:8].lower()
+    return (head.startswith("http://") and len(value) > 7) or (
+        head == "https://" and len(value) > 8
+    )

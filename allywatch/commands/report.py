@@ -108,6 +108,7 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
             "from": t.from_state,
             "to": t.to_state,
             "at": iso(t.at),
+            "reason": t.reason,
             "evidence": t.evidence,
         }
         for t in transitions
@@ -120,10 +121,13 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
         return
     for t in transitions:
         entity = f" {t.entity}" if t.entity else ""
-        click.echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}")
+        why = "" if t.reason in ("evidence", "count") else f" ({t.reason})"
+        click.echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}{why}")
         for item in t.evidence:
+            against = " [against]" if item.get("polarity") == "against" else ""
             click.echo(
-                f"    {item['published'][:10]} {item['outlet']}: {item['title']} <{item['link']}>"
+                f"    {item['published'][:10]} {item['outlet']}: {item['title']}{against}"
+                f" <{item['link']}>"
             )
 
 

@@ -57,7 +57,9 @@ def _read_articles(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             fail(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
         if not isinstance(item, dict):
-            fail(number, f"expected a JSON object with title and summary, got {type(item).__name__}")
+            fail(
+                number, f"expected a JSON object with title and summary, got {type(item).__name__}"
+            )
         for key in _ARTICLE_FIELDS:
             if item.get(key) is not None and not isinstance(item[key], str):
                 fail(number, f"`{key}` must be a string, got {type(item[key]).__name__}")
@@ -117,9 +119,7 @@ def signals() -> None:
     """Check signal files and run their embedded tests."""
 
 
-_paths_argument = click.argument(
-    "paths", nargs=-1, type=click.Path(path_type=Path, exists=False)
-)
+_paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=False))
 
 
 @signals.command()
@@ -141,8 +141,10 @@ def test_command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     total = sum(len(s.tests) for s in loaded)
     for failure in failures:
         click.echo(f"FAIL {failure}")
-    click.echo(f"{total} test(s) in {len(loaded)} signal(s): {total - len(failures)} passed,"
-               f" {len(failures)} failed")
+    click.echo(
+        f"{total} test(s) in {len(loaded)} signal(s): {total - len(failures)} passed,"
+        f" {len(failures)} failed"
+    )
     if failures:
         sys.exit(1)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 03:13:25.447671
+Create Date: 2026-11-29 03:33:21.597485
 """
 from alembic import op
 import sqlalchemy as sa
@@ -71,6 +71,8 @@ def upgrade() -> None:
     sa.Column('failing_since', store.types.UTCDateTime(), nullable=True),
     sa.Column('next_poll_at', store.types.UTCDateTime(), nullable=True),
     sa.Column('articles_seen', sa.Integer(), nullable=False),
+    sa.Column('claimed_by', sa.String(length=200), nullable=True),
+    sa.Column('claimed_until', store.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -140,7 +142,7 @@ def upgrade() -> None:
 
     op.create_table('articles',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('uid', sa.String(length=200), nullable=False),
+    sa.Column('uid', sa.String(length=512), nullable=False),
     sa.Column('link', sa.Text(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
@@ -148,8 +150,8 @@ def upgrade() -> None:
     sa.Column('first_seen_at', store.types.UTCDateTime(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('source_name', sa.String(length=200), nullable=False),
-    sa.Column('outlet', sa.String(length=200), nullable=False),
-    sa.Column('story', sa.String(length=200), nullable=False),
+    sa.Column('outlet', sa.Text(), nullable=False),
+    sa.Column('story', sa.String(length=512), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('uid')
@@ -183,8 +185,8 @@ def upgrade() -> None:
     sa.Column('hedged', sa.Boolean(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('published_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('outlet', sa.String(length=200), nullable=False),
-    sa.Column('story', sa.String(length=200), nullable=False),
+    sa.Column('outlet', sa.Text(), nullable=False),
+    sa.Column('story', sa.String(length=512), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('article_id', 'signal', 'entity', 'state', 'polarity')

@@ -1,0 +1,35 @@
+"""Fixtures shared by the whole suite.
+
+`database_url` gives each test a fresh, empty database: an SQLite file under
+the test's tmp_path, or, when ALLYWATCH_TEST_DATABASE_URL names a PostgreSQL
+server, a database created on it for this test and dropped after it. The same
+suite thus proves both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from databases import TEST_DATABASE_ENV, postgres_database, server_url
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    server = server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'watch.db'}"
+        return
+    with postgres_database(server) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database; the test is skipped when no server is configured."""
+    server = server_url()
+    if server is None:
+        pytest.skip(f"needs PostgreSQL: set {TEST_DATABASE_ENV} to a postgresql:// server URL")
+    with postgres_database(server) as url:
+        yield url

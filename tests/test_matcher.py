@@ -1,0 +1,303 @@
+"""The matcher: reading articles for evidence (negation, denial, hedging, entities)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watchers.language import load_signals
+from watchers.matcher import Matcher
+from watchers.model import Observation
+from watchers.text import html_to_text, split_sentences
+
+GADGETS = """
+id: gadget-exports
+question: Has Ruritania delivered gadgets to Freedonia?
+initial: none
+terms:
+  gadget: [gadget*, гаджет*]
+  freedonia: [Freedonia*, Фридони*]
+  buy: [buy*, bought, contract*, купи*]
+  delivery: [delivered, arriv*, received, поставил*]
+  official: [confirm*]
+states:
+  deal: {when: "gadget and freedonia and buy", future: true}
+  delivery-reported: {when: "gadget and freedonia and delivery", hedged: true}
+  delivered: {when: "gadget and freedonia and delivery and official"}
+"""
+
+CLUB = """
+id: club-attendance
+question: Do the members attend the club's summits?
+initial: attending
+entities: {Avalon: [Avalon*, Arthur], Brigadoon: [Brigadoon*, Minsk], Camelot: [Camelot*, Lancelot]}
+terms:
+  club: [Round Table]
+  meeting: [summit*, meeting*]
+  away: [skip*, stay* away, not attend]
+states:
+  absent: {when: "near(entity, away, 6) and meeting and article(club)", future: true}
+"""
+
+MISSIONS = """
+id: missions
+question: Are knights stationed abroad?
+initial: none
+entity_role: place
+entities: {Avalon: [Avalon], Brigadoon: [Brigadoon]}
+terms:
+  knights: [knights]
+  present: [stationed, arrived]
+states:
+  stationed: {when: "near(knights, entity, 4) and present"}
+"""
+
+EXITS = """
+id: exits
+question: Does a member leave the Round Table?
+initial: member
+entities: {Avalon: [Avalon], Brigadoon: [Brigadoon]}
+terms:
+  club: [Round Table]
+  leave: [leaves, left]
+states:
+  left: {when: "before(entity, leave, 3) and before(leave, club, 3)"}
+"""
+
+
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    folder = tmp_path_factory.mktemp("signals")
+    signals = {"gadgets": GADGETS, "club": CLUB, "missions": MISSIONS, "exits": EXITS}
+    for name, body in signals.items():
+        (folder / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
+    return Matcher(load_signals([folder]))
+
+
+def found(matcher: Matcher, title: str, summary: str = "", signal: str | None = None) -> set:
+    return {
+        (o.entity, o.state, o.polarity, o.hedged) if o.entity else (o.state, o.polarity, o.hedged)
+        for o in matcher.match(title, summary)
+        if signal is None or o.signal == signal
+    }
+
+
+def test_plain_report(matcher: Matcher) -> None:
+    assert found(matcher, "Gadgets arrived in Freedonia on Monday") == {
+        ("delivery-reported", "for", False)
+    }
+
+
+def test_strongest_state_only(matcher: Matcher) -> None:
+    text = "Freedonia confirmed it received the gadgets it bought"
+    assert found(matcher, text) == {("delivered", "for", False)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ruritania has not delivered gadgets to Freedonia",
+        "No gadgets have arrived in Freedonia",
+        "Freedonia has yet to receive gadgets... it never received gadgets",
+        "Freedonia never received the gadgets",
+        "Руритания не поставила гаджеты Фридонии",
+    ],
+)
+def test_negation_in_scope_means_no_evidence(matcher: Matcher, text: str) -> None:
+    assert found(matcher, text) == set()
+
+
+def test_negation_out_of_scope_does_not_count(matcher: Matcher) -> None:
+    # "not" negates "cheap", in another clause, far from the matched words.
+    text = "The gadgets were not cheap, but they arrived in Freedonia on time"
+    assert found(matcher, text) == {("delivery-reported", "for", False)}
+    assert found(matcher, "Not only did gadgets arrive in Freedonia") == {
+        ("delivery-reported", "for", False)
+    }
+
+
+def test_denial_is_evidence_against(matcher: Matcher) -> None:
+    assert found(matcher, "Freedonia denies it received gadgets") == {
+        ("delivery-reported", "against", False)
+    }
+
+
+def test_speculation_evidences_only_the_weaker_state(matcher: Matcher) -> None:
+    # A planned delivery is a deal, not a delivery.
+    assert found(matcher, "Freedonia plans to have the gadgets delivered") == {
+        ("deal", "for", True)
+    }
+    assert found(matcher, "Freedonia may have received gadgets") == {("deal", "for", True)}
+    assert found(matcher, "Freedonia may buy gadgets") == {("none", "for", True)}
+    assert found(matcher, "Have gadgets arrived in Freedonia?") == {("deal", "for", True)}
+
+
+def test_rumour_counts_where_the_state_accepts_it(matcher: Matcher) -> None:
+    assert found(matcher, "Gadgets have reportedly arrived in Freedonia") == {
+        ("delivery-reported", "for", True)
+    }
+    # `deal` does not accept hedged reports: a rumoured deal is no deal.
+    assert found(matcher, "Freedonia allegedly bought gadgets") == {("none", "for", True)}
+
+
+def test_future_counts_where_the_state_accepts_it(matcher: Matcher) -> None:
+    assert found(matcher, "Freedonia will buy gadgets") == {("deal", "for", False)}
+    # A delivery due next year is a deal, and `deal` accepts reports of the future.
+    assert found(matcher, "Gadgets will be delivered to Freedonia next year") == {
+        ("deal", "for", False)
+    }
+
+
+def test_title_and_summary_both_count(matcher: Matcher) -> None:
+    assert found(matcher, "Good news for Freedonia", "The gadgets arrived in Freedonia.") == {
+        ("delivery-reported", "for", False)
+    }
+
+
+def test_condition_holds_within_one_sentence(matcher: Matcher) -> None:
+    text = "Gadgets are popular. Freedonia received a visitor."
+    assert found(matcher, text) == set()
+
+
+def test_evidence_records_words_offsets_and_sentence(matcher: Matcher) -> None:
+    summary = "Markets fell. Reportedly, gadgets arrived in Freedonia on Monday."
+    [obs] = matcher.match("Weekly roundup", summary)
+    assert isinstance(obs, Observation)
+    assert (obs.signal, obs.entity, obs.state, obs.hedged) == (
+        "gadget-exports",
+        None,
+        "delivery-reported",
+        True,
+    )
+    for evidence in obs.evidence:
+        assert evidence.field == "summary"
+        assert summary[evidence.start : evidence.end] == evidence.text
+        assert evidence.sentence == "Reportedly, gadgets arrived in Freedonia on Monday."
+    assert {(e.term, e.text) for e in obs.evidence} == {
+        ("rumour", "Reportedly"),
+        ("gadget", "gadgets"),
+        ("delivery", "arrived"),
+        ("freedonia", "Freedonia"),
+    }
+    assert obs.to_json()["evidence"][0]["start"] == summary.index("Reportedly")
+
+
+def test_entity_is_recorded_and_nearest_wins(matcher: Matcher) -> None:
+    text = "Arthur will skip the Round Table summit hosted by Lancelot"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "absent", "for", False)}
+
+
+def test_entity_after_a_place_cue_is_a_place(matcher: Matcher) -> None:
+    # "Minsk" is nearer to "skip" than "Arthur" is, but it is where the meeting is.
+    text = "Arthur, angry at the Round Table, will skip the meeting in Minsk"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "absent", "for", False)}
+
+
+def test_entities_listed_together_share_the_state(matcher: Matcher) -> None:
+    text = "Avalon, Brigadoon and Camelot skip the Round Table meeting"
+    assert {e for e, *_ in found(matcher, text, signal="club-attendance")} == {
+        "Avalon",
+        "Brigadoon",
+        "Camelot",
+    }
+
+
+def test_article_scope_term(matcher: Matcher) -> None:
+    # The club is named in the title, the absence in the summary.
+    assert found(
+        matcher, "Round Table in crisis", "Lancelot skipped the summit.", signal="club-attendance"
+    ) == {("Camelot", "absent", "for", False)}
+    assert (
+        found(matcher, "Crisis", "Lancelot skipped the summit.", signal="club-attendance") == set()
+    )
+
+
+def test_place_entities(matcher: Matcher) -> None:
+    assert found(matcher, "Knights arrived in Brigadoon", signal="missions") == {
+        ("Brigadoon", "stationed", "for", False)
+    }
+
+
+def test_before_asks_for_word_order(matcher: Matcher) -> None:
+    assert found(matcher, "Avalon leaves the Round Table", signal="exits") == {
+        ("Avalon", "left", "for", False)
+    }
+    assert found(matcher, "Round Table knights left Brigadoon", signal="exits") == set()
+
+
+def test_absent_anchor_words_mean_no_observations(matcher: Matcher) -> None:
+    assert matcher.match("Nothing to see here", "Weather and sport.") == []
+    assert matcher.match("", "") == []
+
+
+def test_aggregate_signals_are_not_matched(tmp_path: Path) -> None:
+    (tmp_path / "club.yaml").write_text(textwrap.dedent(CLUB), encoding="utf-8")
+    (tmp_path / "away.yaml").write_text(
+        "id: away\nquestion: q\ninitial: none\n"
+        "aggregate: {of: club-attendance, away: [absent]}\n"
+        "states:\n  some: {min_count: 1}\n",
+        encoding="utf-8",
+    )
+    matcher = Matcher(load_signals([tmp_path]))
+    signals = {o.signal for o in matcher.match("Arthur skips the Round Table summit", "")}
+    assert signals == {"club-attendance"}
+
+
+_VOCABULARY = (
+    "Freedonia gadgets arrived delivered not no may reportedly will Arthur Minsk skips Round"
+    " Table summit in denies bought , . ? ! <p> </p> &amp; не гаджеты поставила"
+)
+_WORDS = st.sampled_from(_VOCABULARY.split(" "))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_WORDS, max_size=25).map(" ".join), st.text(max_size=80))
+def test_any_text_gives_valid_evidence(matcher: Matcher, words: str, junk: str) -> None:
+    title, summary = html_to_text(words), html_to_text(junk + " " + words)
+    for obs in matcher.match(title, summary):
+        assert obs.polarity in ("for", "against")
+        for e in obs.evidence:
+            text = title if e.field == "title" else summary
+            assert text[e.start : e.end] == e.text and e.text
+            assert e.text in e.sentence
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_html_to_text_never_fails_and_collapses_spaces(junk: str) -> None:
+    text = html_to_text(junk)
+    assert "  " not in text and "\r" not in text and text == text.strip()
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_html_to_text_strips_tags_and_unescapes() -> None:
+    html = '<p>Iran &amp; Russia</p><p><a href="x">sign</a> a&nbsp;deal</p><script>x()</script>'
+    assert html_to_text(html) == "Iran & Russia\nsign a deal"
+
+
+def test_html_to_text_handles_escaped_and_broken_markup() -> None:
+    assert html_to_text("&lt;p&gt;Hello &amp;amp; bye&lt;/p&gt;") == "Hello & bye"
+    assert html_to_text("<div><b>unclosed <i>tags") == "unclosed tags"
+    assert html_to_text("a < b and c > d") == "a < b and c > d"
+    assert html_to_text("") == ""
+    assert html_to_text("  plain\t text  ") == "plain text"
+
+
+def test_paragraphs_end_sentences() -> None:
+    text = html_to_text("<p>Talks went on</p><p>Iran received jets</p>")
+    assert split_sentences(text) == ["Talks went on", "Iran received jets"]
+
+
+def test_sentence_splitting_keeps_abbreviations() -> None:
+    assert split_sentences("Mr. Putin met the U.S. envoy. He left! «Да». 3 jets") == [
+        "Mr. Putin met the U.S. envoy.",
+        "He left!",
+        "«Да».",
+        "3 jets",
+    ]

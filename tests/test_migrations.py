@@ -1,0 +1,67 @@
+"""The Alembic migrations, on SQLite and (with ALLYWATCH_TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from store.engine import open_engine
+from store.migrate import alembic_config, current_revision, head_revision, upgrade
+from store.models import Base
+
+UPGRADE = "import sys; from store.engine import open_engine; from store.migrate import upgrade\n"
+UPGRADE += "upgrade(open_engine(sys.argv[1]))"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = open_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def differences(engine: Engine) -> list:
+    """What Alembic would still have to change for the schema to match store/models.py."""
+    with engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+def test_upgrade_builds_exactly_the_models_schema(engine: Engine) -> None:
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    assert differences(engine) == []
+
+
+def test_downgrade_and_upgrade_again(engine: Engine) -> None:
+    upgrade(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert differences(engine) == []
+
+
+def test_processes_upgrading_a_new_database_at_once_all_succeed(database_url: str) -> None:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADE, database_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
+    engine = open_engine(database_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,104 @@
+"""The built-in signal pack: it loads, its embedded tests pass, its fixed names hold."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from allywatch.resources import builtin_dir
+from watchers.language import Signal, load_signals, run_signal_tests
+from watchers.matcher import Matcher
+
+
+@pytest.fixture(scope="module")
+def pack() -> dict[str, Signal]:
+    return {s.id: s for s in load_signals([builtin_dir("signals")])}
+
+
+def test_embedded_tests_pass(pack: dict[str, Signal]) -> None:
+    assert run_signal_tests(list(pack.values())) == []
+
+
+def test_seed_signals_have_their_fixed_ids_states_and_entities(pack: dict[str, Signal]) -> None:
+    csto = pack["csto-summit-attendance"]
+    assert csto.state_names() == ("attending", "absent", "suspended", "withdrawn")
+    assert csto.entities == (
+        "Armenia",
+        "Belarus",
+        "Kazakhstan",
+        "Kyrgyzstan",
+        "Russia",
+        "Tajikistan",
+    )
+    assert pack["su35-iran"].state_names() == ("none", "deal", "delivery-reported", "delivered")
+    assert pack["su35-iran"].entities == ()
+    assert pack["power-of-siberia-2"].state_names() == (
+        "talks",
+        "agreement",
+        "construction",
+        "operational",
+        "shelved",
+    )
+
+
+def test_delivered_needs_corroboration(pack: dict[str, Signal]) -> None:
+    su35 = pack["su35-iran"]
+    delivered, reported = su35.state("delivered"), su35.state("delivery-reported")
+    assert delivered.when != reported.when or delivered.min_sources >= 3
+
+
+def test_watch_points_are_covered(pack: dict[str, Signal]) -> None:
+    expected = {
+        "north-korean-troops-russia",
+        "iran-drones-russia",
+        "russian-nukes-belarus",
+        "brics-membership",
+        "russian-forces-africa",
+        "india-russian-oil",
+    }
+    assert expected <= set(pack)
+    aggregate = pack["csto-members-away"].aggregate
+    assert aggregate is not None and aggregate.of == "csto-summit-attendance"
+    assert [s.min_count for s in pack["csto-members-away"].states] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    "signal_id",
+    [
+        "csto-summit-attendance",
+        "su35-iran",
+        "power-of-siberia-2",
+        "north-korean-troops-russia",
+        "iran-drones-russia",
+        "russian-nukes-belarus",
+        "brics-membership",
+        "russian-forces-africa",
+        "india-russian-oil",
+    ],
+)
+def test_every_signal_is_tested_in_english_and_russian(
+    pack: dict[str, Signal], signal_id: str
+) -> None:
+    tests = pack[signal_id].tests
+    cyrillic = [t for t in tests if re.search("[а-яА-Я]", t.title + t.summary)]
+    assert cyrillic and len(cyrillic) < len(tests)
+    assert any(t.expect == "no-match" for t in tests)
+    assert any(t.expect not in ("no-match", pack[signal_id].initial) for t in tests)
+
+
+def test_keyword_traps_do_not_fire(pack: dict[str, Signal]) -> None:
+    matcher = Matcher(list(pack.values()))
+    for text in (
+        "Russia has NOT delivered Su-35s to Iran",
+        "Iran may receive Su-35s next year, or it may not",
+        "Russian Su-35 jets intercepted a US drone over Syria",
+        "Gas deliveries to China via the Power of Siberia pipeline hit a record",
+        "Pashinyan and Putin attended the CSTO summit in Yerevan",
+    ):
+        hits = [
+            o
+            for o in matcher.match(text, "")
+            if o.polarity == "for" and o.state != pack[o.signal].initial and not o.hedged
+        ]
+        assert hits == [], text
