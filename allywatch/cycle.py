@@ -70,13 +70,13 @@ class CycleReport:
 def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     """Poll what is due, store and match what is new, evaluate every signal, send due digests."""
     now = now or datetime.now(UTC)
+    matcher = Matcher(workspace.signals)  # bad signal files stop the cycle before the database
     config, engine = workspace.config, workspace.engine
     report = CycleReport()
     with writing(engine) as session:
         run_id = queries.start_run(session, now).id
     worker = claims.worker_name()
     margins = _configured_sources(engine, config)
-    matcher = Matcher(workspace.signals)
     stories = _Stories(engine, now)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
     try:

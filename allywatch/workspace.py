@@ -32,8 +32,8 @@ class Workspace:
     @cached_property
     def engine(self) -> Engine:
         """The database, upgraded to the current schema on first use."""
-        engine = open_engine(self.config.database)
         try:
+            engine = open_engine(self.config.database)
             upgrade(engine)
         except Exception as exc:
             raise ConfigError(f"database {self.config.database}: cannot open: {exc}") from exc

@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -84,51 +85,94 @@ def received_messages(smtp: SmtpServer) -> Counter[tuple[str, str]]:
         )
 
 
-class Killer:
-    """Starts runs and SIGKILLs them at a random point of a run's usual course.
+def last_run(database: Path) -> tuple[int, str] | None:
+    """(id, status) of the newest cycle recorded in `database`, if any."""
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            return db.execute("SELECT id, status FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.Error:  # not made yet, or not migrated yet
+        return None
 
-    A quarter of the kills land in start-up (imports, migrating, taking the
-    lock, recording the run), the rest once the cycle is at work (polling,
-    storing, evaluating, sending digests), where there is most to break.
+
+@dataclass
+class Course:
+    """When things happen in an uninterrupted run, in seconds from its start."""
+
+    polled: float  # its first poll: start-up is over
+    evaluated: float  # its cycle is recorded as finished: only digests and exit remain
+    ended: float
+
+
+def timed_run(config: Path, moment: str, world: NewsWorld) -> Course:
+    """Run to the end, watching its course."""
+    database = config.parent / "watch.db"
+    before, seen, started = last_run(database), world.requests, time.monotonic()
+    process = start_allywatch(config, "run", "--now", moment)
+    polled = evaluated = None
+    while process.poll() is None:
+        now = time.monotonic() - started
+        if polled is None and world.requests > seen:
+            polled = now
+        if evaluated is None and (run := last_run(database)) != before and run[1] != "running":
+            evaluated = now
+        time.sleep(0.003)
+    ended = time.monotonic() - started
+    _out, err = process.communicate()
+    assert process.returncode == 0, err
+    polled = polled or ended
+    return Course(polled, max(evaluated or ended, polled), ended)
+
+
+class Killer:
+    """Starts runs and SIGKILLs them at random points of a run's course.
+
+    A fifth of the kills land in start-up (imports, migrating, taking the lock),
+    three fifths after the first poll while the cycle is at work (polling,
+    storing, evaluating), the last fifth while digests are sent and the process
+    exits. Each kill is filed by what the database shows afterwards.
     """
 
-    def __init__(self, config: Path, rng: random.Random) -> None:
-        self.config, self.rng = config, rng
-        self.startup, self.span = 1.0, 1.5  # seconds: first poll and end of a whole run
-        self.landed = 0  # kills that hit a live process
+    def __init__(self, config: Path, world: NewsWorld, rng: random.Random) -> None:
+        self.config, self.world, self.rng = config, world, rng
+        self.course = Course(1.0, 1.2, 1.5)
+        self.landed: Counter[str] = Counter()  # kills that hit a live process, by phase
         self.missed = 0  # runs that had finished before their kill came
 
-    def learn(self, startup: float, span: float) -> None:
-        self.startup, self.span = startup, span
-
     def attempt(self, moment: str) -> None:
+        database, course = self.config.parent / "watch.db", self.course
+        before, seen = last_run(database), self.world.requests
         process = start_allywatch(self.config, "run", "--now", moment)
-        if self.rng.random() < 0.25:
-            delay = self.rng.uniform(0.05, self.startup)
+        phase = self.rng.random()
+        if phase < 0.2:
+            time.sleep(self.rng.uniform(0.05, course.polled))
         else:
-            delay = self.rng.uniform(self.startup, 1.1 * self.span)
-        time.sleep(delay)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            self.landed += 1
-        else:
+            give_up = time.monotonic() + 3 * course.polled
+            while self.world.requests == seen and process.poll() is None:
+                if time.monotonic() > give_up:
+                    break
+                time.sleep(0.002)
+            work = course.evaluated - course.polled
+            if phase < 0.8:
+                time.sleep(self.rng.uniform(0, work))
+            else:
+                time.sleep(self.rng.uniform(work, course.ended - course.polled))
+        if process.poll() is not None:
             self.missed += 1
+            process.communicate()
+            return
+        process.send_signal(signal.SIGKILL)
         process.communicate()
+        after = last_run(database)
+        if after == before:
+            self.landed["before the cycle began"] += 1
+        elif after is not None and after[1] == "running":
+            self.landed["mid-cycle"] += 1
+        else:
+            self.landed["after evaluation (digests, exit)"] += 1
 
-
-def timed_run(config: Path, moment: str, world: NewsWorld) -> tuple[float, float]:
-    """Run to the end; seconds until its first poll (or its end) and until its end."""
-    seen, started = world.requests, time.monotonic()
-    process = start_allywatch(config, "run", "--now", moment)
-    first = None
-    while process.poll() is None:
-        if first is None and world.requests > seen:
-            first = time.monotonic() - started
-        time.sleep(0.005)
-    total = time.monotonic() - started
-    out, err = process.communicate()
-    assert process.returncode == 0, err
-    return first or total, total
+    @property
+    def kills(self) -> int:
+        return sum(self.landed.values())
 
 
 def test_runs_killed_at_random_points_lose_and_repeat_nothing(
@@ -143,16 +187,16 @@ def test_runs_killed_at_random_points_lose_and_repeat_nothing(
         subscribe(killed)
 
         rng = random.Random(int(os.environ.get("ALLYWATCH_CRASH_SEED", "20250106")))
-        killer = Killer(killed, rng)
+        killer = Killer(killed, world, rng)
         per_moment = -(-KILLS // len(world.moments))
         for moment in world.moments:
             world.clock = moment
-            killer.learn(*timed_run(reference, moment_arg(moment), world))
+            killer.course = timed_run(reference, moment_arg(moment), world)
             # Runs come every few minutes, as from cron, so each has sources to poll
             # again; each is killed, until `per_moment` kills have landed.
             attempts = 0
-            target = killer.landed + per_moment
-            while killer.landed < target:
+            target = killer.kills + per_moment
+            while killer.kills < target:
                 attempts += 1
                 assert attempts <= 5 * per_moment, "the runs keep finishing before their kill"
                 killer.attempt(moment_arg(moment + attempts * ATTEMPT_EVERY))
@@ -163,14 +207,12 @@ def test_runs_killed_at_random_points_lose_and_repeat_nothing(
     finally:
         reference_smtp.stop()
 
-    assert killer.landed >= KILLS
-    database = tmp_path / "killed" / "watch.db"
-    with sqlite3.connect(database) as db:
-        mid_cycle = db.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+    assert killer.kills >= KILLS
     print(
-        f"kills landed: {killer.landed} ({mid_cycle} after the cycle had begun),"
-        f" runs finished before their kill: {killer.missed}"
+        f"kills landed: {killer.kills} ({dict(killer.landed)});"
+        f" runs that finished before their kill: {killer.missed}"
     )
+    database = tmp_path / "killed" / "watch.db"
     expected = snapshot(tmp_path / "reference" / "watch.db")
     assert expected["alerts"] and expected["deliveries"], "the world raised nothing to check"
     assert integrity(database) == ("ok", [])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from watchers.fetch import FetchRequest, fetch_all_sync
 from watchers.links import canonical_link
 from watchers.parse import MAX_SUMMARY_CHARS, FeedParseError, parse_feed
 
@@ -80,6 +81,26 @@ def test_encoding_from_the_http_charset_is_honoured() -> None:
     assert article.title == "Поставка Су-35 в Иран"
 
 
+def test_utf16_with_a_byte_order_mark_is_decoded() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-16"?><rss version="2.0"><channel><title>T</title>'
+        "<item><title>Kazakhstan — Қазақстан</title><link>https://example.kz/1</link></item>"
+        "</channel></rss>"
+    ).encode("utf-16")
+    (article,) = parse(body, headers={"content-type": "application/xml"})
+    assert article.title == "Kazakhstan — Қазақстан"
+
+
+def test_double_escaped_entities_are_unescaped() -> None:
+    (article,) = parse(
+        rss(
+            "<title>Iran&amp;#8217;s jets &amp;amp; Russia&amp;#39;s deal</title>"
+            "<link>https://example.org/a</link>"
+        )
+    )
+    assert article.title == "Iran\u2019s jets & Russia's deal"
+
+
 def test_utf8_without_any_declaration_or_content_type_is_read_as_utf8(tmp_path) -> None:
     body = rss("<title>Zełenski w Kijowie — été</title><link>https://example.pl/1</link>", head="")
     (article,) = parse_feed(body, {}, "Local", str(tmp_path / "feed.xml"), NOW)
@@ -120,10 +141,11 @@ def test_atom_xml_base_and_content_are_used() -> None:
     assert article.uid == "tag:site.example,2024:1"
 
 
-def test_local_file_feeds_resolve_relative_links_against_the_site() -> None:
-    (article,) = parse(
-        rss("<title>One</title><link>/news/1</link>"), headers={}, location="feeds/local.xml"
-    )
+def test_local_file_feeds_resolve_relative_links_against_the_site(tmp_path) -> None:
+    feed = tmp_path / "local.xml"
+    feed.write_bytes(rss("<title>One</title><link>/news/1</link>"))
+    (fetched,) = fetch_all_sync([FetchRequest("Local", str(feed))])
+    (article,) = parse_feed(fetched.body, fetched.headers, "Local", str(feed), NOW)
     assert article.link == "https://www.example.org/news/1"
     assert article.outlet == "example.org"
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -22,10 +22,11 @@ from store.migrate import upgrade
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    engine = open_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = open_engine(database_url)
     upgrade(engine)
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def plant(
@@ -94,7 +95,9 @@ def test_a_killed_holder_on_this_host_is_taken_over_at_once(engine: Engine) -> N
         "time.sleep(60)\n"
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", script, str(engine.url)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script, engine.url.render_as_string(hide_password=False)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout.readline().strip() == "held"

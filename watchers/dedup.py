@@ -20,10 +20,13 @@ Memory is about 3 KB per article held (20,000 articles: about 55 MB).
 
 from __future__ import annotations
 
+import heapq
 import re
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 
 _WORD = re.compile(r"\w+")
 _TOKEN_CACHE_LIMIT = 500_000
@@ -31,7 +34,7 @@ _NONE: frozenset[str] = frozenset()
 # Leads carry the story; long summaries mostly add boilerplate and cost.
 MAX_TITLE_WORDS = 40
 MAX_SUMMARY_WORDS = 120
-MAX_CHECKS = 64  # candidates verified per article (newest first)
+MAX_CHECKS = 64  # candidates verified per article (most shared bands first)
 MAX_BUCKET = 64  # items kept per LSH bucket (newest): boilerplate must not grow buckets forever
 SAME_TITLE = 0.85  # headline word overlap that makes two items one story on its own...
 MIN_SAME_TITLE_WORDS = 5  # ...when the headline is long enough to be specific
@@ -67,23 +70,21 @@ class _Index:
             for band, start in enumerate(range(0, self.bins - rows + 1, rows))
         ]
 
-    def match_and_insert(self, keys: list[int], item: int) -> set[int]:
-        """The items sharing a band key with `keys`; `item` is then filed under them."""
-        found: set[int] = set()
+    def match_and_insert(self, keys: list[int], item: int, found: Counter[int]) -> None:
+        """Count in `found` the bands each earlier item shares with `keys`; file `item`."""
         buckets = self.buckets
         for key in keys:
             hit = buckets.get(key)
             if hit is None:
                 buckets[key] = item  # most buckets hold one item: skip the list
             elif isinstance(hit, int):
-                found.add(hit)
+                found[hit] += 1
                 buckets[key] = [hit, item]
             else:
                 found.update(hit)
                 hit.append(item)
                 if len(hit) > MAX_BUCKET:
                     del hit[0]
-        return found
 
 
 def _densify(sig: list[int], empty: int) -> None:
@@ -181,12 +182,13 @@ class StoryGrouper:
         if text_shingles:
             numbers = frozenset(w for w in title_words if w.isdigit()) or _NONE
             position = len(self._items)
-            candidates = self._text_index.match_and_insert(
-                self._text_index.band_keys(text_shingles), position
+            candidates: Counter[int] = Counter()
+            self._text_index.match_and_insert(
+                self._text_index.band_keys(text_shingles), position, candidates
             )
             if title_shingles:
-                candidates |= self._title_index.match_and_insert(
-                    self._title_index.band_keys(title_shingles), position
+                self._title_index.match_and_insert(
+                    self._title_index.band_keys(title_shingles), position, candidates
                 )
             item = _Item(tuple(set(title_ids)), numbers, array("q", text_shingles), uid)
             if story is None:
@@ -197,10 +199,17 @@ class StoryGrouper:
         self._story_of_uid[uid] = story = story or uid
         return story
 
-    def _first_match(self, new: _Item, shingles: set[int], candidates: set[int]) -> _Item | None:
-        """The most recent candidate (of the newest MAX_CHECKS) that is the same story."""
+    def _first_match(
+        self, new: _Item, shingles: set[int], candidates: Counter[int]
+    ) -> _Item | None:
+        """The first candidate that is the same story, trying those sharing most bands first.
+
+        At most MAX_CHECKS are tried: boilerplate can make many items collide, and
+        a true copy shares more bands than an item that only shares boilerplate.
+        """
         title_set = set(new.title_words)
-        for position in sorted(candidates, reverse=True)[:MAX_CHECKS]:
+        ranked = heapq.nlargest(MAX_CHECKS, candidates.items(), key=itemgetter(1, 0))
+        for position, _ in ranked:
             old = self._items[position]
             if new.numbers - old.numbers and old.numbers - new.numbers:
                 continue  # "Day 199 of the war" and "Day 200 of the war" are different stories

@@ -28,7 +28,7 @@ from watchers.lang_yaml import LList, LMap, YamlFileError, load_yaml
 SEVERITIES = ("info", "warning", "critical")
 NO_MATCH = "no-match"
 # Cue lists the matcher reads from the vocabulary.
-CUE_LISTS = ("negation", "denial", "rumour", "hedge", "future", "place")
+CUE_LISTS = ("negation", "denial", "rumour", "hedge", "future", "complement", "place")
 _RESERVED = {"and", "or", "not", "near", "before", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LIST_NAME = re.compile(r"^[A-Za-z_][\w-]*$")

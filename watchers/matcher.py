@@ -438,9 +438,22 @@ def _read(
     def near(h: _Hit) -> bool:
         return first - HEDGE_BEFORE <= h.w0 and h.w1 <= last + HEDGE_AFTER
 
-    hedges = [h for h in unit_hits("hedge") if near(h)]
-    rumours = [h for h in unit_hits("rumour") if near(h)]
-    futures = [h for h in unit_hits("future") if near(h)]
+    last_end = max(h.end for h in anchor if h.w1 == last)
+    anchor_field = next(h.field for h in anchor if h.w1 == last)
+
+    def applies(h: _Hit) -> bool:
+        """Near the match, and not in a later clause ("signed a memorandum; a contract is
+        expected")."""
+        if not near(h):
+            return False
+        return h.start < last_end or doc.same_clause(anchor_field, last_end, h.start)
+
+    hedges = [h for h in unit_hits("hedge") if applies(h)]
+    rumours = [h for h in unit_hits("rumour") if applies(h)]
+    complements = doc.hits(signal.cues["complement"])
+    futures = [
+        h for h in unit_hits("future") if applies(h) and not _complement(h, complements)
+    ]
     question = doc.sentence(unit).endswith("?")
     cues = tuple(hedges + rumours + futures + denials)
     uncertain = bool(hedges or rumours) or question
@@ -458,6 +471,15 @@ def _read(
     accepted_future = final != signal.initial and signal.state(final).future
     hedged = uncertain or (bool(futures) and not accepted_future)
     return _Reading(final, "for", hedged, tuple(evidence) + cues)
+
+
+def _complement(cue: _Hit, complements: list[_Hit]) -> bool:
+    """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
+    sell"), not a sign that the agreement lies ahead."""
+    return any(
+        c.field == cue.field and c.end <= cue.start and 0 <= cue.w0 - c.w1 <= 1
+        for c in complements
+    )
 
 
 def _inside(hit: _Hit, spans: list[tuple[int, int, int]]) -> bool:

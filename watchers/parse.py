@@ -55,8 +55,12 @@ def parse_feed(
     if not body.strip():
         raise FeedParseError(f"{source_name}: the feed is empty")
     response_headers = {key.lower(): value for key, value in headers.items()}
-    if "content-location" not in response_headers and _is_http(location):
-        response_headers["content-location"] = location
+    # Relative links resolve against the feed's own http(s) URL; a local file's
+    # location is no base for web links (the feed's <link> is used instead).
+    if not _is_http(response_headers.get("content-location", "")):
+        response_headers.pop("content-location", None)
+        if _is_http(location):
+            response_headers["content-location"] = location
     # Without a Content-Type feedparser falls back to ISO-8859-1; a feed is XML, whose
     # own rules (BOM, encoding declaration, else UTF-8) are the right default.
     response_headers.setdefault("content-type", "application/xml")

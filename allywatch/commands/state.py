@@ -71,7 +71,7 @@ def explain_command(ctx: click.Context, signal_id: str, entity: str | None, as_j
 
 
 @click.command()
-@click.argument("target", metavar="SIGNAL[/ENTITY]", required=False)
+@click.argument("target", metavar="[SIGNAL[/ENTITY]]", required=False)
 @click.option("--for", "duration", default="7d", show_default=True, help="How long: 12h, 7d, 2w.")
 @click.option("--note", default="", help="Why (shown by --list).")
 @click.option("--list", "show", is_flag=True, help="List the silences in force.")
