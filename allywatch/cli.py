@@ -10,21 +10,43 @@ import click
 
 from allywatch.config import ConfigError
 
-# Modules under allywatch.commands; each exposes `COMMANDS`, a list of click commands.
-COMMANDS = [
-    "allywatch.commands.setup",
-    "allywatch.commands.cycle",
-    "allywatch.commands.serve",
-    "allywatch.commands.report",
-    "allywatch.commands.signals",
-    "allywatch.commands.subscribers",
-    "allywatch.commands.state",
-    "allywatch.commands.db",
-]
+# Which module under allywatch.commands defines each command. Modules are only
+# imported when their command runs, so `allywatch status` does not pay for the
+# fetcher, the scheduler or the mailer. Each module lists its commands in `COMMANDS`.
+COMMANDS = {
+    "init": "allywatch.commands.setup",
+    "run": "allywatch.commands.cycle",
+    "serve": "allywatch.commands.serve",
+    "status": "allywatch.commands.report",
+    "history": "allywatch.commands.report",
+    "alerts": "allywatch.commands.report",
+    "ack": "allywatch.commands.report",
+    "feeds": "allywatch.commands.report",
+    "match": "allywatch.commands.signals",
+    "signals": "allywatch.commands.signals",
+    "subscribers": "allywatch.commands.subscribers",
+    "digest": "allywatch.commands.subscribers",
+    "unsubscribe": "allywatch.commands.subscribers",
+    "unsubscribe-server": "allywatch.commands.subscribers",
+    "explain": "allywatch.commands.state",
+    "silence": "allywatch.commands.state",
+    "backtest": "allywatch.commands.state",
+    "db": "allywatch.commands.db",
+}
 
 
 class _Group(click.Group):
-    """Turns the errors a user can fix into one clear line and exit status 1."""
+    """Loads commands on demand, and turns the errors a user can fix into one
+    clear line and exit status 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        return next(c for c in importlib.import_module(module).COMMANDS if c.name == name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -48,8 +70,3 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     """allywatch: watch the news for signals, and say when one changes."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-
-
-for _module in COMMANDS:
-    for _command in importlib.import_module(_module).COMMANDS:
-        main.add_command(_command)
