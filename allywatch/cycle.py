@@ -24,7 +24,7 @@ from allywatch.config import Config, FetchConfig, SourceConfig
 from allywatch.digests import send_due
 from allywatch.workspace import Workspace
 from store import claims, queries
-from store.engine import writing
+from store.engine import reading, writing
 from store.models import Alert, Source
 from watchers.dedup import StoryGrouper
 from watchers.fetch import FetchRequest, FetchResult, FetchSettings, fetch_all_sync, next_poll_delay
@@ -181,18 +181,22 @@ class _Stories:
 
     def __init__(self, engine: Engine, now: datetime) -> None:
         self.grouper = StoryGrouper()
-        self.since = now - GROUPING_WINDOW
-        self.last_id = 0
-        with writing(engine) as session:
-            self.catch_up(session)
+        self.last_id = 0  # the last article added: this worker's own, or caught up with
+        with reading(engine) as session:
+            newest = queries.last_article_id(session)
+            self.catch_up(session, since=now - GROUPING_WINDOW)
+            self.last_id = max(self.last_id, newest)
 
-    def catch_up(self, session: Session) -> None:
-        """Add the articles stored since the last call, in the order they were stored."""
-        for article_id, uid, title, summary in queries.recent_articles(
-            session, self.since, after_id=self.last_id
-        ):
+    def catch_up(self, session: Session, since: datetime | None = None) -> int:
+        """Add the articles stored after `last_id`, in the order they were stored.
+
+        Returns how many there were: none means nobody stored an article since.
+        """
+        rows = queries.recent_articles(session, since, after_id=self.last_id)
+        for article_id, uid, title, summary in rows:
             self.grouper.add(uid, title, summary)
             self.last_id = article_id
+        return len(rows)
 
 
 def _store_result(
@@ -209,14 +213,19 @@ def _store_result(
     articles: list[Article] = []
     error: tuple[str, str] | None = None
     if result.status == "error":
-        error = (result.error_kind or "error", result.error or "fetch failed")
+        error = (result.error_kind or "error", _printable(result.error or "fetch failed"))
     elif result.status == "ok":
         try:
             articles = parse_feed(
                 result.body or b"", result.headers, result.name, result.final_location, now
             )
         except FeedParseError as exc:
-            error = ("parse", str(exc))
+            error = ("parse", _printable(str(exc)))
+    # Weeding out known articles and matching the rest happen before the storing
+    # turn, so that workers do them side by side; the turn rechecks the rest only
+    # if another worker stored articles meanwhile.
+    unknown = _unknown(workspace.engine, articles, stories)
+    matched = [(a, [o.to_json() for o in matcher.match(a.title, a.summary)]) for a in unknown]
     with writing(workspace.engine) as session:
         claims.exclusive(session, claims.ARTICLES)
         source = claims.release_source(session, source_id, worker)
@@ -234,8 +243,8 @@ def _store_result(
                 next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
             )
             return
-        stories.catch_up(session)
-        new = _store_articles(session, source, articles, now, matcher, stories.grouper, report)
+        recheck = stories.catch_up(session) > 0
+        new = _store_articles(session, source, matched, now, stories, recheck, report)
         queries.record_fetch_success(
             session,
             source,
@@ -248,14 +257,42 @@ def _store_result(
         )
 
 
+def _printable(message: str) -> str:
+    """An error message fit for a terminal and a log: feed bytes quoted in it may be binary."""
+    return "".join(c if c.isprintable() else "?" for c in message.replace("\ufffd", "?"))
+
+
+def _unknown(engine: Engine, articles: list[Article], stories: _Stories) -> list[Article]:
+    """The articles not stored yet as far as can be told now; brings `stories` up to date."""
+    if not articles:
+        return []
+    with reading(engine) as session:
+        stories.catch_up(session)
+        known_uids, known_links = queries.known_article_keys(
+            session, [a.uid for a in articles], [a.link for a in articles]
+        )
+    return [a for a in articles if a.uid not in known_uids and a.link not in known_links]
+
+
 def _store_articles(
-    session, source: Source, articles, now, matcher: Matcher, grouper: StoryGrouper, report
+    session: Session,
+    source: Source,
+    matched: list[tuple[Article, list[dict]]],
+    now: datetime,
+    stories: _Stories,
+    recheck: bool,
+    report: CycleReport,
 ) -> int:
-    known_uids, known_links = queries.known_article_keys(
-        session, [a.uid for a in articles], [a.link for a in articles]
-    )
+    """Store the articles not stored yet (checking the database again if `recheck`),
+    with their observations; returns how many."""
+    known_uids: set[str] = set()
+    known_links: set[str] = set()
+    if recheck:
+        known_uids, known_links = queries.known_article_keys(
+            session, [a.uid for a, _ in matched], [a.link for a, _ in matched]
+        )
     new = 0
-    for article in articles:
+    for article, observations in matched:
         if article.uid in known_uids or article.link in known_links:
             continue
         known_uids.add(article.uid)
@@ -271,12 +308,10 @@ def _store_articles(
             source_id=source.id,
             source_name=source.name,
             outlet=article.outlet or source.name,
-            story=grouper.add(article.uid, article.title, article.summary),
+            story=stories.grouper.add(article.uid, article.title, article.summary),
         )
-        observations = matcher.match(article.title, article.summary)
-        report.observations += queries.add_observations(
-            session, stored, [o.to_json() for o in observations]
-        )
+        stories.last_id = stored.id
+        report.observations += queries.add_observations(session, stored, observations)
         new += 1
     report.new_articles += new
     return new

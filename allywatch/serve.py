@@ -29,7 +29,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+    SchedulerEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -59,7 +65,9 @@ def kv(event: str, **fields: object) -> str:
 
 
 class OneLineFormatter(logging.Formatter):
-    """Keeps every record, tracebacks included, on one line."""
+    """Keeps every record, tracebacks included, on one line; times in UTC."""
+
+    converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\n", "\\n")
@@ -69,7 +77,7 @@ def configure_logging(verbose: bool = False) -> None:
     """Structured logs on stderr: time, level, then the event's key=value pairs."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        OneLineFormatter("time=%(asctime)s level=%(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        OneLineFormatter("time=%(asctime)s level=%(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%SZ")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -94,8 +102,10 @@ class Server:
         self.workspace, self.tick, self.cycle = workspace, tick, cycle
         self.scheduler = self._build_scheduler()
         self._serve_lock: RunLock | None = None
+        self._stopping = False
         self._stopper: threading.Thread | None = None
-        self._stop_lock = threading.Lock()
+        # Reentrant: a second signal may interrupt the main thread inside stop().
+        self._stop_lock = threading.RLock()
 
     def run(self) -> None:
         """Serve until stopped; raises LockBusy if another serve holds the database."""
@@ -129,15 +139,26 @@ class Server:
     def stop(self, reason: str = "requested") -> None:
         """Stop after the tick in progress; safe to call from any thread, more than once."""
         with self._stop_lock:
-            if self._stopper is not None:
+            if self._stopping:
                 return
+            self._stopping = True
             log.info(kv("stopping", reason=reason))
-            # Not from the caller's thread: a signal handler may have interrupted the
-            # scheduler's own loop, and shutdown(wait=True) waits for the running tick.
-            self._stopper = threading.Thread(
-                target=self.scheduler.shutdown, kwargs={"wait": True}, name="serve-stop"
-            )
-            self._stopper.start()
+            if self.scheduler.running:
+                self._shut_down()
+            # Otherwise the scheduler is still starting: _on_started() shuts it down.
+
+    def _on_started(self, _event: SchedulerEvent) -> None:
+        with self._stop_lock:
+            if self._stopping and self._stopper is None:
+                self._shut_down()
+
+    def _shut_down(self) -> None:
+        # Not from the caller's thread: a signal handler may have interrupted the
+        # scheduler's own loop, and shutdown(wait=True) waits for the running tick.
+        self._stopper = threading.Thread(
+            target=self.scheduler.shutdown, kwargs={"wait": True}, name="serve-stop"
+        )
+        self._stopper.start()
 
     def tick_once(self) -> None:
         """One scheduled step: the cycle, under the cycle lease, logged.
@@ -180,6 +201,7 @@ class Server:
             next_run_time=datetime.now(UTC),
         )
         scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
         return scheduler
 
     def _on_job_event(self, event: JobExecutionEvent) -> None:

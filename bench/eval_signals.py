@@ -1,6 +1,9 @@
 """Measure the built-in signals on labelled news: precision and recall per seed signal.
 
-    python bench/eval_signals.py [DEV.jsonl] [--noise NOISE.jsonl.gz] [--signals PATH ...]
+    python bench/eval_signals.py [ITEMS.jsonl] [--noise NOISE.jsonl.gz] [--signals PATH ...]
+
+ITEMS is any labelled file in the dev set's format: the dev set (default) or the
+probe set of written headlines beside this script (bench/probe_signals.jsonl).
 
 Scoring (see the evaluation data's README): per seed signal, the observations
 with polarity "for" at a non-initial state count; a true hit matches a label
@@ -8,8 +11,11 @@ with polarity "for" at a non-initial state count; a true hit matches a label
 observation matched. Items listing the signal as ambiguous are left out for it.
 Recall is measured on English items, precision on all items.
 
-With --noise (default: the 20,000-item noise file beside DEV), it also prints how
-many items of that unlabelled corpus produce a hit, per signal, and shows them.
+Recall on the other languages is printed beside it, for information.
+
+Unless --no-noise, it also prints how many items of the unlabelled noise corpus
+(default: the 20,000 items of the evaluation data) produce a hit, per signal, and
+shows them.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from watchers.text import html_to_text  # noqa: E402
 
 SEED = ("csto-summit-attendance", "su35-iran", "power-of-siberia-2")
 DEFAULT_DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"
+DEFAULT_NOISE = DEFAULT_DEV.parent / "noise2022.jsonl.gz"
 
 
 def read_items(path: Path) -> Iterator[dict]:
@@ -66,11 +73,14 @@ def evaluate(matcher: Matcher, path: Path, initial: dict[str, str]) -> bool:
             counts[signal]["tp"] += len(mine & wanted)
             counts[signal]["fp"] += len(mine - wanted)
             false_hits += [(signal, item, h) for h in mine - wanted]
-            if item.get("lang") == "en":
-                counts[signal]["tp_en"] += len(mine & wanted)
-                counts[signal]["fn"] += len(wanted - mine)
-                misses += [(signal, item, label) for label in wanted - mine]
-    print(f"{'signal':28} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>10} {'recall':>8}")
+            suffix = "" if item.get("lang") == "en" else "_other"
+            counts[signal]["tp_en" + suffix] += len(mine & wanted)
+            counts[signal]["fn" + suffix] += len(wanted - mine)
+            misses += [(signal, item, label) for label in wanted - mine]
+    print(
+        f"{'signal':28} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>10} {'recall':>8}"
+        f" {'other-lang recall':>18}"
+    )
     total: Counter = Counter()
     passed = True
     for signal in SEED:
@@ -78,7 +88,10 @@ def evaluate(matcher: Matcher, path: Path, initial: dict[str, str]) -> bool:
         total.update(c)
         precision, recall = _ratios(c)
         passed &= precision >= 0.95 and recall >= 0.90
-        print(f"{signal:28} {c['tp']:4} {c['fp']:4} {c['fn']:4} {precision:10.3f} {recall:8.3f}")
+        print(
+            f"{signal:28} {c['tp']:4} {c['fp']:4} {c['fn']:4} {precision:10.3f} {recall:8.3f}"
+            f" {_other_recall(c):>18}"
+        )
     precision, recall = _ratios(total)
     print(
         f"{'overall':28} {total['tp']:4} {total['fp']:4} {total['fn']:4}"
@@ -97,6 +110,11 @@ def _ratios(c: Counter) -> tuple[float, float]:
     precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
     recall = c["tp_en"] / (c["tp_en"] + c["fn"]) if c["tp_en"] + c["fn"] else 1.0
     return precision, recall
+
+
+def _other_recall(c: Counter) -> str:
+    found, missed = c["tp_en_other"], c["fn_other"]
+    return f"{found / (found + missed):.3f} ({found}/{found + missed})" if found + missed else "-"
 
 
 def noise(matcher: Matcher, path: Path, initial: dict[str, str], show: int) -> None:
@@ -121,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dev", nargs="?", type=Path, default=DEFAULT_DEV)
     parser.add_argument(
-        "--noise", type=Path, default=None, help="default: noise2022.jsonl.gz beside DEV"
+        "--noise", type=Path, default=DEFAULT_NOISE, help=f"default: {DEFAULT_NOISE}"
     )
     parser.add_argument("--no-noise", action="store_true", help="skip the noise corpus")
     parser.add_argument("--show", type=int, default=10, help="noise hits to show per signal")
@@ -132,8 +150,7 @@ def main() -> int:
     matcher = Matcher(signals)
     passed = evaluate(matcher, args.dev, initial)
     if not args.no_noise:
-        noise_path = args.noise or args.dev.parent / "noise2022.jsonl.gz"
-        noise(matcher, noise_path, initial, args.show)
+        noise(matcher, args.noise, initial, args.show)
     print(
         "\nbar (precision >= 0.95, recall >= 0.90 per seed signal):", "met" if passed else "NOT met"
     )

@@ -115,16 +115,22 @@ def add_article(session: Session, **fields: Any) -> Article:
 
 
 def recent_articles(
-    session: Session, since: datetime, *, after_id: int = 0
+    session: Session, since: datetime | None, *, after_id: int = 0
 ) -> list[tuple[int, str, str, str]]:
-    """(id, uid, title, summary) of articles first seen since `since` and stored after
-    the article `after_id`, in the order they were stored."""
-    rows = session.execute(
-        select(Article.id, Article.uid, Article.title, Article.summary)
-        .where(Article.first_seen_at >= since, Article.id > after_id)
-        .order_by(Article.id)
+    """(id, uid, title, summary) of articles stored after the article `after_id` (and
+    first seen since `since`, if given), in the order they were stored."""
+    query = select(Article.id, Article.uid, Article.title, Article.summary).where(
+        Article.id > after_id
     )
+    if since is not None:
+        query = query.where(Article.first_seen_at >= since)
+    rows = session.execute(query.order_by(Article.id))
     return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def last_article_id(session: Session) -> int:
+    """The id of the article stored last (0 when there is none)."""
+    return session.scalar(select(func.max(Article.id))) or 0
 
 
 def add_observations(session: Session, article: Article, observations: Iterable[dict]) -> int:

@@ -35,7 +35,6 @@ class Reply:
     `stream` (a function returning an iterable of chunks) replaces `body` for
     bodies too big to hold; `length` is then the Content-Length to declare
     (None: no Content-Length, the body ends when the connection closes).
-    `declare_length=False` does the same for a plain `body`.
     """
 
     status: int = 200
@@ -45,7 +44,6 @@ class Reply:
     drip: float | None = None
     stream: Callable[[], Iterable[bytes]] | None = None
     length: int | None = None
-    declare_length: bool = True
     etag: str | None = None
     last_modified: str | None = None
     raw: bytes | None = None  # sent as is instead of an HTTP response
@@ -63,7 +61,7 @@ Route = Reply | Callable[[Seen], Reply]
 
 
 def zeros(total: int, chunk: int = 1 << 16) -> Callable[[], Iterator[bytes]]:
-    """A stream of `total` zero bytes, generated on the fly."""
+    """A stream of `total` bytes (ASCII "0"), generated on the fly."""
 
     def generate() -> Iterator[bytes]:
         block = b"0" * chunk
@@ -185,10 +183,10 @@ def _handler_for(feeds: FeedServer) -> type[BaseHTTPRequestHandler]:
             if reply.last_modified:
                 self.send_header("Last-Modified", reply.last_modified)
             length = reply.length if stream is not None else len(body)
-            if status == 304 or (length is not None and reply.declare_length):
+            if length is not None:
                 if status != 304:
                     self.send_header("Content-Length", str(length))
-            else:
+            else:  # the body ends when the connection closes
                 self.send_header("Connection", "close")
                 self.close_connection = True
             self.end_headers()

@@ -66,11 +66,16 @@ class NewsWorld:
             server.route(f"/{outlet}.xml", self._feed(outlet))
 
     def config(
-        self, folder: Path, *, smtp_port: int | None = None, poll_interval: str = "1h"
+        self,
+        folder: Path,
+        *,
+        database: str = "sqlite:///watch.db",
+        smtp_port: int | None = None,
+        poll_interval: str = "1h",
     ) -> Path:
-        """A config in `folder` (database watch.db) reading every outlet."""
+        """A config in `folder` (by default, database watch.db there) reading every outlet."""
         folder.mkdir(parents=True, exist_ok=True)
-        lines = ["database: sqlite:///watch.db", f"poll_interval: {poll_interval}", "sources:"]
+        lines = [f"database: '{database}'", f"poll_interval: {poll_interval}", "sources:"]
         lines += [f"  - {{name: {o}, url: '{self.server.url(f'/{o}.xml')}'}}" for o in OUTLETS]
         if smtp_port is not None:
             lines += [
@@ -106,9 +111,12 @@ def moment_arg(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def snapshot(database: Path) -> dict[str, list[Any]]:
-    """Everything the cycles stored, as sorted lists of plain values (no row ids)."""
-    engine = open_engine(f"sqlite:///{database}")
+def snapshot(database: Path | str) -> dict[str, list[Any]]:
+    """Everything the cycles stored, as sorted lists of plain values (no row ids).
+
+    `database`: an SQLite file, or any database URL.
+    """
+    engine = open_engine(database if isinstance(database, str) else f"sqlite:///{database}")
     try:
         with reading(engine) as s:
             uid = dict(s.execute(select(Article.id, Article.uid)).all())

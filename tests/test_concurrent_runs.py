@@ -54,11 +54,15 @@ def together(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]
     return finished
 
 
-def test_four_runs_started_together_take_turns(world: NewsWorld, tmp_path: Path) -> None:
+def test_four_runs_started_together_take_turns(
+    world: NewsWorld, tmp_path: Path, database_url: str
+) -> None:
     expected = reference(world, tmp_path / "one-at-a-time")
     assert expected["alerts"] and expected["articles"]
 
-    config = world.config(tmp_path / "together")  # a fresh database: the first runs also migrate
+    # A fresh database (SQLite, or PostgreSQL where the suite is given one): the first runs
+    # also migrate it.
+    config = world.config(tmp_path / "together", database=database_url)
     for moment in moments(world):
         world.clock = moment
         runs = [start_allywatch(config, "run", "--now", moment_arg(moment)) for _ in range(RUNNERS)]
@@ -66,7 +70,7 @@ def test_four_runs_started_together_take_turns(world: NewsWorld, tmp_path: Path)
             out, err = run.communicate(timeout=180)
             assert run.returncode == 0, err
             assert "locked" not in err.lower() and "Traceback" not in err, err
-    assert snapshot(tmp_path / "together" / "watch.db") == expected
+    assert snapshot(database_url) == expected
 
 
 def test_a_run_that_cannot_get_its_turn_says_so(world: NewsWorld, tmp_path: Path) -> None:
@@ -113,10 +117,10 @@ run_cycle(workspace, datetime.fromisoformat(sys.argv[2]))
 
 
 def test_without_the_lock_the_database_still_keeps_everything_once(
-    world: NewsWorld, tmp_path: Path
+    world: NewsWorld, tmp_path: Path, database_url: str
 ) -> None:
     expected = reference(world, tmp_path / "one-at-a-time")
-    config = world.config(tmp_path / "unlocked")
+    config = world.config(tmp_path / "unlocked", database=database_url)
     first, *later = moments(world)
     world.clock = first
     assert allywatch(config, "run", "--now", moment_arg(first)).returncode == 0
@@ -128,7 +132,7 @@ def test_without_the_lock_the_database_still_keeps_everything_once(
         for run in runs:
             assert run.returncode == 0, run.stderr
             assert "locked" not in run.stderr.lower(), run.stderr
-    assert snapshot(tmp_path / "unlocked" / "watch.db") == expected
+    assert snapshot(database_url) == expected
 
 
 def test_a_cron_run_is_quiet_unless_something_changed(world: NewsWorld, tmp_path: Path) -> None:

@@ -97,6 +97,9 @@ def test_condition_precedence_and_functions() -> None:
     near = node.items[1].items[0]
     assert (near.left.name, near.right.name, near.words, near.ordered) == ("entity", "c", 3, False)
     assert parse_condition("before(a, b, 2)").ordered is True
+    together = parse_condition("together(a, b, 4)")
+    assert (together.ordered, together.clause, together.words) == (False, True, 4)
+    assert parse_condition("near(a, b, 4)").clause is False
 
 
 @pytest.mark.parametrize(
@@ -108,6 +111,7 @@ def test_condition_precedence_and_functions() -> None:
         ("near(a, b)", "expected ','"),
         ("(a or b", "expected ')'"),
         ("a b", "unexpected 'b'"),
+        ("together(a, b)", "expected ','"),
     ],
 )
 def test_condition_syntax_errors_say_what_was_expected(text: str, message: str) -> None:

@@ -68,11 +68,28 @@ states:
   left: {when: "before(entity, leave, 3) and before(leave, club, 3)"}
 """
 
+PIPES = """
+id: big-pipe
+question: Is the Big Pipe agreed?
+initial: talks
+terms:
+  pipe: [Big Pipe]
+  sign: [sign, signs, signed]
+states:
+  agreement: {when: "together(sign, pipe, 6)"}
+"""
+
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     folder = tmp_path_factory.mktemp("signals")
-    signals = {"gadgets": GADGETS, "club": CLUB, "missions": MISSIONS, "exits": EXITS}
+    signals = {
+        "gadgets": GADGETS,
+        "club": CLUB,
+        "missions": MISSIONS,
+        "exits": EXITS,
+        "pipes": PIPES,
+    }
     for name, body in signals.items():
         (folder / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
     return Matcher(load_signals([folder]))
@@ -152,6 +169,52 @@ def test_future_counts_where_the_state_accepts_it(matcher: Matcher) -> None:
     }
 
 
+def test_an_infinitive_after_an_agreement_word_is_its_content_not_the_future(
+    matcher: Matcher,
+) -> None:
+    signed = {("agreement", "for", False)}
+    assert (
+        found(matcher, "Freedonia signs a deal to build the Big Pipe", signal="big-pipe") == signed
+    )
+    assert found(matcher, "Freedonia agreed to sign the Big Pipe contract", signal="big-pipe") == (
+        signed
+    )
+    assert found(matcher, "Freedonia to sign the Big Pipe deal", signal="big-pipe") == {
+        ("talks", "for", True)
+    }
+
+
+def test_together_asks_for_one_clause(matcher: Matcher) -> None:
+    signed = {("agreement", "for", False)}
+    assert found(matcher, "Freedonia signed the Big Pipe deal", signal="big-pipe") == signed
+    # A headline's colon names the topic; it does not split the clause.
+    assert found(matcher, "Big Pipe: Freedonia signs at last", signal="big-pipe") == signed
+    text = "Freedonia signed ten deals, but the Big Pipe was not one"
+    assert found(matcher, text, signal="big-pipe") == set()
+    assert found(matcher, "Freedonia signed ten deals; Big Pipe next", signal="big-pipe") == set()
+
+
+def test_cues_in_another_clause_do_not_hedge(matcher: Matcher) -> None:
+    # After the match, only its own clause counts.
+    text = "Freedonia signed for the Big Pipe; a contract is expected"
+    assert found(matcher, text, signal="big-pipe") == {("agreement", "for", False)}
+    text = "Gadgets arrived in Freedonia and may be shown at a fair"
+    assert found(matcher, text) == {("delivery-reported", "for", False)}
+    # Inside it, only a clause holding part of the match.
+    text = "Round Table summit: Lancelot hopes for unity; Arthur stays away"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "absent", "for", False)}
+    # Still hedged: the cue shares the clause.
+    text = "Round Table summit: Arthur may stay away"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "attending", "for", True)}
+
+
+def test_a_name_hyphenated_to_a_modifier_is_not_an_actor(matcher: Matcher) -> None:
+    text = "The Brigadoon-led Round Table summit was skipped"
+    assert found(matcher, text, signal="club-attendance") == set()
+    text = "Brigadoon skipped the Round Table summit"
+    assert found(matcher, text, signal="club-attendance") == {("Brigadoon", "absent", "for", False)}
+
+
 def test_title_and_summary_both_count(matcher: Matcher) -> None:
     assert found(matcher, "Good news for Freedonia", "The gadgets arrived in Freedonia.") == {
         ("delivery-reported", "for", False)
@@ -227,6 +290,14 @@ def test_before_asks_for_word_order(matcher: Matcher) -> None:
         ("Avalon", "left", "for", False)
     }
     assert found(matcher, "Round Table knights left Brigadoon", signal="exits") == set()
+
+
+def test_hyphenated_and_possessive_words_count_once(matcher: Matcher) -> None:
+    # Three words between "leaves" and "Round Table", not five.
+    text = "Avalon leaves the long-standing well-known Round Table"
+    assert found(matcher, text, signal="exits") == {("Avalon", "left", "for", False)}
+    text = "Avalon leaves the old, slow and tired Round Table"
+    assert found(matcher, text, signal="exits") == set()
 
 
 def test_absent_anchor_words_mean_no_observations(matcher: Matcher) -> None:

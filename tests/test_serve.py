@@ -77,22 +77,27 @@ class Serving:
         return [line.split("event=")[1].split()[0] for line in self.lines if "event=" in line]
 
 
-def write_config(folder: Path, sources: dict[str, tuple[str, str]], *extra: str) -> Path:
+def write_config(
+    folder: Path,
+    sources: dict[str, tuple[str, str]],
+    *extra: str,
+    database: str = "sqlite:///watch.db",
+) -> Path:
     """sources: name -> (url, interval); `extra`: more lines."""
-    lines = ["database: sqlite:///watch.db", *extra, "sources:" if sources else "sources: []"]
+    lines = [f"database: '{database}'", *extra, "sources:" if sources else "sources: []"]
     lines += [f"  - {{name: {n}, url: '{u}', interval: {i}}}" for n, (u, i) in sources.items()]
     config = folder / "allywatch.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
 
 
-def runs(folder: Path) -> list[str]:
-    with reading(open_engine(f"sqlite:///{folder / 'watch.db'}")) as session:
+def runs(database: str) -> list[str]:
+    with reading(open_engine(database)) as session:
         return list(session.scalars(select(Run.status).order_by(Run.id)))
 
 
-def article_links(folder: Path) -> set[str]:
-    with reading(open_engine(f"sqlite:///{folder / 'watch.db'}")) as session:
+def article_links(database: str) -> set[str]:
+    with reading(open_engine(database)) as session:
         return set(session.scalars(select(Article.link)))
 
 
@@ -107,11 +112,13 @@ def serving() -> Iterator[list[Serving]]:
 
 
 def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
-    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
     fast = feed_server.route("/fast.xml", feed("f1"))
     slow = feed_server.route("/slow.xml", feed("s1"))
-    config = write_config(tmp_path, {"fast": (fast, "2s"), "slow": (slow, "1h")})
+    config = write_config(
+        tmp_path, {"fast": (fast, "2s"), "slow": (slow, "1h")}, database=database_url
+    )
     server = Serving(config, "--tick", "1s")
     serving.append(server)
     server.wait_for("event=cycle_done", count=5)
@@ -119,8 +126,11 @@ def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
 
     assert len(feed_server.requests_to("/slow.xml")) == 1
     assert len(feed_server.requests_to("/fast.xml")) >= 2
-    assert article_links(tmp_path) == {"https://news.example.com/f1", "https://news.example.com/s1"}
-    assert set(runs(tmp_path)) <= {"ok"}
+    assert article_links(database_url) == {
+        "https://news.example.com/f1",
+        "https://news.example.com/s1",
+    }
+    assert set(runs(database_url)) <= {"ok"}
     events = server.events()
     assert events[0] == "started" and events[-2:] == ["stopping", "stopped"]
     assert all(line.startswith("time=") and " level=" in line for line in server.lines)
@@ -131,9 +141,11 @@ def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
 
 
 def test_a_second_serve_on_the_same_database_refuses_to_start(
-    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
-    config = write_config(tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")})
+    config = write_config(
+        tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")}, database=database_url
+    )
     first = Serving(config, "--tick", "1s")
     serving.append(first)
     first.wait_for("event=cycle_done")
@@ -151,7 +163,7 @@ def test_a_second_serve_on_the_same_database_refuses_to_start(
 
 
 def test_sigterm_lets_the_cycle_in_progress_finish(
-    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
     slow = Reply(**{**feed("late").__dict__, "delay": 3.0})
     config = write_config(
@@ -160,6 +172,7 @@ def test_sigterm_lets_the_cycle_in_progress_finish(
             "quick": (feed_server.route("/quick.xml", feed("q1")), "1h"),
             "late": (feed_server.route("/late.xml", slow), "1h"),
         },
+        database=database_url,
     )
     server = Serving(config, "--tick", "1s")
     serving.append(server)
@@ -170,23 +183,25 @@ def test_sigterm_lets_the_cycle_in_progress_finish(
     assert server.stop() == 0
     events = server.events()
     assert events.index("stopping") < events.index("cycle_done") < events.index("stopped")
-    assert article_links(tmp_path) == {
+    assert article_links(database_url) == {
         "https://news.example.com/q1",
         "https://news.example.com/late",
     }
-    assert runs(tmp_path) == ["ok"]
+    assert runs(database_url) == ["ok"]
 
 
 def test_serve_skips_its_tick_while_a_cron_run_holds_the_database(
-    tmp_path: Path, feed_server: FeedServer, serving: list[Serving]
+    tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
-    config = write_config(tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")})
+    config = write_config(
+        tmp_path, {"a": (feed_server.route("/a.xml", feed("a1")), "1h")}, database=database_url
+    )
     assert allywatch(config, "run").returncode == 0
-    lock = RunLock(open_engine(f"sqlite:///{tmp_path / 'watch.db'}"), CYCLE).acquire()
+    lock = RunLock(open_engine(database_url), CYCLE).acquire()
     server = Serving(config, "--tick", "1s")
     serving.append(server)
     server.wait_for("event=cycle_skipped", count=2)
-    assert runs(tmp_path) == ["ok"]
+    assert runs(database_url) == ["ok"]
     lock.release()
     server.wait_for("event=cycle_done")
     assert server.stop() == 0
@@ -206,14 +221,16 @@ def test_bad_tick_spelling_is_refused(tmp_path: Path) -> None:
     assert "expected a duration" in result.stderr
 
 
-def test_serve_stops_cleanly_between_ticks(tmp_path: Path, serving: list[Serving]) -> None:
-    server = Serving(write_config(tmp_path, {}), "--tick", "1h")
+def test_serve_stops_cleanly_between_ticks(
+    tmp_path: Path, serving: list[Serving], database_url: str
+) -> None:
+    server = Serving(write_config(tmp_path, {}, database=database_url), "--tick", "1h")
     serving.append(server)
     server.wait_for("event=cycle_done")
     started = time.monotonic()
     assert server.stop(signal.SIGINT) == 0
     assert time.monotonic() - started < 10
-    assert runs(tmp_path) == ["ok"]
+    assert runs(database_url) == ["ok"]
 
 
 def test_serve_raises_an_alert_after_the_poll_that_brings_it_and_mails_it_once(
@@ -253,7 +270,7 @@ def test_serve_raises_an_alert_after_the_poll_that_brings_it_and_mails_it_once(
 def test_a_failing_cycle_is_logged_and_the_next_tick_goes_ahead(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    workspace = Workspace.open(write_config(tmp_path, {}))
+    workspace = Workspace.open(write_config(tmp_path, {}, "signals: []"))
     calls = []
 
     def cycle(_workspace: Workspace) -> CycleReport:
@@ -277,3 +294,36 @@ def test_log_values_stay_on_one_line_and_parse_back() -> None:
     assert "\n" not in line
     assert line.startswith("event=alert message=") and 'signal=su35-iran entity=""' in line
     assert json.loads(line.split("message=")[1].split(" signal=")[0]) == 'Iran: "deal" = done\nnext'
+
+
+def test_a_stop_during_start_up_is_not_lost(tmp_path: Path) -> None:
+    workspace = Workspace.open(write_config(tmp_path, {}, "signals: []"))
+    server = Server(workspace, tick=timedelta(hours=1), cycle=lambda _w: CycleReport())
+    server.stop("before start")
+    # A safety net, so that a lost stop fails the test instead of hanging it.
+    net = threading.Timer(30, lambda: server.scheduler.shutdown(wait=False))
+    net.start()
+    started = time.monotonic()
+    try:
+        server.run()
+    finally:
+        net.cancel()
+    assert time.monotonic() - started < 10
+    # The serve lease is given back.
+    with RunLock(workspace.engine, "serve").acquire():
+        pass
+
+
+def test_a_stop_during_a_cycle_lets_it_finish_and_runs_no_other(tmp_path: Path) -> None:
+    workspace = Workspace.open(write_config(tmp_path, {}, "signals: []"))
+    finished: list[int] = []
+
+    def cycle(_workspace: Workspace) -> CycleReport:
+        server.stop("test")
+        time.sleep(0.5)
+        finished.append(1)
+        return CycleReport()
+
+    server = Server(workspace, tick=timedelta(seconds=1), cycle=cycle)
+    server.run()
+    assert finished == [1]

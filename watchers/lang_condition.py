@@ -4,15 +4,17 @@
     or        := and ("or" and)*
     and       := unary ("and" unary)*
     unary     := "not" unary | "(" or ")" | near | article | NAME | "entity"
-    near      := ("near" | "before") "(" operand "," operand "," NUMBER ")"
+    near      := ("near" | "before" | "together") "(" operand "," operand "," NUMBER ")"
     article   := "article" "(" operand ")"
     operand   := NAME | "entity"
 
 A condition is tested on one sentence at a time (title and summary both count),
 so `jet and iran` means both in the same sentence. `near(a, b, N)` asks for a
 word of `a` and a word of `b` with at most N words between them; `before(a, b,
-N)` the same, with the word of `a` first. `article(x)`
-lets `x` stand anywhere in the title or summary. `entity` is any alias of the
+N)` the same, with the word of `a` first; `together(a, b, N)` the same as near,
+in one clause (no comma, semicolon, dash, bracket, "but" or "while" between;
+a headline's colon does not split: "Power of Siberia 2: Russia and China sign
+deal"). `article(x)` lets `x` stand anywhere in the title or summary. `entity` is any alias of the
 signal's entities; the observation records which entity matched.
 """
 
@@ -22,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 ENTITY = "entity"
-_KEYWORDS = {"and", "or", "not", "near", "before", "article", ENTITY}
+_KEYWORDS = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _TOKEN = re.compile(r"\s*(?:(?P<punct>[(),])|(?P<num>\d+)(?![\w-])|(?P<name>[A-Za-z_][\w-]*))")
 
 
@@ -56,6 +58,7 @@ class Near:
     right: Name
     words: int
     ordered: bool = False  # `before`: left comes first
+    clause: bool = False  # `together`: in one clause
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,9 @@ class _Parser:
             node = self.parse_or()
             self.take(")")
             return node
-        if self.at("near") or self.at("before"):
-            ordered = self.take()[1] == "before"
+        if self.at("near") or self.at("before") or self.at("together"):
+            keyword = self.take()[1]
+            ordered, clause = keyword == "before", keyword == "together"
             self.take("(")
             left = self.parse_operand()
             self.take(",")
@@ -186,7 +190,7 @@ class _Parser:
             self.take(",")
             words = int(self.take(kind="num")[1])
             self.take(")")
-            return Near(left, right, words, ordered)
+            return Near(left, right, words, ordered, clause)
         if self.at("article"):
             self.take("article")
             self.take("(")

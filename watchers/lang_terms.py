@@ -28,7 +28,8 @@ _SEP_OPTIONAL = rf"(?:\s*[{_HYPHENS}]\s*|\s+)?"
 _APOSTROPHES = "'\u2019\u02bc"
 _PIECE = re.compile(r"[^\W\d_]+|\d+|\*|[^\w\s*]", re.UNICODE)
 LETTERS = re.compile(r"[^\W\d_]+")
-WORD_CHARS = re.compile(r"[^\W_]+")
+# A word, for counting distances: "Iran's", "Russia-led" and "Su-35" are one word each.
+WORD_CHARS = re.compile(r"[^\W_]+(?:['\u2019\u2010\u2011-][^\W_]+)*")
 
 
 class TermError(ValueError):

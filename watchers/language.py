@@ -28,8 +28,10 @@ from watchers.lang_yaml import LList, LMap, YamlFileError, load_yaml
 SEVERITIES = ("info", "warning", "critical")
 NO_MATCH = "no-match"
 # Cue lists the matcher reads from the vocabulary.
-CUE_LISTS = ("negation", "denial", "rumour", "hedge", "future", "complement", "place")
-_RESERVED = {"and", "or", "not", "near", "before", "article", ENTITY}
+CUE_LISTS = (
+    "negation", "denial", "rumour", "hedge", "future", "complement", "place", "modifier", "venue",
+)  # fmt: skip
+_RESERVED = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _LIST_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 

@@ -36,19 +36,24 @@ def canonical_link(url: str) -> str:
     article URL) are replaced by the article URL they point to. Anything that is
     not an absolute http(s) URL comes back stripped but otherwise unchanged.
     """
+    return canonical_link_and_outlet(url)[0]
+
+
+def canonical_link_and_outlet(url: str) -> tuple[str, str]:
+    """`canonical_link(url)` and its `outlet_of`, splitting the URL once."""
     url = url.strip()
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return url
+        return url, ""
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in _DEFAULT_PORTS or not host:
-        return url
+        return url, ""
     target = _google_target(host, parts.path, parts.query)
     if target is not None and target != url:
-        return canonical_link(target)
+        return canonical_link_and_outlet(target)
     # Pairs are kept as written: re-encoding them could change what the server sees.
     query = "&".join(
         pair
@@ -61,7 +66,7 @@ def canonical_link(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, query, "")), host.removeprefix("www.")
 
 
 def outlet_of(url: str) -> str:

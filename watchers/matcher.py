@@ -15,7 +15,13 @@ using the cue lists of the vocabulary:
 - an attribution to unconfirmed sources ("reportedly", "allegedly") marks it
   hedged too, and demotes it likewise unless the state accepts hedged reports
   (its `hedged` setting); a future-tense cue ("will", "next year") demotes it
-  unless the state accepts planned reports (its `future` setting).
+  unless the state accepts planned reports (its `future` setting), except where
+  the cue is what an agreement is about ("a deal to build": `complement` cues);
+- cues count only in the clause of the match they qualify ("signed a
+  memorandum; a contract is expected" is not hedged);
+- an entity's name right after a `place` cue ("the summit in Minsk"),
+  hyphenated to a `modifier` cue ("the Russia-led bloc") or right before a
+  `venue` cue ("the Minsk summit") is not an actor.
 
 Per article and entity, only the strongest state evidenced is reported (a
 delivery implies the deal), plus any denials.
@@ -50,8 +56,13 @@ from watchers.text import sentence_spans
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
-HEDGE_AFTER = 3  # ... and after the last one
-_CLAUSE_BREAK = re.compile(r"[,;:()\[\]—–]|\s-\s|\bbut\b|\bwhile\b|\bwhereas\b|\bно\b|\bа\b", re.I)
+HEDGE_AFTER = 3  # ... and after the last one (where the hedge starts)
+# "and" before a modal starts a new verb phrase: "joined the fleet and would be shown".
+_CLAUSE_BREAK = re.compile(
+    r"[,;:()\[\]—–]|\s-\s|\bbut\b|\bwhile\b|\bwhereas\b|\bно\b|\bа\b"
+    r"|\band\s+(?=(?:will|would|may|might|could|can|should|must)\b)",
+    re.I,
+)
 _NOT_ONLY = re.compile(
     r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I
 )
@@ -85,6 +96,7 @@ class _Document:
     units: list[_Unit] = field(default_factory=list)
     words: list[list[int]] = field(default_factory=list)
     breaks: list[list[int]] = field(default_factory=list)
+    phrase_breaks: list[list[int]] = field(default_factory=list)  # breaks but colons
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
 
     @classmethod
@@ -92,7 +104,9 @@ class _Document:
         doc = cls((title, summary))
         for index, text in enumerate(doc.texts):
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
-            doc.breaks.append([m.start() for m in _CLAUSE_BREAK.finditer(text)])
+            found = list(_CLAUSE_BREAK.finditer(text))
+            doc.breaks.append([m.start() for m in found])
+            doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
             for start, end in sentence_spans(text):
                 if text[start:end].strip():
                     doc.units.append(_Unit(index, start, end))
@@ -129,9 +143,10 @@ class _Document:
         u = self.units[unit]
         return self.texts[u.field][u.start : u.end].strip()
 
-    def same_clause(self, field_: int, a: int, b: int) -> bool:
-        """Whether no clause break lies between offsets a < b of one field."""
-        breaks = self.breaks[field_]
+    def same_clause(self, field_: int, a: int, b: int, colons: bool = True) -> bool:
+        """Whether no clause break lies between offsets a < b of one field (with
+        `colons` false, a colon does not count: "Topic: sentence")."""
+        breaks = self.breaks[field_] if colons else self.phrase_breaks[field_]
         return bisect_left(breaks, a) == bisect_left(breaks, b)
 
 
@@ -186,6 +201,11 @@ def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
                 continue
             gap = max(0, b.w0 - a.w1) if a.start <= b.start else max(0, a.w0 - b.w1)
             if gap > node.words:
+                continue
+            if node.clause and not (
+                a.field == b.field
+                and ctx.doc.same_clause(a.field, min(a.end, b.end), max(a.start, b.start), False)
+            ):
                 continue
             # With `entity` on one side, prefer the nearest entity, and on a tie the
             # one that comes first (the subject).
@@ -360,16 +380,18 @@ class Matcher:
 
         A mention inside a longer matched term ("Russia-led alliance") does not
         count, nor, when entities are actors, one right after a place cue ("the
-        summit in Minsk").
+        summit in Minsk"), hyphenated to a modifier cue ("Moscow-led bloc") or right
+        before a venue cue ("the Minsk summit").
         """
         if not signal.entities:
             return [(None, [])]
         covered = [h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit]
-        places = (
-            [h for h in doc.hits(signal.cues["place"]) if h.unit == unit]
-            if signal.entity_role == "actor"
-            else []
+        actor = signal.entity_role == "actor"
+        places = [h for h in doc.hits(signal.cues["place"]) if h.unit == unit] if actor else []
+        modifiers = (
+            [h for h in doc.hits(signal.cues["modifier"]) if h.unit == unit] if actor else []
         )
+        venues = [h for h in doc.hits(signal.cues["venue"]) if h.unit == unit] if actor else []
         out: list[tuple[str | None, list[_Hit]]] = []
         for name, terms in signal.entity_terms.items():
             mentions = [
@@ -381,10 +403,25 @@ class Matcher:
                     for c in covered
                 )
                 and not any(p.end <= h.start and p.w1 == h.w0 for p in places)
+                and not any(_attached(doc, h, m, _HYPHEN) for m in modifiers)
+                and not any(_attached(doc, h, v, _JOINT) for v in venues)
             ]
             if mentions:
                 out.append((name, mentions))
         return out
+
+
+_HYPHEN = re.compile(r"\s*[-\u2010\u2011\u2012\u2013]\s*")
+_JOINT = re.compile(r"\s*[-\u2010\u2011\u2012\u2013]?\s*")
+
+
+def _attached(doc: _Document, name: _Hit, cue: _Hit, joint: re.Pattern[str]) -> bool:
+    """Whether a cue follows the name, joined only by `joint` ("Russia-led", "Minsk summit")."""
+    return (
+        cue.field == name.field
+        and cue.start >= name.end
+        and joint.fullmatch(doc.texts[name.field][name.end : cue.start]) is not None
+    )
 
 
 _LIST_JOINER = re.compile(r"\s*(?:,|&|and|or|as well as|along with|и|или)?\s*(?:and\s+)?", re.I)
@@ -436,24 +473,32 @@ def _read(
     last = max(h.w1 for h in anchor)
 
     def near(h: _Hit) -> bool:
-        return first - HEDGE_BEFORE <= h.w0 and h.w1 <= last + HEDGE_AFTER
+        return first - HEDGE_BEFORE <= h.w0 <= last + HEDGE_AFTER
 
+    first_start = min(h.start for h in anchor if h.w0 == first)
     last_end = max(h.end for h in anchor if h.w1 == last)
     anchor_field = next(h.field for h in anchor if h.w1 == last)
 
     def applies(h: _Hit) -> bool:
-        """Near the match, and not in a later clause ("signed a memorandum; a contract is
-        expected")."""
+        """Near the match; after it, only in its last clause ("signed a memorandum; a
+        contract is expected"); inside it, only in a clause holding part of the match
+        ("CSTO summit: Putin calls for unity; Pashinyan absent")."""
         if not near(h):
             return False
-        return h.start < last_end or doc.same_clause(anchor_field, last_end, h.start)
+        if h.start >= last_end:
+            return doc.same_clause(anchor_field, last_end, h.start)
+        if h.start > first_start:
+            return any(
+                e.field == h.field and doc.same_clause(h.field, *sorted((e.start, h.start)))
+                for e in evidence
+                if e.unit == unit
+            )
+        return True
 
     hedges = [h for h in unit_hits("hedge") if applies(h)]
     rumours = [h for h in unit_hits("rumour") if applies(h)]
     complements = doc.hits(signal.cues["complement"])
-    futures = [
-        h for h in unit_hits("future") if applies(h) and not _complement(h, complements)
-    ]
+    futures = [h for h in unit_hits("future") if applies(h) and not _complement(h, complements)]
     question = doc.sentence(unit).endswith("?")
     cues = tuple(hedges + rumours + futures + denials)
     uncertain = bool(hedges or rumours) or question
@@ -477,8 +522,7 @@ def _complement(cue: _Hit, complements: list[_Hit]) -> bool:
     """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
     sell"), not a sign that the agreement lies ahead."""
     return any(
-        c.field == cue.field and c.end <= cue.start and 0 <= cue.w0 - c.w1 <= 1
-        for c in complements
+        c.field == cue.field and c.end <= cue.start and 0 <= cue.w0 - c.w1 <= 1 for c in complements
     )
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from watchers.links import GOOGLE_NEWS_HOSTS, canonical_link, outlet_of
+from watchers.links import GOOGLE_NEWS_HOSTS, canonical_link_and_outlet, outlet_of
 from watchers.model import Article
 from watchers.text import html_to_text
 
@@ -133,8 +133,7 @@ def _article(
     summary = _clean(_summary_html(entry), MAX_SUMMARY_CHARS)
     if not title and not summary:
         return None
-    link = canonical_link(_link(entry, base))
-    outlet = outlet_of(link)
+    link, outlet = canonical_link_and_outlet(_link(entry, base))
     source = _get(entry, "source") or {}
     if outlet in GOOGLE_NEWS_HOSTS:
         # Google News wraps outlets' links; the item's <source url="..."> names the outlet.
