@@ -18,9 +18,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	rm -rf demo && mkdir -p demo
+	$(BIN)/allywatch --config examples/demo.yaml subscribers add analyst@example.org --cadence immediate
 	$(BIN)/allywatch --config examples/demo.yaml run --verbose
 	@echo
 	$(BIN)/allywatch --config examples/demo.yaml status
+	@echo
+	@echo "digests written to demo/outbox/:" && ls demo/outbox
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
