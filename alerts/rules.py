@@ -24,6 +24,11 @@ Each state of a signal (not the initial one) *stands* or not, on its own:
   but a later report that a deal collapsed undoes a deal whose reports have
   left the window: a state without `within` weighs every report ever made,
   so give `within` to states that later news should be able to reverse.
+- A state with `corroboration` also comes to stand when reports of its
+  `weaker` state alone reach the corroboration's outlets and stories within
+  its window (a delivery reported by several independent outlets is taken as
+  delivered without an official confirmation), and stops standing only when
+  both its own reports and those corroborating it are outweighed.
 - A state with `expires` (an event, such as missing one summit) also stops
   standing `expires` after its latest supporting report, or as soon as newer
   evidence for a lower-ranked state (or, unhedged, for the initial state)
@@ -75,6 +80,15 @@ class StateSpec(Protocol):
     def weaker(self) -> str | None: ...
 
 
+class CorroborationSpec(Protocol):
+    @property
+    def min_sources(self) -> int: ...
+    @property
+    def min_stories(self) -> int: ...
+    @property
+    def within(self) -> timedelta | None: ...
+
+
 class AggregateSpec(Protocol):
     @property
     def of(self) -> str: ...
@@ -113,7 +127,8 @@ class Evidence(NamedTuple):
 class Change:
     """A state change: when, from what to what, why, and the articles that carried it.
 
-    `reason` is "evidence" (reports reached a higher state), "denied" (reports
+    `reason` is "evidence" (reports reached a higher state), "corroborated"
+    (reports of the weaker state reached its corroboration), "denied" (reports
     against the state left), "expired", "superseded" (newer evidence for a
     lower state ended an event state), "count" (an aggregate's count changed)
     or "revised" (recorded when late evidence rewrote history; see evaluate).
@@ -229,7 +244,7 @@ class Tally:
         return [item for item in self.items if item.polarity == polarity]
 
 
-def enters(spec: StateSpec, tally: Tally) -> bool:
+def enters(spec: StateSpec | CorroborationSpec, tally: Tally) -> bool:
     outlets, stories = tally.net()
     return outlets >= max(spec.min_sources, 1) and stories >= max(spec.min_stories, 1)
 
@@ -242,9 +257,13 @@ def opposed(tally: Tally) -> bool:
 class _State:
     """One state's standing during a replay."""
 
-    def __init__(self, spec: StateSpec, rank: int) -> None:
+    def __init__(self, spec: StateSpec, rank: int, corroborated_by: str | None) -> None:
         self.spec, self.rank = spec, rank
         self.tally = Tally(spec.within)
+        # Reports of the weaker state `corroborated_by`, counted for `corroboration`.
+        self.corroboration: CorroborationSpec | None = getattr(spec, "corroboration", None)
+        self.corroborated_by = corroborated_by if self.corroboration else None
+        self.corroborating = Tally(self.corroboration.within if self.corroboration else None)
         self.standing = self.held = False
         self.changed_at: datetime | None = None
         self.last_support: datetime | None = None
@@ -265,9 +284,25 @@ class _State:
             return None
         return self.changed_at + self.hold
 
+    def tallies(self) -> list[Tally]:
+        return [self.tally, self.corroborating] if self.corroboration else [self.tally]
+
+    def enters(self) -> bool:
+        return enters(self.spec, self.tally) or (
+            self.corroboration is not None and enters(self.corroboration, self.corroborating)
+        )
+
+    def opposed(self) -> bool:
+        """Reports against it outweigh every kind of support it has."""
+        return any(t.count("against")[0] for t in self.tallies()) and all(
+            opposed(t) or not t.count("for")[0] for t in self.tallies()
+        )
+
     def stand(self, moment: datetime) -> None:
         self.standing, self.changed_at = True, moment
-        self.cause, self.cause_reason = cite(self.tally.reports("for")), "evidence"
+        reports = self.tally.reports("for") if enters(self.spec, self.tally) else []
+        self.cause = cite(reports or self.corroborating.reports("for"))
+        self.cause_reason = "evidence" if reports else "corroborated"
 
     def fall(self, moment: datetime, reason: str, cause: Iterable[Evidence]) -> None:
         self.standing, self.changed_at = False, moment
@@ -301,13 +336,16 @@ def replay(
     signal: SignalSpec, entity: str | None, evidence: Iterable[Evidence], now: datetime
 ) -> Timeline:
     """Walk one entity's evidence in time order and record every state change up to `now`."""
-    states = [_State(spec, rank) for rank, spec in enumerate(signal.states, start=1)]
+    chains = {spec.name: implied(signal, spec.name) for spec in signal.states}
+    states = [
+        _State(spec, rank, (chains[spec.name][1:] or [None])[0])
+        for rank, spec in enumerate(signal.states, start=1)
+    ]
     by_name = {s.spec.name: s for s in states}
     relevant = sorted(
         e for e in evidence if e.at <= now and (e.state in by_name or e.state == signal.initial)
     )
     batches = [(at, list(items)) for at, items in groupby(relevant, key=lambda e: e.at)]
-    chains = {name: implied(signal, name) for name in by_name}
     committed, since = signal.initial, None
     changes: list[Change] = []
     index = 0
@@ -340,7 +378,8 @@ def replay(
             )
             committed, since = new, moment
     for s in states:
-        s.tally.slide(now)
+        for tally in s.tallies():
+            tally.slide(now)
     return Timeline(
         signal.id, entity, committed, since, tuple(changes), tuple(s.status() for s in states)
     )
@@ -365,8 +404,13 @@ def _apply(
                 touched.setdefault(name, []).append(item)
                 if item.polarity == "for":
                     state.last_support = moment
+        for s in states:
+            if s.corroborated_by in names and s.spec.name not in names and counts(s.spec, item):
+                s.corroborating.add(item)
+                touched.setdefault(s.spec.name, []).append(item)
     for s in states:
-        s.tally.slide(moment)
+        for tally in s.tallies():
+            tally.slide(moment)
     fresh: list[tuple[int, list[Evidence]]] = []
     initial_support = [
         e for e in batch if e.state == signal.initial and e.polarity == "for" and not e.hedged
@@ -377,9 +421,9 @@ def _apply(
         items = touched.get(s.spec.name)
         if not items:
             continue
-        if s.standing and any(e.polarity == "against" for e in items) and opposed(s.tally):
-            s.fall(moment, "denied", s.tally.reports("against"))
-        elif not s.standing and enters(s.spec, s.tally):
+        if s.standing and any(e.polarity == "against" for e in items) and s.opposed():
+            s.fall(moment, "denied", [e for t in s.tallies() for e in t.reports("against")])
+        elif not s.standing and s.enters():
             s.stand(moment)
         if s.standing and any(e.polarity == "for" for e in items):
             fresh.append((s.rank, items))

@@ -289,3 +289,81 @@ def test_the_status_says_where_each_state_stands_now():
     # Seven days on, both reports have left the window.
     later = {s.name: s for s in replay(CSTO, "Belarus", evidence, T0 + 9 * DAY).status}
     assert (later["absent"].for_outlets, later["absent"].against_outlets) == (0, 0)
+
+
+@dataclass(frozen=True)
+class Corroboration:
+    min_sources: int = 1
+    min_stories: int = 1
+    within: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class CorroboratedState(State):
+    corroboration: Corroboration | None = None
+
+
+SU35_CORROBORATED = Signal(
+    "su35-iran",
+    "none",
+    (
+        State("deal"),
+        State("delivery-reported"),
+        CorroboratedState(
+            "delivered",
+            min_sources=2,
+            within=14 * DAY,
+            corroboration=Corroboration(min_sources=3, within=14 * DAY),
+        ),
+    ),
+)
+
+
+def test_reports_from_enough_independent_outlets_corroborate_the_stronger_state() -> None:
+    timeline = replay(
+        SU35_CORROBORATED,
+        None,
+        [
+            report(0, "delivery-reported", "a.example"),
+            report(2, "delivery-reported", "b.example"),
+            report(5, "delivery-reported", "c.example"),
+        ],
+        T0 + 30 * DAY,
+    )
+    assert [(c.to_state, c.at, c.reason) for c in timeline.changes] == [
+        ("delivery-reported", T0, "evidence"),
+        ("delivered", T0 + 5 * DAY, "corroborated"),
+    ]
+    assert {e.outlet for e in timeline.changes[-1].evidence} == {
+        "a.example",
+        "b.example",
+        "c.example",
+    }
+
+
+def test_corroboration_needs_independent_outlets_within_its_window() -> None:
+    spread_out = [
+        report(0, "delivery-reported", "a.example"),
+        report(10, "delivery-reported", "b.example"),
+        report(20, "delivery-reported", "c.example"),
+    ]
+    one_outlet = [report(d, "delivery-reported", "a.example") for d in (0, 1, 2)]
+    for reports in (spread_out, one_outlet):
+        timeline = replay(SU35_CORROBORATED, None, reports, T0 + 30 * DAY)
+        assert timeline.state == "delivery-reported"
+
+
+def test_hedged_reports_do_not_corroborate_and_denials_undo_corroboration() -> None:
+    hedged = [report(d, "delivery-reported", f"{d}.example", hedged=True) for d in (0, 1, 2)]
+    assert replay(SU35_CORROBORATED, None, hedged, T0 + 5 * DAY).state == "none"
+
+    denied = [
+        report(0, "delivery-reported", "a.example"),
+        report(1, "delivery-reported", "b.example"),
+        report(2, "delivery-reported", "c.example"),
+        *(report(3, "delivery-reported", f"d{i}.example", against=True) for i in range(3)),
+    ]
+    timeline = replay(SU35_CORROBORATED, None, denied, T0 + 5 * DAY)
+    assert [c.to_state for c in timeline.changes][:2] == ["delivery-reported", "delivered"]
+    assert timeline.state != "delivered"
+    assert timeline.changes[2].reason == "denied"
