@@ -114,16 +114,8 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
 
 
 def source_spec(source: SourceConfig) -> SourceSpec:
-    return SourceSpec(
-        name=source.name,
-        url=source.url,
-        google_news=source.google_news,
-        gdelt=source.gdelt,
-        path=source.path,
-        language=source.language,
-        region=source.region,
-        interval=source.interval,
-    )
+    """The watchers' view of a configured source (the config adds only validation)."""
+    return SourceSpec(**source.model_dump())
 
 
 def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
@@ -164,15 +156,7 @@ def _claim_due(
 
 
 def _fetch_settings(config: Config) -> FetchSettings:
-    f = config.fetch
-    return FetchSettings(
-        concurrency=f.concurrency,
-        per_host=f.per_host,
-        connect_timeout=f.connect_timeout,
-        read_timeout=f.read_timeout,
-        deadline=f.deadline,
-        max_bytes=f.max_bytes,
-    )
+    return FetchSettings(**config.fetch.model_dump())
 
 
 class _Stories:
