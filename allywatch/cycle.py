@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.dispatch import DigestReport
 from alerts.evaluate import evaluate
+from alerts.feeds import feed_alerts
 from allywatch.config import Config, FetchConfig, SourceConfig
 from allywatch.digests import send_due
 from allywatch.workspace import Workspace
@@ -106,6 +107,8 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
         # Changes dated before allywatch first ran are the backlog: the baseline, not news.
         backlog = None if config.alert_on_first_run else queries.first_run_started(session)
         report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
+        configured = queries.list_sources(session, [s.name for s in config.sources])
+        report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )

@@ -159,3 +159,32 @@ def test_a_failing_feed_is_reported_and_the_others_still_count(
     assert health["broken"]["consecutive_failures"] == 1
     assert health["gulf-monitor"]["healthy"] is True
     assert states(config)[("su35-iran", None)] == "delivered"
+
+
+def test_a_feed_failing_too_long_raises_one_alert_of_its_own(
+    newsroom: tuple[Path, NewsClock], httpserver: HTTPServer
+) -> None:
+    config, clock = newsroom
+    httpserver.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("poll_interval: 1h\n", "poll_interval: 1h\n"
+        "feed_failure_alert_after: 2h\n")
+        + f"  - {{name: broken, url: '{httpserver.url_for('/broken.xml')}'}}\n",
+        encoding="utf-8",
+    )  # fmt: skip
+
+    def run(moment: str) -> str:
+        clock.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", moment])
+        assert result.exit_code in (0, 3), result.output
+        return result.output
+
+    assert "feed 'broken'" not in run("2025-01-15T00:00:00")
+    later = run("2025-01-15T06:00:00")
+    assert "ALERT [warning] feed 'broken' failing since 2025-01-15 00:00 UTC" in later
+    assert "http-500" in later
+    assert "feed 'broken' failing" not in run("2025-01-15T20:00:00")
+    code, output = cli(config, "alerts", "--json")
+    feed_alerts = [a for a in json.loads(output) if a["kind"] == "feed"]
+    assert len(feed_alerts) == 1
+    assert feed_alerts[0]["signal"] is None
