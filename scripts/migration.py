@@ -1,6 +1,6 @@
 """Write a new Alembic revision from the difference between store/models.py and the schema.
 
-    .venv/bin/python scripts/migration.py "add silences"
+.venv/bin/python scripts/migration.py "add silences"
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def test_durations_are_read_as_people_write_them(tmp_path: Path) -> None:
     config = load_config(
         write(
             tmp_path,
-            "poll_interval: 15m\nsources:\n  - {name: A, url: 'https://a.example/rss', interval: 2h}\n",
+            "poll_interval: 15m\n"
+            "sources:\n  - {name: A, url: 'https://a.example/rss', interval: 2h}\n",
         )
     )
     assert config.poll_interval == timedelta(minutes=15)
@@ -63,7 +64,9 @@ def test_nested_error_names_the_key_path(tmp_path: Path) -> None:
         "  - {name: A, url: 'https://a.example/rss'}\n"
         "  - {name: B, url: 'https://b.example/rss', gdelt: 'x'}\n",
     )
-    assert "line 3, sources.1: a source needs exactly one of url, google_news, gdelt, path" in message
+    assert (
+        "line 3, sources.1: a source needs exactly one of url, google_news, gdelt, path" in message
+    )
     assert "(got url, gdelt)" in message
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from watchers.lang_condition import ConditionError, parse_condition
+from watchers.lang_condition import ConditionError, anchor_clauses, parse_condition
 from watchers.lang_terms import TermError, compile_plain
-from watchers.language import SignalFileError, load_signals, run_signal_tests
+from watchers.lang_yaml import PurePythonLoader, YamlFileError, load_yaml
+from watchers.language import Corroboration, SignalFileError, load_signals, run_signal_tests
 
 
 def term_matches(term: str, text: str) -> list[str]:
@@ -100,6 +101,14 @@ def test_condition_precedence_and_functions() -> None:
     together = parse_condition("together(a, b, 4)")
     assert (together.ordered, together.clause, together.words) == (False, True, 4)
     assert parse_condition("near(a, b, 4)").clause is False
+
+
+def test_what_every_alternative_needs_is_needed() -> None:
+    # Both alternatives need `pipe`, so a text without it can be skipped unread.
+    clauses = anchor_clauses(parse_condition("near(flow, pipe, 8) or before(launch, pipe, 3)"))
+    assert frozenset({"pipe"}) in clauses
+    assert frozenset({"flow", "launch"}) in clauses
+    assert anchor_clauses(parse_condition("a or not b")) == []
 
 
 @pytest.mark.parametrize(
@@ -387,3 +396,107 @@ def test_a_broken_vocabulary_list_is_reported_once(tmp_path: Path) -> None:
     assert [e for e in errors if e.startswith(f"{vocab}:")] == [
         f"{vocab}:2: 'gi*zmo': '*' may only end a word, as in 'deliver*'"
     ]
+
+
+# --------------------------------------------------------------------------- label, corroboration
+
+TWO_STEP = """
+    id: widget-delivery
+    question: Have the widgets arrived?
+    initial: none
+    terms:
+      widget: [widget*]
+      arrive: [arrived]
+    states:
+      reported: {when: "widget and arrive"}
+      confirmed:
+        when: "widget and arrive"
+        CORROBORATION
+"""
+
+
+def test_label_is_a_short_display_name_defaulting_to_the_id(tmp_path: Path) -> None:
+    write(
+        tmp_path, "a.yaml", GOOD.replace("id: widget-deal", "id: widget-deal\n    label: Widgets")
+    )
+    write(tmp_path, "b.yaml", GOOD.replace("widget-deal", "widget-other"))
+    signals = {s.id: s for s in load_signals([tmp_path])}
+    assert signals["widget-deal"].label == "Widgets"
+    assert signals["widget-other"].label == "widget-other"
+
+
+@pytest.mark.parametrize("label", ['""', "[Widgets]", "x" * 41])
+def test_bad_label_is_an_error_on_its_line(tmp_path: Path, label: str) -> None:
+    path = write(
+        tmp_path, "a.yaml", GOOD.replace("id: widget-deal", f"id: widget-deal\n    label: {label}")
+    )
+    assert any(e.startswith(f"{path}:2: ") and "`label`" in e for e in errors_of([path]))
+
+
+def test_corroboration_is_read(tmp_path: Path) -> None:
+    body = TWO_STEP.replace("CORROBORATION", "corroboration: {min_sources: 3, within: 14d}")
+    write(tmp_path, "w.yaml", body)
+    [signal] = load_signals([tmp_path])
+    confirmed = signal.state("confirmed")
+    assert confirmed.corroboration == Corroboration(
+        min_sources=3, min_stories=1, within=timedelta(days=14)
+    )
+    assert confirmed.weaker == "reported"
+    assert signal.state("reported").corroboration is None
+
+
+def test_corroboration_as_a_block_mapping(tmp_path: Path) -> None:
+    block = "corroboration:\n          min_stories: 2\n          min_sources: 2"
+    write(tmp_path, "w.yaml", TWO_STEP.replace("CORROBORATION", block))
+    [signal] = load_signals([tmp_path])
+    assert signal.state("confirmed").corroboration == Corroboration(2, 2, None)
+
+
+@pytest.mark.parametrize(
+    ("setting", "line", "message"),
+    [
+        ("corroboration: 3", 11, "`corroboration` must be a mapping such as"),
+        ("corroboration: {min_sources: 0}", 11,
+         "`corroboration.min_sources` must be a whole number"),
+        ("corroboration: {min_sources: 2, within: soon}", 11,
+         "`corroboration.within`: expected a duration"),
+        ("corroboration: {sources: 2}", 11, "`corroboration`: unknown key 'sources'"),
+        ("corroboration: {within: 3d}", 11,
+         "`corroboration` needs min_sources or min_stories of at least 2"),
+        ("corroboration:\n          min_sources: 2\n          min_stories: many", 13,
+         "`corroboration.min_stories` must be a whole number"),
+    ],
+)  # fmt: skip
+def test_bad_corroboration_is_an_error_on_its_line(
+    tmp_path: Path, setting: str, line: int, message: str
+) -> None:
+    path = write(tmp_path, "w.yaml", TWO_STEP.replace("CORROBORATION", setting))
+    errors = errors_of([path])
+    assert any(e.startswith(f"{path}:{line}: state 'confirmed': {message}") for e in errors), errors
+
+
+def test_corroboration_needs_a_weaker_state_to_count(tmp_path: Path) -> None:
+    body = TWO_STEP.replace(
+        "CORROBORATION", "corroboration: {min_sources: 2}\n        weaker: none"
+    )
+    path = write(tmp_path, "w.yaml", body)
+    assert any("counts reports of the `weaker` state" in e for e in errors_of([path]))
+
+
+def test_both_yaml_parsers_read_the_same_values_and_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "w.yaml", TWO_STEP.replace("CORROBORATION", "min_sources: 2"))
+
+    def shape(value: object) -> object:
+        if isinstance(value, dict):
+            return (value.line, value.lines, {k: shape(v) for k, v in value.items()})
+        if isinstance(value, list):
+            return (value.line, value.lines, [shape(v) for v in value])
+        return value
+
+    assert shape(load_yaml(path)) == shape(load_yaml(path, PurePythonLoader))
+    assert load_yaml(path)["states"].line_of("confirmed") == 9
+    broken = write(tmp_path, "b.yaml", "a: 1\nb: [1, 2\nc: 3\n")
+    for loader in (None, PurePythonLoader):
+        with pytest.raises(YamlFileError) as caught:
+            load_yaml(broken, loader)
+        assert caught.value.line == 3 and "not valid YAML" in caught.value.message

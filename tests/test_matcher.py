@@ -208,11 +208,75 @@ def test_cues_in_another_clause_do_not_hedge(matcher: Matcher) -> None:
     assert found(matcher, text, signal="club-attendance") == {("Avalon", "attending", "for", True)}
 
 
+def test_a_cue_ending_a_hyphenated_compound_describes_rather_than_hedges(
+    matcher: Matcher,
+) -> None:
+    # "long-expected" describes the deal; "expected" on its own hedges it.
+    signed = {("agreement", "for", False)}
+    text = "Freedonia signed the long-expected Big Pipe deal"
+    assert found(matcher, text, signal="big-pipe") == signed
+    text = "Freedonia signed the Big Pipe deal, long expected"
+    assert found(matcher, text, signal="big-pipe") == signed
+    text = "Freedonia is expected to sign the Big Pipe deal"
+    assert found(matcher, text, signal="big-pipe") == {("talks", "for", True)}
+    # Gadgets that will arrive are a deal, but "the much-awaited gadgets" arrived.
+    assert found(matcher, "The much-awaited gadgets arrived in Freedonia") == {
+        ("delivery-reported", "for", False)
+    }
+
+
+def test_a_negated_predicate_after_the_match_means_no_evidence(matcher: Matcher) -> None:
+    assert found(matcher, "Gadget deliveries to Freedonia have not started") == set()
+    assert found(matcher, "Gadget deliveries to Freedonia never began") == set()
+    # Not a negation of what was matched.
+    assert found(matcher, "Gadgets arrived in Freedonia not long ago") == {
+        ("delivery-reported", "for", False)
+    }
+    assert found(matcher, "Gadgets arrived in Freedonia, not in Ruritania") == {
+        ("delivery-reported", "for", False)
+    }
+
+
+def test_names_listed_with_a_comma_are_one_subject(matcher: Matcher) -> None:
+    signed = {("agreement", "for", False)}
+    text = "Big Pipe approved as Freedonia, Ruritania sign the deal"
+    assert found(matcher, text, signal="big-pipe") == signed
+    # A comma after a lower-case word still ends the clause.
+    text = "Big Pipe approved in principle, officials sign other deals"
+    assert found(matcher, text, signal="big-pipe") == set()
+
+
+def test_a_passive_infinitive_after_an_agreement_word_still_lies_ahead(
+    matcher: Matcher,
+) -> None:
+    text = "The Big Pipe contract is to be signed next spring"
+    assert found(matcher, text, signal="big-pipe") == {("talks", "for", True)}
+    text = "The Big Pipe deal to be signed in May"
+    assert found(matcher, text, signal="big-pipe") == {("talks", "for", True)}
+
+
 def test_a_name_hyphenated_to_a_modifier_is_not_an_actor(matcher: Matcher) -> None:
     text = "The Brigadoon-led Round Table summit was skipped"
     assert found(matcher, text, signal="club-attendance") == set()
     text = "Brigadoon skipped the Round Table summit"
     assert found(matcher, text, signal="club-attendance") == {("Brigadoon", "absent", "for", False)}
+
+
+def test_a_signal_may_replace_a_cue_list(tmp_path: Path) -> None:
+    text = "Arthur says he will not travel to Minsk for the Round Table summit"
+    trip = CLUB.replace("away: [skip*, stay* away, not attend]", "away: [not travel]")
+    (tmp_path / "club.yaml").write_text(textwrap.dedent(trip), encoding="utf-8")
+    assert found(Matcher(load_signals([tmp_path])), text) == {("Brigadoon", "absent", "for", False)}
+    # With its own `place` cues, "to Minsk" is where Arthur is not going.
+    own = trip.replace("  meeting:", "  place: [in, at, to]\n  meeting:")
+    (tmp_path / "club.yaml").write_text(textwrap.dedent(own), encoding="utf-8")
+    assert found(Matcher(load_signals([tmp_path])), text) == {("Avalon", "absent", "for", False)}
+
+
+def test_a_name_right_before_a_venue_cue_is_a_place(matcher: Matcher) -> None:
+    # "Minsk" is nearer to "skip" than "Arthur", but "the Minsk summit" is where it is held.
+    text = "Arthur, angry at the Round Table, will skip the Minsk summit"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "absent", "for", False)}
 
 
 def test_title_and_summary_both_count(matcher: Matcher) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -102,3 +103,18 @@ def test_keyword_traps_do_not_fire(pack: dict[str, Signal]) -> None:
             if o.polarity == "for" and o.state != pack[o.signal].initial and not o.hedged
         ]
         assert hits == [], text
+
+
+def test_every_builtin_signal_has_a_short_label(pack: dict[str, Signal]) -> None:
+    labels = {s.id: s.label for s in pack.values()}
+    assert all(label != sid and 0 < len(label) <= 40 for sid, label in labels.items()), labels
+    assert labels["su35-iran"] == "Su-35/Iran"
+    assert len(set(labels.values())) == len(labels)
+
+
+def test_delivery_is_also_reached_by_independent_reports(pack: dict[str, Signal]) -> None:
+    delivered = pack["su35-iran"].state("delivered")
+    assert delivered.weaker == "delivery-reported"
+    assert delivered.corroboration is not None
+    assert delivered.corroboration.min_sources == 3
+    assert delivered.corroboration.within == timedelta(days=14)

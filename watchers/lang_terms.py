@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
 _SEP_REQUIRED = rf"(?:\s*[{_HYPHENS}]\s*|\s+)"
@@ -61,6 +62,7 @@ def _piece_pattern(piece: str) -> str:
     return "".join(out)
 
 
+@cache  # the vocabulary's terms recur in every signal that uses them
 def compile_plain(term: str) -> tuple[str, TermKey | None]:
     """The regex source of a plain term, and its prefilter key (None if it has no letters)."""
     words = term.split()
@@ -129,4 +131,7 @@ def compile_regex(source: str) -> str:
         raise TermError(f"bad regular expression {source!r}: {exc}") from exc
     if compiled.match(""):
         raise TermError(f"regular expression {source!r} matches the empty string")
+    if compiled.groupindex:
+        # A list's terms are joined into one expression, where names would clash.
+        raise TermError(f"regular expression {source!r}: named groups are not allowed")
     return source

@@ -14,9 +14,10 @@ The file format is documented in signals/README.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,17 @@ class Aggregate:
 
 
 @dataclass(frozen=True)
+class Corroboration:
+    """Another way to reach a state: reports of its `weaker` state from `min_sources`
+    independent outlets and `min_stories` distinct stories, within `within` (None:
+    any time). "Delivered" is reached when several outlets report a delivery."""
+
+    min_sources: int = 1
+    min_stories: int = 1
+    within: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class StateDef:
     """One non-initial state: when an article evidences it, and the evidence the state needs.
 
@@ -76,20 +88,28 @@ class StateDef:
     min_count: int | None = None
     future: bool = False
     weaker: str | None = None
+    corroboration: Corroboration | None = None
 
 
 @dataclass(frozen=True)
 class TermList:
-    """A compiled term list: one regular expression, and the prefilter keys of its terms.
+    """A term list: its terms combined into one regular expression, and their prefilter keys.
 
     `keys` is None when some term has no key (a regex term, or digits only), so a
-    text cannot be ruled out by its words.
+    text cannot be ruled out by its words. The expression is compiled on first
+    use: most lists are never needed by a command that does not match articles,
+    and the prefilter spares most of the rest for most articles. Every term was
+    checked when the list was loaded, so compiling cannot fail.
     """
 
     name: str
     terms: tuple[str, ...]
-    pattern: re.Pattern[str]
+    source: str
     keys: tuple[TermKey, ...] | None
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(self.source, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,12 @@ class Signal:
     # place ("the summit in Minsk") is not a mention; "place": entities are where
     # things happen ("troops in Mali").
     entity_role: str = "actor"
+    # A short display name ("Su-35/Iran"); the id when the file gives none.
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.id)
 
     def state_names(self) -> tuple[str, ...]:
         """Initial state first, then the others in rank order."""
@@ -277,12 +303,24 @@ def _raw_list(items: Any, path: Path, line: int, errors: _Errors, what: str) -> 
 
 
 class _Compiler:
-    """Compiles a signal's term lists, resolving @includes against its own lists and the vocab."""
+    """Compiles a signal's term lists, resolving @includes against its own lists and the vocab.
 
-    def __init__(self, own: dict[str, _RawList], vocab: _Vocab, errors: _Errors) -> None:
+    `shared` holds the lists compiled for earlier signals, by name and expansion:
+    a vocabulary list (the cue lists above all) is built once for the whole pack,
+    and a matcher finds its matches in an article once for every signal using it.
+    """
+
+    def __init__(
+        self,
+        own: dict[str, _RawList],
+        vocab: _Vocab,
+        errors: _Errors,
+        shared: dict[tuple[str, tuple[str, ...]], TermList],
+    ) -> None:
         self.own = own
         self.vocab = vocab
         self.errors = errors
+        self.shared = shared
         self.cache: dict[tuple[str, str], TermList | None] = {}
 
     def term_list(self, name: str) -> TermList | None:
@@ -321,10 +359,15 @@ class _Compiler:
         if not ok or not sources:
             return None
         sources = sorted(set(sources), key=lambda s: (-len(s), s))
-        pattern = re.compile("|".join(f"(?:{s})" for s in sources), re.IGNORECASE)
-        compiled = TermList(
-            key[1], tuple(shown), pattern, tuple(keys) if keys is not None else None
-        )
+        compiled = self.shared.get((key[1], tuple(sources)))
+        if compiled is None:
+            compiled = TermList(
+                key[1],
+                tuple(shown),
+                "|".join(f"(?:{s})" for s in sources),
+                tuple(keys) if keys is not None else None,
+            )
+            self.shared[(key[1], tuple(sources))] = compiled
         self.cache[key] = compiled
         return compiled
 
@@ -352,25 +395,35 @@ class _Compiler:
 # --------------------------------------------------------------------------- signal files
 
 _SIGNAL_KEYS = {
-    "id", "question", "description", "initial", "entities", "entity_role", "terms", "states",
-    "tests", "aggregate",
+    "id", "label", "question", "description", "initial", "entities", "entity_role", "terms",
+    "states", "tests", "aggregate",
 }  # fmt: skip
+LABEL_MAX = 40
 ENTITY_ROLES = ("actor", "place")
 _STATE_KEYS = {
     "when", "min_sources", "min_stories", "within", "hold", "expires", "hedged", "future",
-    "weaker", "severity", "min_count",
+    "weaker", "severity", "min_count", "corroboration",
 }  # fmt: skip
+_CORROBORATION_KEYS = ("min_sources", "min_stories", "within")
 _TEST_KEYS = {"text", "title", "summary", "expect", "entity", "polarity", "hedged"}
 
 
 class _SignalReader:
     """Validates and compiles one signal file, adding every problem to `errors`."""
 
-    def __init__(self, path: Path, data: LMap, vocab: _Vocab, errors: _Errors) -> None:
+    def __init__(
+        self,
+        path: Path,
+        data: LMap,
+        vocab: _Vocab,
+        errors: _Errors,
+        shared: dict[tuple[str, tuple[str, ...]], TermList],
+    ) -> None:
         self.path = path
         self.data = data
         self.vocab = vocab
         self.errors = errors
+        self.shared = shared
         self.start = len(errors.items)
 
     def err(self, line: int, message: str) -> None:
@@ -398,11 +451,12 @@ class _SignalReader:
         sid = self._str("id")
         if sid is not None and not _ID.match(sid):
             self.err(data.line_of("id"), f"bad id {sid!r}: expected lower-case letters, digits, -")
+        label = self._label()
         question = self._str("question")
         initial = self._str("initial")
         aggregate = self._aggregate()
         own_lists = self._own_lists()
-        compiler = _Compiler(own_lists, self.vocab, self.errors)
+        compiler = _Compiler(own_lists, self.vocab, self.errors, self.shared)
         entities, entity_terms = self._entities(compiler)
         role = self._entity_role()
         states, conditions = self._states(initial, aggregate is not None, entities, compiler)
@@ -442,8 +496,19 @@ class _SignalReader:
             conditions=conditions,
             cues=cues,
             entity_role=role,
+            label=label or "",
         )
         return signal, data.get("tests")
+
+    def _label(self) -> str | None:
+        label = self._str("label", required=False)
+        if label is not None and (len(label) > LABEL_MAX or "\n" in label):
+            self.err(
+                self.data.line_of("label"),
+                f"`label` must be a short name on one line (at most {LABEL_MAX} characters)",
+            )
+            return None
+        return label
 
     def _entity_role(self) -> str:
         role = self.data.get("entity_role", "actor")
@@ -572,28 +637,20 @@ class _SignalReader:
     ) -> StateDef | None:
         ok = True
 
-        def bad(key: str, message: str) -> None:
+        def bad_at(line: int, message: str) -> None:
             nonlocal ok
             ok = False
-            self.err(raw.line_of(key), f"state {name!r}: {message}")
+            self.err(line, f"state {name!r}: {message}")
+
+        def bad(key: str, message: str) -> None:
+            bad_at(raw.line_of(key), message)
 
         for key in raw:
             if key not in _STATE_KEYS:
                 bad(key, f"unknown key {key!r}: expected one of {', '.join(sorted(_STATE_KEYS))}")
         values: dict[str, Any] = {}
-        for key in ("min_sources", "min_stories", "min_count"):
-            if key in raw:
-                v = raw[key]
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                    bad(key, f"`{key}` must be a whole number of at least 1, got {v!r}")
-                else:
-                    values[key] = v
-        for key in ("within", "hold", "expires"):
-            if key in raw:
-                try:
-                    values[key] = parse_duration(raw[key])
-                except ValueError as exc:
-                    bad(key, f"`{key}`: {exc}")
+        _thresholds(raw, ("min_sources", "min_stories", "min_count"), ("within", "hold", "expires"),
+                    values, bad)  # fmt: skip
         for key in ("hedged", "future"):
             if key in raw:
                 if not isinstance(raw[key], bool):
@@ -609,6 +666,19 @@ class _SignalReader:
         weaker = raw.get("weaker", order[index - 1])
         if "weaker" in raw and (weaker not in order or weaker == name):
             bad("weaker", f"`weaker` must name another state of this signal, got {weaker!r}")
+        if "corroboration" in raw:
+            if aggregate:
+                bad("corroboration", "an aggregate signal's states have no `corroboration`")
+            elif weaker == order[0]:
+                bad(
+                    "corroboration",
+                    f"`corroboration` counts reports of the `weaker` state, here the initial"
+                    f" state {weaker!r}: set `weaker` to another state",
+                )
+            else:
+                values["corroboration"] = _corroboration(
+                    raw["corroboration"], raw.line_of("corroboration"), bad_at
+                )
         when = raw.get("when")
         if aggregate:
             if "when" in raw:
@@ -655,6 +725,52 @@ class _SignalReader:
                 self.err(line, f"state {name!r}: unknown term list {list_name!r}")
                 ok = False
         return node if ok else None
+
+
+def _thresholds(
+    raw: LMap,
+    counts: tuple[str, ...],
+    durations: tuple[str, ...],
+    values: dict[str, Any],
+    bad: Callable[[str, str], None],
+    where: str = "",
+) -> None:
+    """Check the whole-number and duration settings of `raw` into `values`."""
+    for key in counts:
+        if key in raw:
+            v = raw[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(key, f"`{where}{key}` must be a whole number of at least 1, got {v!r}")
+            else:
+                values[key] = v
+    for key in durations:
+        if key in raw:
+            try:
+                values[key] = parse_duration(raw[key])
+            except ValueError as exc:
+                bad(key, f"`{where}{key}`: {exc}")
+
+
+def _corroboration(raw: Any, line: int, bad_at: Callable[[int, str], None]) -> Corroboration | None:
+    expected = "{min_sources: N, min_stories: M, within: DURATION}"
+    if not isinstance(raw, LMap) or not raw:
+        bad_at(line, f"`corroboration` must be a mapping such as {expected}")
+        return None
+    ok = True
+
+    def wrong(key: str, message: str) -> None:
+        nonlocal ok
+        ok = False
+        bad_at(raw.line_of(key), message)
+
+    for key in raw:
+        if key not in _CORROBORATION_KEYS:
+            wrong(key, f"`corroboration`: unknown key {key!r}: expected {expected}")
+    values: dict[str, Any] = {}
+    _thresholds(raw, ("min_sources", "min_stories"), ("within",), values, wrong, "corroboration.")
+    if ok and values.get("min_sources", 1) < 2 and values.get("min_stories", 1) < 2:
+        wrong("", "`corroboration` needs min_sources or min_stories of at least 2")
+    return Corroboration(**values) if ok else None
 
 
 def _read_tests(signal: Signal, raw: Any, errors: _Errors) -> tuple[SignalTest, ...] | None:
@@ -729,6 +845,7 @@ def load_signals(paths: list[Path]) -> list[Signal]:
             all_vocab.append(f)
     vocab = _load_vocab(all_vocab, errors)
     signals: list[Signal] = []
+    shared: dict[tuple[str, tuple[str, ...]], TermList] = {}
     raw_tests: dict[str, Any] = {}
     aggregate_lines: dict[str, int] = {}
     done: set[Path] = set()
@@ -744,7 +861,7 @@ def load_signals(paths: list[Path]) -> list[Signal]:
                 path, 1, "a signal file must be a mapping with id, question, initial, states"
             )
             continue
-        signal, tests = _SignalReader(path, data, vocab, errors).read()
+        signal, tests = _SignalReader(path, data, vocab, errors, shared).read()
         if signal is None:
             continue
         if any(s.id == signal.id for s in signals):

@@ -5,8 +5,9 @@ tested (per entity, for signals with entities). A match is then read in context,
 using the cue lists of the vocabulary:
 
 - negation close before a matched word, in the same clause ("has not
-  delivered", "no Su-35s have arrived", "не поставила") means the state is not
-  evidenced at all;
+  delivered", "no Su-35s have arrived", "не поставила"), or a negated predicate
+  right after the match ("Su-35 deliveries to Iran have not started") means the
+  state is not evidenced at all;
 - a denial in the sentence ("Tehran denies receiving") makes the observation
   evidence *against* the state;
 - speculation near the match ("may", "plans to", "talks on"), or a question,
@@ -18,7 +19,8 @@ using the cue lists of the vocabulary:
   unless the state accepts planned reports (its `future` setting), except where
   the cue is what an agreement is about ("a deal to build": `complement` cues);
 - cues count only in the clause of the match they qualify ("signed a
-  memorandum; a contract is expected" is not hedged);
+  memorandum; a contract is expected" is not hedged), and not as the tail of a
+  hyphenated compound ("the long-delayed deal", "a long-awaited memorandum");
 - an entity's name right after a `place` cue ("the summit in Minsk"),
   hyphenated to a `modifier` cue ("the Russia-led bloc") or right before a
   `venue` cue ("the Minsk summit") is not an actor.
@@ -66,8 +68,37 @@ _CLAUSE_BREAK = re.compile(
 _NOT_ONLY = re.compile(
     r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I
 )
+# A negated predicate right after the match: "Su-35 deliveries to Iran have not
+# started", "Поставки Су-35 в Иран не начались". Not "... not only", "not long ago".
+_TRAILING_NEGATION = re.compile(
+    r"\s+(?:(?:has|have|had|is|are|was|were|do|does|did|will|would|could|can)\s+)?"
+    r"(?:not|never|no\s+longer|yet\s+to)\b"
+    r"|\s+(?:hasn|haven|hadn|isn|aren|wasn|weren|don|doesn|didn|won|wouldn|couldn|can)['’]t\b"
+    r"|\s+(?:так\s+и\s+|пока\s+|ещ[её]\s+)?не\b",
+    re.I,
+)
+_NOT_NEGATING = re.compile(
+    r"\s+(?:only|just|least|long|far|because|for\s+the\s+first\s+time|to\s+mention"
+    r"|только|лишь|потому|впервые)\b",
+    re.I,
+)
 _FIELDS = ("title", "summary")
 _BUCKET = 3  # prefix keys are indexed by this many first letters
+
+
+# Names listed with commas ("Gazprom, CNPC sign contract", "Russia, China agree") are
+# one subject, not two clauses: a comma between a capitalised word and a capitalised
+# word followed by a lower-case one.
+_NAME_BEFORE = re.compile(r"(?:^|(?<=\s))[A-ZА-ЯЁ][\w'’-]*\s*$")
+_NAME_AFTER = re.compile(r"\s*[A-ZА-ЯЁ][\w'’-]*\s+[a-zа-яё]")
+
+
+def _list_comma(text: str, found: re.Match[str]) -> bool:
+    return (
+        found.group() == ","
+        and _NAME_AFTER.match(text, found.end()) is not None
+        and _NAME_BEFORE.search(text, max(0, found.start() - 40), found.start()) is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +135,7 @@ class _Document:
         doc = cls((title, summary))
         for index, text in enumerate(doc.texts):
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
-            found = list(_CLAUSE_BREAK.finditer(text))
+            found = [m for m in _CLAUSE_BREAK.finditer(text) if not _list_comma(text, m)]
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
             for start, end in sentence_spans(text):
@@ -466,7 +497,10 @@ def _read(
         return [h for h in doc.hits(signal.cues[name]) if h.unit == unit and not _inside(h, spans)]
 
     denials = unit_hits("denial")
-    if not denials and any(_negated(doc, h, signal.cues["negation"], spans) for h in content):
+    if not denials and (
+        any(_negated(doc, h, signal.cues["negation"], spans) for h in content)
+        or _negated_after(doc, content)
+    ):
         return None
     anchor = content or [h for h in evidence if h.unit == unit]
     first = min(h.w0 for h in anchor)
@@ -495,10 +529,13 @@ def _read(
             )
         return True
 
-    hedges = [h for h in unit_hits("hedge") if applies(h)]
-    rumours = [h for h in unit_hits("rumour") if applies(h)]
+    def qualifying(name: str) -> list[_Hit]:
+        return [h for h in unit_hits(name) if applies(h) and not _compound_tail(doc, h)]
+
+    hedges = qualifying("hedge")
+    rumours = qualifying("rumour")
     complements = doc.hits(signal.cues["complement"])
-    futures = [h for h in unit_hits("future") if applies(h) and not _complement(h, complements)]
+    futures = [h for h in qualifying("future") if not _complement(doc, h, complements)]
     question = doc.sentence(unit).endswith("?")
     cues = tuple(hedges + rumours + futures + denials)
     uncertain = bool(hedges or rumours) or question
@@ -518,12 +555,32 @@ def _read(
     return _Reading(final, "for", hedged, tuple(evidence) + cues)
 
 
-def _complement(cue: _Hit, complements: list[_Hit]) -> bool:
+def _compound_tail(doc: _Document, cue: _Hit) -> bool:
+    """Whether a cue ends a hyphenated compound ("the long-delayed deal", "a long-awaited
+    memorandum"): it describes the thing, it does not hedge the report."""
+    text = doc.texts[cue.field]
+    return (
+        cue.start >= 2
+        and text[cue.start - 1] in _COMPOUND_HYPHENS
+        and text[cue.start - 2].isalpha()
+    )
+
+
+_COMPOUND_HYPHENS = "-\u2010\u2011"
+
+
+def _complement(doc: _Document, cue: _Hit, complements: list[_Hit]) -> bool:
     """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
-    sell"), not a sign that the agreement lies ahead."""
+    sell"), not a sign that the agreement lies ahead. A passive infinitive ("a deal to be
+    signed") is what lies ahead for the agreement itself."""
+    if _PASSIVE.match(doc.texts[cue.field], cue.start):
+        return False
     return any(
         c.field == cue.field and c.end <= cue.start and 0 <= cue.w0 - c.w1 <= 1 for c in complements
     )
+
+
+_PASSIVE = re.compile(r"(?:(?:is|are|was|were)\s+)?to\s+be\b", re.I)
 
 
 def _inside(hit: _Hit, spans: list[tuple[int, int, int]]) -> bool:
@@ -545,6 +602,17 @@ def _negated(
         if doc.same_clause(hit.field, cue.end, hit.start):
             return True
     return False
+
+
+def _negated_after(doc: _Document, content: list[_Hit]) -> bool:
+    """Whether a negated predicate follows the match's last word ("Su-35 deliveries to
+    Iran have not started"): what the words name did not happen."""
+    if not content:
+        return False
+    last = max(content, key=lambda h: (h.field, h.end))
+    text = doc.texts[last.field]
+    found = _TRAILING_NEGATION.match(text, last.end)
+    return found is not None and not _NOT_NEGATING.match(text, found.end())
 
 
 def _summarise(

@@ -1,0 +1,90 @@
+"""How long loading the built-in signal pack takes, as every command start pays it.
+
+    python bench/bench_signal_load.py [--rounds R]
+
+Times `load_signals` on the built-in pack three ways, each round starting with empty
+caches (regular expressions, compiled terms), as a fresh process would:
+
+- eager, pure-Python YAML: PyYAML's own parser, and every term list compiled at
+  load (how the pack used to load);
+- eager, libyaml: the C parser, every term list still compiled at load;
+- lazy, libyaml (what `load_signals` does): the C parser, term lists compiled
+  when a matcher first needs them.
+
+Prints the median of each and the ratio of the first to the last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import yaml  # noqa: E402
+
+from watchers import lang_yaml  # noqa: E402
+from watchers.lang_terms import compile_plain  # noqa: E402
+from watchers.language import Signal, builtin_signal_dir, load_signals  # noqa: E402
+
+
+def compile_all(signals: list[Signal]) -> int:
+    """Compile every term list of the signals (as an eager loader would); how many."""
+    lists = {
+        id(t): t
+        for s in signals
+        for group in (s.terms, s.entity_terms, s.cues)
+        for t in group.values()
+    }
+    for terms in lists.values():
+        assert terms.pattern is not None
+    return len(lists)
+
+
+def timed(load: Callable[[], object], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        re.purge()
+        compile_plain.cache_clear()
+        start = time.perf_counter()
+        load()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    paths = [builtin_signal_dir()]
+    fast_loader = lang_yaml._Loader
+    uses_c = issubclass(fast_loader, getattr(yaml, "CSafeLoader", ()))
+    print(f"YAML parser of load_signals: {'libyaml' if uses_c else 'pure Python'}")
+    lists = compile_all(load_signals(paths))
+
+    def eager() -> None:
+        compile_all(load_signals(paths))
+
+    lang_yaml._Loader = lang_yaml.PurePythonLoader
+    try:
+        before = timed(eager, args.rounds)
+    finally:
+        lang_yaml._Loader = fast_loader
+    eager_c = timed(eager, args.rounds)
+    after = timed(lambda: load_signals(paths), args.rounds)
+    print(f"term lists in the pack: {lists}")
+    print(f"eager, pure-Python YAML: {before * 1000:7.1f} ms")
+    print(f"eager, libyaml:          {eager_c * 1000:7.1f} ms")
+    print(f"lazy, libyaml:           {after * 1000:7.1f} ms")
+    print(f"speed-up: {before / after:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
