@@ -108,13 +108,13 @@ def anchor_clauses(node: Node) -> list[frozenset[str]]:
         return []
     if isinstance(node, And):
         return [clause for item in node.items for clause in anchor_clauses(item)]
-    union: set[str] = set()
-    for item in node.items:
-        clauses = anchor_clauses(item)
-        if not clauses:
-            return []
-        union |= min(clauses, key=len)
-    return [frozenset(union)]
+    alternatives = [anchor_clauses(item) for item in node.items]
+    if any(not clauses for clauses in alternatives):
+        return []
+    # What every alternative requires, the whole requires; and one of them holds.
+    common = set(alternatives[0]).intersection(*alternatives[1:])
+    union = frozenset().union(*(min(clauses, key=len) for clauses in alternatives))
+    return sorted(common | {union}, key=lambda clause: (len(clause), sorted(clause)))
 
 
 class _Parser:
