@@ -35,7 +35,7 @@ def digest_settings(workspace: Workspace) -> DigestSettings:
     config = workspace.config
     return DigestSettings(
         template_dir=builtin_dir("templates"),
-        signals={s.id: SignalText(label=s.id, question=s.question) for s in workspace.signals},
+        signals={s.id: SignalText(label=s.label, question=s.question) for s in workspace.signals},
         sender=config.smtp.sender,
         secret=unsubscribe_secret(config),
         base_url=config.base_url,

@@ -56,7 +56,7 @@ def test_a_digest_arrives_with_both_parts_and_the_right_headers(
     assert smtp_server.envelopes == [("watch@example.org", ["ann@example.org"])]
     assert message["To"] == "ann@example.org"
     assert message["From"] == "allywatch <watch@example.org>"
-    assert message["Subject"] == "su35-iran: delivery reported"
+    assert message["Subject"] == "Su-35/Iran: delivery reported"
     assert message["Message-ID"] == report.sent[0].message_id
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
@@ -107,9 +107,9 @@ def test_a_digest_holds_only_the_subscribers_signals_and_announced_alerts(
 
     got = {to: m[0]["Subject"].strip() for to, m in smtp_server.by_recipient().items()}
     assert got == {
-        "su35@example.org": "su35-iran: delivery reported",
+        "su35@example.org": "Su-35/Iran: delivery reported",
         "all@example.org": (
-            "su35-iran: delivery reported; csto-summit-attendance: Kazakhstan absent"
+            "Su-35/Iran: delivery reported; CSTO: Kazakhstan absent"
         ),
     }
 
@@ -354,7 +354,7 @@ def test_preview_renders_without_sending_or_recording(
 
     assert "no digests due" in cli(config, "digest", "preview", "--now", before_slot).output
     shown = cli(config, "digest", "preview", "--pending", "--now", before_slot)
-    assert "=== To: ann@example.org  Subject: su35-iran: delivery reported" in shown.output
+    assert "=== To: ann@example.org  Subject: Su-35/Iran: delivery reported" in shown.output
     assert "none -> delivery-reported" in shown.output and "bob@" not in shown.output
     out = tmp_path / "preview"
     written = cli(config, "digest", "preview", "--pending", "--out", str(out), "ann@example.org")
