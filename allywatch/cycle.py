@@ -36,15 +36,16 @@ from watchers.sources import SourceSpec, source_location
 
 GROUPING_WINDOW = timedelta(days=7)
 EARLY_MAX = timedelta(minutes=1)
-# A worker claims this many rounds of its fetch concurrency at a time.
+# Where workers share sources, one claims this many rounds of its fetch concurrency at a time.
 CLAIM_ROUNDS = 4
 STORE_ALLOWANCE = timedelta(minutes=2)
 
 
-def claim_lease(fetch: FetchConfig) -> timedelta:
-    """How long a claim on a batch of sources holds: every fetch round taking its
-    whole deadline, and the storing after. A worker that died is replaced after this."""
-    return CLAIM_ROUNDS * timedelta(seconds=fetch.deadline) + STORE_ALLOWANCE
+def claim_lease(fetch: FetchConfig, sources: int) -> timedelta:
+    """How long a claim on `sources` sources holds: every fetch round taking its whole
+    deadline, and the storing after. A worker that died is replaced after this."""
+    rounds = -(-sources // fetch.concurrency)
+    return rounds * timedelta(seconds=fetch.deadline) + STORE_ALLOWANCE
 
 
 @dataclass
@@ -143,15 +144,17 @@ def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
 def _claim_due(
     engine: Engine, config: Config, worker: str, now: datetime, margins: dict[int, timedelta]
 ) -> list[Source]:
-    """Claim the next batch of due sources; each source once per cycle (dropped from `margins`)."""
+    """Claim the next batch of due sources; each source once per cycle (dropped from `margins`).
+
+    Where workers run side by side a batch is CLAIM_ROUNDS rounds of fetching, so
+    that they share the sources; else it is everything due, which spares waiting
+    for each batch's slowest feed.
+    """
+    fetch = config.fetch
+    limit = fetch.concurrency * CLAIM_ROUNDS if claims.in_batches(engine) else len(margins)
     with writing(engine) as session:
         due = claims.claim_due_sources(
-            session,
-            worker,
-            now,
-            claim_lease(config.fetch),
-            margins=margins,
-            limit=config.fetch.concurrency * CLAIM_ROUNDS,
+            session, worker, now, claim_lease(fetch, limit), margins=margins, limit=limit
         )
     for source in due:
         del margins[source.id]

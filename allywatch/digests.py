@@ -12,15 +12,12 @@ import os
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from alerts.digest import SignalText
 from alerts.dispatch import DigestReport, DigestSettings, send_due_digests
 from alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
 from allywatch.config import Config
 from allywatch.resources import builtin_dir
 from allywatch.workspace import Workspace
-from store import subscribers as store
 
 SECRET_ENV = "ALLYWATCH_SECRET"
 SMTP_USER_ENV = "ALLYWATCH_SMTP_USER"
@@ -81,16 +78,3 @@ def send_due(
         )
     finally:
         mailer.close()
-
-
-def digest_health(session: Session) -> list[str]:
-    """Lines for `status`: how many subscribers, and each digest the mail server refused."""
-    active = store.list_subscribers(session, active_only=True)
-    if not active:
-        return []
-    failing = [s for s in active if s.failures]
-    lines = [f"digests: {len(active)} subscribers, {len(failing)} failing"]
-    for s in failing:
-        retry = s.next_attempt_at.strftime("%Y-%m-%d %H:%M") if s.next_attempt_at else "-"
-        lines.append(f"  {s.email}: {s.failures} failed attempts, next {retry}: {s.last_error}")
-    return lines

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
+from sqlalchemy.orm import Session
 
-from allywatch.digests import digest_health
 from allywatch.output import echo_json, echo_table, iso, when
 from allywatch.workspace import Workspace
-from store import queries
+from store import queries, subscribers
 from store.engine import reading, writing
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -39,7 +39,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 )
         sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
         alerts = queries.list_alerts(session, unacked=True, limit=20)
-        digests = digest_health(session)
+        digests = _digest_health(session)
     failing = [s for s in sources if s.consecutive_failures]
     if as_json:
         echo_json(rows)
@@ -69,6 +69,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"unacknowledged alerts ({len(alerts)} newest):")
         for alert in alerts:
             click.echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {alert.message}")
+
+
+def _digest_health(session: Session) -> list[str]:
+    """Lines for `status`: how many subscribers, and each digest the mail server refused."""
+    active = subscribers.list_subscribers(session, active_only=True)
+    if not active:
+        return []
+    failing = [s for s in active if s.failures]
+    lines = [f"digests: {len(active)} subscribers, {len(failing)} failing"]
+    for s in failing:
+        retry = s.next_attempt_at.strftime("%Y-%m-%d %H:%M") if s.next_attempt_at else "-"
+        lines.append(f"  {s.email}: {s.failures} failed attempts, next {retry}: {s.last_error}")
+    return lines
 
 
 def _evidence_json(latest) -> dict | None:
