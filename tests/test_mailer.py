@@ -108,9 +108,7 @@ def test_a_digest_holds_only_the_subscribers_signals_and_announced_alerts(
     got = {to: m[0]["Subject"].strip() for to, m in smtp_server.by_recipient().items()}
     assert got == {
         "su35@example.org": "Su-35/Iran: delivery reported",
-        "all@example.org": (
-            "Su-35/Iran: delivery reported; CSTO: Kazakhstan absent"
-        ),
+        "all@example.org": ("Su-35/Iran: delivery reported; CSTO: Kazakhstan absent"),
     }
 
 
