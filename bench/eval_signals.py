@@ -4,11 +4,15 @@
                                  [--signals PATH ...]
 
 ITEMS is any labelled file in the dev set's format: the dev set (default), the
-probe set of written headlines beside this script (bench/probe_signals.jsonl), or
+probe set of written headlines beside this script (bench/probe_signals.jsonl),
 the held-out set (bench/heldout_signals.jsonl), written separately from the probe
-set in other styles. Its items carry a `half`: A (used to find gaps), B (kept back
-to measure how far fixes for A carry over), C (written later, scored once before
-being used): `--half B` scores one part only.
+set in other styles, or the real-world set (bench/realworld_signals.jsonl):
+headlines and summaries in the manner the outlets of the evaluation data covered
+the 2022-2025 events (wire copy, live blogs, roundups, the evidence often in a
+later sentence), with hedged or unclear items marked ambiguous. Its items
+carry a `half`: A (used to find gaps), B (kept back to measure how far fixes for
+A carry over), C (written later, scored once before being used): `--half B`
+scores one part only.
 
 Scoring (see the evaluation data's README): per seed signal, the observations
 with polarity "for" at a non-initial state count; a true hit matches a label

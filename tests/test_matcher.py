@@ -436,3 +436,38 @@ def test_sentence_splitting_keeps_abbreviations() -> None:
         "«Да».",
         "3 jets",
     ]
+
+
+def test_hedge_before_a_subordinate_clause_is_not_the_matches(matcher: Matcher) -> None:
+    # The seeking is someone else's; the arrival is reported as fact.
+    text = "Ruritania seeks answers after gadgets arrived in Freedonia"
+    assert found(matcher, text) == {("delivery-reported", "for", False)}
+    # With no conjunction between, the hedge qualifies the match.
+    text = "Ruritania seeks to have gadgets arrive in Freedonia"
+    assert ("delivery-reported", "for", False) not in found(matcher, text)
+
+
+def test_negation_before_background_does_not_undo_the_claim(matcher: Matcher) -> None:
+    # "Round Table" is found by article(): a negation before it is about something else.
+    text = "Camelot will not host the Round Table dinner, as Lancelot will skip the summit"
+    assert found(matcher, text, signal="club-attendance") == {("Camelot", "absent", "for", False)}
+    # A negation before the sentence's own words still does.
+    text = "Lancelot will not skip the Round Table summit"
+    assert found(matcher, text, signal="club-attendance") == set()
+
+
+def test_agreement_with_a_partner_before_its_infinitive(matcher: Matcher) -> None:
+    # "to build" is what was agreed, not a signing still to come.
+    text = "Ruritania signed a deal with Avalon to build Big Pipe"
+    assert found(matcher, text, signal="big-pipe") == {("agreement", "for", False)}
+
+
+def test_reported_will_is_a_future_not_a_hedge(matcher: Matcher) -> None:
+    # A deal accepts planned reports: "said ... would be delivered" is one.
+    def states(text: str) -> set[str]:
+        return {o.state for o in matcher.match(text, "") if o.signal == "gadget-exports"}
+
+    assert states("Officials said Freedonia would buy gadgets") == {"deal"}
+    # Without a reporting verb, or with a condition, "would" stays a hedge.
+    assert states("Freedonia would buy gadgets") == {"none"}
+    assert states("Officials said Freedonia would buy gadgets if prices fell") == {"none"}

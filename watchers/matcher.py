@@ -18,9 +18,14 @@ using the cue lists of the vocabulary:
   (its `hedged` setting); a future-tense cue ("will", "next year") demotes it
   unless the state accepts planned reports (its `future` setting), except where
   the cue is what an agreement is about ("a deal to build": `complement` cues);
+  a "would" after a reporting verb is a reported "will" ("said the jets would
+  be delivered"), a future cue, unless the sentence is conditional;
 - cues count only in the clause of the match they qualify ("signed a
-  memorandum; a contract is expected" is not hedged), and not as the tail of a
-  hyphenated compound ("the long-delayed deal", "a long-awaited memorandum");
+  memorandum; a contract is expected" is not hedged; "seeks an explanation after
+  Armenia froze ..." is not either), and not as the tail of a hyphenated compound
+  ("the long-delayed deal", "a long-awaited memorandum");
+- words found by `article()` are background: a negation before them does not
+  undo the sentence's claim;
 - an entity's name right after a `place` cue ("the summit in Minsk"),
   hyphenated to a `modifier` cue ("the Russia-led bloc") or right before a
   `venue` cue ("the Minsk summit") is not an actor.
@@ -38,7 +43,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from watchers.lang_condition import (
     ENTITY,
@@ -112,6 +117,7 @@ class _Hit:
     w0: int  # index of its first word
     w1: int  # index of the word after it
     unit: int
+    context: bool = False  # found by article(): background, not the sentence's claim
 
 
 @dataclass
@@ -203,7 +209,8 @@ def _evaluate(node: Node, ctx: _Context) -> list[_Hit] | None:
     if isinstance(node, Name):
         return ctx.list_hits(node.name) or None
     if isinstance(node, Article):
-        return ctx.list_hits(node.item.name, anywhere=True) or None
+        found = ctx.list_hits(node.item.name, anywhere=True)
+        return [replace(h, context=True) for h in found] or None
     if isinstance(node, Not):
         return [] if _evaluate(node.item, ctx) is None else None
     if isinstance(node, And):
@@ -490,7 +497,13 @@ def _read(
     signal: Signal, state: str, doc: _Document, unit: int, evidence: list[_Hit]
 ) -> _Reading | None:
     """Read a condition match in context: negated (None), denied, hedged, or plain."""
-    content = [h for h in evidence if h.term not in signal.entity_terms and h.unit == unit]
+    # What the sentence claims: not the entity, nor background found by article() ("will
+    # not finance the CSTO ..., as Yerevan's participation remains frozen").
+    content = [
+        h
+        for h in evidence
+        if h.term not in signal.entity_terms and h.unit == unit and not h.context
+    ]
     spans = sorted({(h.field, h.start, h.end) for h in evidence})
 
     def unit_hits(name: str) -> list[_Hit]:
@@ -516,11 +529,14 @@ def _read(
     def applies(h: _Hit) -> bool:
         """Near the match; after it, only in its last clause ("signed a memorandum; a
         contract is expected"); inside it, only in a clause holding part of the match
-        ("CSTO summit: Putin calls for unity; Pashinyan absent")."""
+        ("CSTO summit: Putin calls for unity; Pashinyan absent"); before it, not
+        across "after", "because" or "since"."""
         if not near(h):
             return False
         if h.start >= last_end:
             return doc.same_clause(anchor_field, last_end, h.start)
+        if h.start < first_start and _SUBORDINATE.search(doc.texts[h.field], h.end, first_start):
+            return False
         if h.start > first_start:
             return any(
                 e.field == h.field and doc.same_clause(h.field, *sorted((e.start, h.start)))
@@ -533,9 +549,12 @@ def _read(
         return [h for h in unit_hits(name) if applies(h) and not _compound_tail(doc, h)]
 
     hedges = qualifying("hedge")
+    reported = [h for h in hedges if h.end <= last_end and _reported_will(doc, unit, h)]
+    hedges = [h for h in hedges if h not in reported]
     rumours = qualifying("rumour")
     complements = doc.hits(signal.cues["complement"])
     futures = [h for h in qualifying("future") if not _complement(doc, h, complements)]
+    futures += reported
     question = doc.sentence(unit).endswith("?")
     cues = tuple(hedges + rumours + futures + denials)
     uncertain = bool(hedges or rumours) or question
@@ -555,6 +574,30 @@ def _read(
     return _Reading(final, "for", hedged, tuple(evidence) + cues)
 
 
+def _reported_will(doc: _Document, unit: int, cue: _Hit) -> bool:
+    """Whether a "would" before the match's last word is a reported "will" ("a
+    commander said the jets would be delivered soon"): a future, not a hedge, unless
+    the sentence makes it conditional. After the match it is another verb's ("said
+    supplying jets to Iran would cross a red line")."""
+    text = doc.texts[cue.field]
+    if text[cue.start : cue.end].lower() != "would":
+        return False
+    u = doc.units[unit]
+    return (
+        _REPORTING.search(text, u.start, cue.start) is not None
+        and _CONDITIONAL.search(text, u.start, u.end) is None
+    )
+
+
+_REPORTING = re.compile(r"(?<!\w)(?:said|told|announced|added|stated)(?!\w)", re.I)
+_CONDITIONAL = re.compile(r"(?<!\w)(?:if|unless|could|might|may|perhaps|possibly)(?!\w)", re.I)
+
+
+# A conjunction between a cue and the match starts the clause the match is in: "Kremlin
+# seeks explanation after Armenia freezes ..." (the seeking is the Kremlin's).
+_SUBORDINATE = re.compile(r"(?<!\w)(?:after|because|since)(?!\w)", re.I)
+
+
 def _compound_tail(doc: _Document, cue: _Hit) -> bool:
     """Whether a cue ends a hyphenated compound ("the long-delayed deal", "a long-awaited
     memorandum"): it describes the thing, it does not hedge the report."""
@@ -572,12 +615,26 @@ _COMPOUND_HYPHENS = "-\u2010\u2011"
 def _complement(doc: _Document, cue: _Hit, complements: list[_Hit]) -> bool:
     """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
     sell"), not a sign that the agreement lies ahead. A passive infinitive ("a deal to be
-    signed") is what lies ahead for the agreement itself."""
+    signed") is what lies ahead for the agreement itself. The party agreed with may stand
+    between ("an agreement with China to build")."""
     if _PASSIVE.match(doc.texts[cue.field], cue.start):
         return False
+    text = doc.texts[cue.field]
     return any(
-        c.field == cue.field and c.end <= cue.start and 0 <= cue.w0 - c.w1 <= 1 for c in complements
+        c.field == cue.field
+        and c.end <= cue.start
+        and (
+            0 <= cue.w0 - c.w1 <= 1
+            or cue.w0 - c.w1 <= _PARTNER_WORDS
+            and _PARTNER.match(text, c.end) is not None
+        )
+        for c in complements
     )
+
+
+# The party agreed with may stand between: "an agreement with China to build".
+_PARTNER = re.compile(r"\s+with\s", re.I)
+_PARTNER_WORDS = 4
 
 
 _PASSIVE = re.compile(r"(?:(?:is|are|was|were)\s+)?to\s+be\b", re.I)
