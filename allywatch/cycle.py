@@ -151,7 +151,7 @@ def _claim_due(
     for each batch's slowest feed.
     """
     fetch = config.fetch
-    limit = fetch.concurrency * CLAIM_ROUNDS if claims.in_batches(engine) else len(margins)
+    limit = fetch.concurrency * CLAIM_ROUNDS if claims.side_by_side(engine) else len(margins)
     with writing(engine) as session:
         due = claims.claim_due_sources(
             session, worker, now, claim_lease(fetch, limit), margins=margins, limit=limit

@@ -1,15 +1,20 @@
 """How the cycle time for 1,000 feeds scales from one worker to three, on PostgreSQL.
 
 A local HTTP server serves 1,000 RSS feeds, each answer after a small delay
-(--delay, default 0.1 s: a remote server's latency). For 1, 2 and 3 workers on
+(--delay, default 0.5 s: a remote server's latency). For 1, 2 and 3 workers on
 a fresh PostgreSQL database each, every worker (a separate process, running
 the cycle as `allywatch run` and each `serve` tick do) starts the same cycle at
 the same moment; the figure is the wall time until the last of them is done.
 
 - first cycle: every feed new, 5 items each (5,000 articles stored and matched);
-- next cycle: an hour later, every feed due again with one new item.
+- next cycle: an hour later, every feed due again with one new item. This is
+  the steady state; it runs twice (hourly) and the better is kept, as the
+  machine may be shared.
 
-For reference, one worker on SQLite (the default) runs the same two cycles.
+For reference, one worker on SQLite (the default) runs the same cycles.
+Workers share the waiting on remote servers; parsing, matching and storing
+take CPU, so with a short delay (--delay 0.1) on a machine with few cores the
+cycle is CPU-bound and workers beyond the number of cores gain little.
 Fetching allows 16 requests at a time per worker, per host as well (the 1,000
 feeds stand for many hosts, though they are all 127.0.0.1 here).
 
@@ -41,6 +46,7 @@ from feedserver import FeedServer, Reply, Seen  # noqa: E402
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 FIRST_ITEMS = 5
+NEXT_CYCLES = 2
 
 WORKER = """
 import json, sys, time
@@ -120,7 +126,7 @@ def write_config(folder: Path, database: str, feeds: Feeds) -> Path:
 
 
 def cycles(config: Path, feeds: Feeds, workers: int) -> list[tuple[float, list[dict]]]:
-    """Both cycles with `workers` processes: (wall seconds, each worker's report) per cycle."""
+    """The cycles with `workers` processes: (wall seconds, each worker's report) per cycle."""
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(config)],
@@ -136,8 +142,9 @@ def cycles(config: Path, feeds: Feeds, workers: int) -> list[tuple[float, list[d
             if process.stdout.readline().strip() != "ready":
                 raise SystemExit("a worker failed to start")
         out = []
-        for items, moment in ((FIRST_ITEMS, START), (FIRST_ITEMS + 1, START + timedelta(hours=1))):
-            feeds.items = items
+        for hour in range(1 + NEXT_CYCLES):
+            feeds.items = FIRST_ITEMS + hour
+            moment = START + timedelta(hours=hour)
             started = time.monotonic()
             for process in processes:
                 process.stdin.write(moment.isoformat() + "\n")
@@ -151,7 +158,8 @@ def cycles(config: Path, feeds: Feeds, workers: int) -> list[tuple[float, list[d
             process.wait(timeout=120)
 
 
-def run(label: str, database: str, feeds: Feeds, workers: int) -> list[float]:
+def run(label: str, database: str, feeds: Feeds, workers: int) -> tuple[float, float]:
+    """(first cycle, best next cycle) in seconds; prints them."""
     with tempfile.TemporaryDirectory() as folder:
         config = write_config(Path(folder), database, feeds)
         played = cycles(config, feeds, workers)
@@ -162,15 +170,16 @@ def run(label: str, database: str, feeds: Feeds, workers: int) -> list[float]:
         if polled != feeds.count or failed:
             raise SystemExit(f"{label}: polled {polled} of {feeds.count} feeds, {failed} failed")
         times.append(seconds)
-    shares = "/".join(str(r["polled"]) for r in played[1][1])
-    print(f"{label:<24} {times[0]:>10.2f} {times[1]:>10.2f}   feeds per worker {shares}")
-    return times
+    first, best = times[0], min(times[1:])
+    shares = "/".join(str(r["polled"]) for r in played[times.index(best)][1])
+    print(f"{label:<24} {first:>10.2f} {best:>10.2f}   feeds per worker {shares}")
+    return first, best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
-    parser.add_argument("--delay", type=float, default=0.1, help="seconds per answer")
+    parser.add_argument("--delay", type=float, default=0.5, help="seconds per answer")
     parser.add_argument("--workers", type=int, default=3, help="the most workers to try")
     args = parser.parse_args()
     server = server_url()

@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import Engine, and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from store.models import Source
@@ -46,6 +46,13 @@ SOURCES = "sources"  # making the sources table agree with the config
 def worker_name() -> str:
     """A name for this worker that no other process, here or on another host, shares."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def side_by_side(engine: Engine) -> bool:
+    """Whether workers run cycles side by side on this database (PostgreSQL), so that
+    each should claim due sources a batch at a time and leave the rest to the others.
+    SQLite admits one writer at a time: there a worker claims everything that is due."""
+    return engine.dialect.name == "postgresql"
 
 
 def exclusive(session: Session, name: str) -> None:

@@ -51,6 +51,8 @@ def copy_database(
     upgrade(target)
     report = CopyReport()
     with source.connect() as reader, target.begin() as writer:
+        if reader.dialect.name == "postgresql":  # one snapshot for every table
+            reader.execution_options(isolation_level="REPEATABLE READ")
         occupied = {table.name: rows for table in _tables() if (rows := _count(writer, table)) > 0}
         if occupied:
             raise TargetNotEmpty(occupied)

@@ -16,18 +16,27 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
+IDLE_IN_TRANSACTION = "10min"
 
 
 def open_engine(url: str) -> Engine:
     """An engine for `url`, with the SQLite settings applied where it is SQLite.
 
-    A PostgreSQL URL that names no driver (postgresql://...) uses psycopg 3.
+    A PostgreSQL URL that names no driver (postgresql://...) uses psycopg 3. Its
+    sessions end a transaction left idle for IDLE_IN_TRANSACTION, so a worker frozen
+    half-way (stopped, or cut off with its connection still open) cannot hold its
+    locks for ever; a URL that sets `options` itself keeps its own.
     """
     if not url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        connect_args = {}
+        if parsed.drivername.startswith("postgresql") and "options" not in parsed.query:
+            connect_args["options"] = (
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}"
+            )
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")

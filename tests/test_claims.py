@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from store import claims, queries
-from store.engine import open_engine, reading, writing
+from store.engine import IDLE_IN_TRANSACTION, open_engine, reading, writing
 from store.migrate import upgrade
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -195,3 +197,29 @@ def test_exclusive_steps_take_turns_across_connections(pg_engine: Engine) -> Non
     one.join(10)
     two.join(10)
     assert order == ["first holds", "other step holds", "first done", "second holds"]
+
+
+def test_a_frozen_workers_locks_end_with_its_idle_transaction(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            timeout = connection.exec_driver_sql("SHOW idle_in_transaction_session_timeout")
+            assert timeout.scalar() == IDLE_IN_TRANSACTION
+    finally:
+        engine.dispose()
+
+    # A URL's own options win: here a frozen worker is given up on after one second.
+    quick = open_engine(f"{postgres_url}?options=-c%20idle_in_transaction_session_timeout%3D1s")
+    frozen = Session(quick)
+    try:
+        frozen.begin()
+        claims.exclusive(frozen, claims.EVALUATION)
+        time.sleep(1.5)  # stopped, holding the lock
+        with writing(quick) as other:
+            other.execute(text("SET LOCAL lock_timeout = '5s'"))
+            claims.exclusive(other, claims.EVALUATION)  # free again
+        with pytest.raises(DBAPIError):
+            frozen.execute(select(1))
+    finally:
+        frozen.close()
+        quick.dispose()

@@ -34,15 +34,6 @@ def ok(config: Path, *args: str) -> str:
     return result.output
 
 
-def with_database(config: Path, url: str, folder: Path) -> Path:
-    """A copy of `config` in `folder` that uses the database at `url`."""
-    folder.mkdir()
-    text = config.read_text(encoding="utf-8").replace("database: sqlite:///watch.db", "")
-    path = folder / "allywatch.yaml"
-    path.write_text(f"database: '{url}'\n{text}", encoding="utf-8")
-    return path
-
-
 def everything(url: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, ids included, in id order."""
     engine = open_engine(url)
@@ -63,7 +54,10 @@ def everything(url: str) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture
 def watched(feed_server: FeedServer, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[tuple]:
-    """An SQLite database after three days of news: articles, alerts, a digest sent, a silence."""
+    """An SQLite database after three days of news: articles, alerts, a digest sent, a silence.
+
+    Yields the world, the config, and the SMTP server's port.
+    """
     world = NewsWorld(feed_server)
     config = world.config(tmp_path / "sqlite", smtp_port=smtp_server.port)
     ok(config, "subscribers", "add", "ana@example.org", "--cadence", "immediate")
@@ -71,11 +65,11 @@ def watched(feed_server: FeedServer, smtp_server: SmtpServer, tmp_path: Path) ->
     for moment in world.moments[:3]:
         world.clock = moment
         cli(config, "run", "--now", moment_arg(moment))
-    yield world, config
+    yield world, config, smtp_server.port
 
 
 def test_copy_moves_everything_and_keeps_ids(watched: tuple, database_url: str, tmp_path) -> None:
-    world, config = watched
+    world, config, smtp_port = watched
     before = everything(f"sqlite:///{tmp_path / 'sqlite' / 'watch.db'}")
     for table in ("sources", "articles", "observations", "transitions", "alerts", "deliveries"):
         assert before[table], f"the test needs rows in {table}"
@@ -85,7 +79,7 @@ def test_copy_moves_everything_and_keeps_ids(watched: tuple, database_url: str, 
     assert everything(database_url) == before
 
     # The copy is a working database: status agrees, and new rows get new ids.
-    moved = with_database(config, database_url, tmp_path / "moved")
+    moved = world.config(tmp_path / "moved", database=database_url, smtp_port=smtp_port)
     assert ok(moved, "status", "--json") == ok(config, "status", "--json")
     ok(moved, "subscribers", "add", "ben@example.org")
     world.clock = world.moments[3]
@@ -106,7 +100,7 @@ def test_copy_moves_everything_and_keeps_ids(watched: tuple, database_url: str, 
 
 
 def test_copy_refuses_a_target_that_holds_data(watched: tuple, database_url: str) -> None:
-    _world, config = watched
+    _world, config, _port = watched
     ok(config, "db", "copy", "--to", database_url)
     before = everything(database_url)
     refused = cli(config, "db", "copy", "--to", database_url)
@@ -118,14 +112,14 @@ def test_copy_refuses_a_target_that_holds_data(watched: tuple, database_url: str
 
 
 def test_copy_refuses_the_configs_own_database(watched: tuple, tmp_path: Path) -> None:
-    _world, config = watched
+    _world, config, _port = watched
     refused = cli(config, "db", "copy", "--to", f"sqlite:///{tmp_path / 'sqlite' / 'watch.db'}")
     assert refused.exit_code == 1
     assert "--to names the config's own database" in refused.output
 
 
 def test_copy_names_a_target_it_cannot_reach(watched: tuple) -> None:
-    _world, config = watched
+    _world, config, _port = watched
     refused = cli(config, "db", "copy", "--to", "postgresql://ally:secret@127.0.0.1:1/nowhere")
     assert refused.exit_code == 1
     assert "target database postgresql://ally:***@127.0.0.1:1/nowhere: cannot open" in (
