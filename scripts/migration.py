@@ -1,6 +1,8 @@
-"""Write a new Alembic revision from the difference between store/models.py and the schema.
+"""Write the next Alembic revision from the difference between store/models.py and the
+schema the existing revisions build. Revision ids are numbered (0001, 0002, ...), which
+is what store.migrate.head_revision relies on.
 
-.venv/bin/python scripts/migration.py "add silences"
+    .venv/bin/python scripts/migration.py "add source tiers"
 """
 
 from __future__ import annotations
@@ -18,13 +20,8 @@ from store.migrate import MIGRATIONS, alembic_config
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("message")
-    parser.add_argument("--rebuild-initial", action="store_true")
     args = parser.parse_args()
     versions = sorted((MIGRATIONS / "versions").glob("*.py"))
-    if args.rebuild_initial:
-        for path in versions:
-            path.unlink()
-        versions = []
     with tempfile.TemporaryDirectory() as tmp:
         engine = open_engine(f"sqlite:///{Path(tmp) / 'schema.db'}")
         config = alembic_config(engine)
