@@ -27,10 +27,11 @@ def write_config(
     smtp_port: int = 2525,
     base_url: str | None = "https://watch.example.org/aw",
     extra: str = "",
+    database: str = "sqlite:///watch.db",
 ) -> Path:
     path = folder / "allywatch.yaml"
     lines = [
-        "database: sqlite:///watch.db",
+        f"database: '{database}'",
         "sources: []",
         f"smtp: {{host: 127.0.0.1, port: {smtp_port}, from: 'allywatch <watch@example.org>',"
         " timeout: 5}",

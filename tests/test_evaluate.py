@@ -64,8 +64,8 @@ def store_report(
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    engine = open_engine(f"sqlite:///{tmp_path / 'watch.db'}")
+def engine(database_url: str):
+    engine = open_engine(database_url)
     upgrade(engine)
     yield engine
     engine.dispose()
@@ -196,12 +196,14 @@ ITEM = """<item><title>{title}</title><link>https://{outlet}/{slug}</link>
 <pubDate>{date}</pubDate><description>{title}</description></item>"""
 
 
-def test_a_first_cycle_over_a_backlog_alerts_nobody_and_later_news_does(tmp_path: Path):
+def test_a_first_cycle_over_a_backlog_alerts_nobody_and_later_news_does(
+    tmp_path: Path, database_url: str
+):
     """Through `allywatch run`: the first cycle reads a feed full of old news."""
     feed = tmp_path / "feed.xml"
     config = tmp_path / "allywatch.yaml"
     config.write_text(
-        "database: sqlite:///watch.db\nsources:\n  - {name: Wire, path: feed.xml}\n",
+        f"database: '{database_url}'\nsources:\n  - {{name: Wire, path: feed.xml}}\n",
         encoding="utf-8",
     )
     items = [

@@ -18,13 +18,13 @@ from store.engine import writing
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, database_url: str) -> Path:
     own = tmp_path / "signals"
     own.mkdir()
     for name, text in SIGNALS.items():
         (own / name).write_text(text, encoding="utf-8")
     path = tmp_path / "allywatch.yaml"
-    path.write_text("database: sqlite:///watch.db\nsignals: [signals]\n", encoding="utf-8")
+    path.write_text(f"database: '{database_url}'\nsignals: [signals]\n", encoding="utf-8")
     return path
 
 

@@ -27,8 +27,8 @@ T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def config(tmp_path: Path, smtp_server: SmtpServer) -> Path:
-    return write_config(tmp_path, smtp_port=smtp_server.port)
+def config(tmp_path: Path, smtp_server: SmtpServer, database_url: str) -> Path:
+    return write_config(tmp_path, smtp_port=smtp_server.port, database=database_url)
 
 
 def deliveries(ws, email: str) -> list[int]:

@@ -10,8 +10,8 @@ from digestkit import SIGNAL, cli, token_for, write_config
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path)
+def config(tmp_path: Path, database_url: str) -> Path:
+    return write_config(tmp_path, database=database_url)
 
 
 def listed(config: Path) -> list[dict]:

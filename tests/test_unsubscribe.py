@@ -27,8 +27,8 @@ T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    config = write_config(tmp_path)
+def config(tmp_path: Path, database_url: str) -> Path:
+    config = write_config(tmp_path, database=database_url)
     cli(config, "subscribers", "add", "ann@example.org")
     cli(config, "subscribers", "add", "bob@example.org")
     return config
