@@ -281,29 +281,27 @@ def _store_articles(
         known_uids, known_links = queries.known_article_keys(
             session, [a.uid for a, _ in matched], [a.link for a, _ in matched]
         )
-    batch = []
+    new = 0
     for article, observations in matched:
         if article.uid in known_uids or article.link in known_links:
             continue
         known_uids.add(article.uid)
         known_links.add(article.link)
-        fields = {
-            "uid": article.uid,
-            "link": article.link,
-            "title": article.title,
-            "summary": article.summary,
-            "published_at": article.published,
-            "first_seen_at": now,
-            "source_id": source.id,
-            "source_name": source.name,
-            "outlet": article.outlet or source.name,
-            "story": stories.grouper.add(article.uid, article.title, article.summary),
-        }
-        batch.append((fields, observations))
-    stored = queries.add_articles_with_observations(session, batch)
-    if stored:
-        stories.last_id = stored[-1].id
-    new = len(stored)
-    report.observations += sum(len(observations) for _, observations in batch)
+        stored = queries.add_article(
+            session,
+            uid=article.uid,
+            link=article.link,
+            title=article.title,
+            summary=article.summary,
+            published_at=article.published,
+            first_seen_at=now,
+            source_id=source.id,
+            source_name=source.name,
+            outlet=article.outlet or source.name,
+            story=stories.grouper.add(article.uid, article.title, article.summary),
+        )
+        stories.last_id = stored.id
+        report.observations += queries.add_observations(session, stored, observations)
+        new += 1
     report.new_articles += new
     return new

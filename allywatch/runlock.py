@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from store import locks
+from store.claims import side_by_side
 from store.engine import writing
 from store.models import Lease
 
@@ -152,6 +154,15 @@ class RunLock:
                 log.error("event=lease_lost lease=%s holder=%s", self.name, self.holder)
                 self.lost.set()
                 return
+
+
+def cycle_turn(engine: Engine, wait: float = 0.0) -> AbstractContextManager[object]:
+    """Held around a whole cycle. On SQLite cycles take turns (the cycle lease, waiting up
+    to `wait` seconds, else LockBusy); on PostgreSQL workers run cycles side by side and
+    share the work through source claims (store/claims.py), so there is no turn to take."""
+    if side_by_side(engine):
+        return nullcontext()
+    return RunLock(engine, CYCLE).acquire(wait)
 
 
 def _started(pid: int) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,8 +43,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import make_url
 
 from allywatch.cycle import CycleReport, run_cycle
-from allywatch.runlock import CYCLE, SERVE, LockBusy, RunLock
+from allywatch.runlock import SERVE, LockBusy, RunLock, cycle_turn
 from allywatch.workspace import Workspace
+from store.claims import side_by_side
 
 log = logging.getLogger("allywatch.serve")
 
@@ -110,7 +112,8 @@ class Server:
     def run(self) -> None:
         """Serve until stopped; raises LockBusy if another serve holds the database."""
         engine = self.workspace.engine
-        self._serve_lock = RunLock(engine, SERVE).acquire()
+        # On SQLite one serve per database; on PostgreSQL serves are workers sharing the work.
+        self._serve_lock = None if side_by_side(engine) else RunLock(engine, SERVE).acquire()
         try:
             previous = {
                 sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
@@ -118,7 +121,7 @@ class Server:
             log.info(
                 kv(
                     "started",
-                    pid=self._serve_lock.pid,
+                    pid=os.getpid(),
                     database=make_url(self.workspace.config.database).render_as_string(
                         hide_password=True
                     ),
@@ -133,7 +136,8 @@ class Server:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         finally:
-            self._serve_lock.release()
+            if self._serve_lock is not None:
+                self._serve_lock.release()
         log.info(kv("stopped"))
 
     def stop(self, reason: str = "requested") -> None:
@@ -172,7 +176,7 @@ class Server:
             return
         started = time.monotonic()
         try:
-            with RunLock(self.workspace.engine, CYCLE).acquire():
+            with cycle_turn(self.workspace.engine):
                 report = self.cycle(self.workspace)
         except LockBusy as busy:
             log.info(

@@ -134,42 +134,25 @@ def last_article_id(session: Session) -> int:
 
 
 def add_observations(session: Session, article: Article, observations: Iterable[dict]) -> int:
-    rows = [_observation(article, obs) for obs in observations]
-    session.add_all(rows)
+    count = 0
+    for obs in observations:
+        session.add(
+            Observation(
+                article_id=article.id,
+                signal=obs["signal"],
+                entity=obs["entity"] or "",
+                state=obs["state"],
+                polarity=obs["polarity"],
+                hedged=obs["hedged"],
+                evidence=obs["evidence"],
+                published_at=article.published_at,
+                outlet=article.outlet,
+                story=article.story,
+            )
+        )
+        count += 1
     session.flush()
-    return len(rows)
-
-
-def add_articles_with_observations(
-    session: Session, batch: Sequence[tuple[dict[str, Any], Sequence[dict]]]
-) -> list[Article]:
-    """Store (article fields, observations) pairs, in order, with two batched inserts
-    instead of one round trip per article; returns the stored articles."""
-    articles = [Article(**fields) for fields, _ in batch]
-    session.add_all(articles)
-    session.flush()
-    session.add_all(
-        _observation(article, obs)
-        for article, (_, observations) in zip(articles, batch, strict=True)
-        for obs in observations
-    )
-    session.flush()
-    return articles
-
-
-def _observation(article: Article, obs: dict) -> Observation:
-    return Observation(
-        article_id=article.id,
-        signal=obs["signal"],
-        entity=obs["entity"] or "",
-        state=obs["state"],
-        polarity=obs["polarity"],
-        hedged=obs["hedged"],
-        evidence=obs["evidence"],
-        published_at=article.published_at,
-        outlet=article.outlet,
-        story=article.story,
-    )
+    return count
 
 
 def observations_for(session: Session, signal: str) -> list[tuple[Observation, Article]]:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
 from newsworld import OUTLETS, RSS, NewsWorld, moment_arg
-from procs import allywatch
+from procs import allywatch, start_allywatch
 from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
 from sqlalchemy import select
 
@@ -293,3 +293,17 @@ def wait_for_claim(url: str, name: str, process: subprocess.Popen) -> set[str]:
             return {source for source, worker in holders.items() if worker}
         time.sleep(0.1)
     raise AssertionError(f"no claim on {name} within 60 s")
+
+
+def test_two_serves_on_postgresql_both_run(postgres_url: str, tmp_path: Path) -> None:
+    """On PostgreSQL a second `serve` is another worker, not a conflict: both start."""
+    config = tmp_path / "allywatch.yaml"
+    config.write_text(f"database: {postgres_url}\nsources: []\n", encoding="utf-8")
+    workers = [start_allywatch(config, "serve", "--tick", "1s") for _ in range(2)]
+    try:
+        time.sleep(6)
+        assert [w.poll() for w in workers] == [None, None]
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        assert [w.wait(timeout=60) for w in workers] == [0, 0]

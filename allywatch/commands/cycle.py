@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from allywatch.cycle import run_cycle
-from allywatch.runlock import CYCLE, LockBusy, RunLock
+from allywatch.runlock import LockBusy, cycle_turn
 from allywatch.workspace import Workspace
 from watchers.durations import format_duration, parse_duration
 
@@ -62,7 +62,7 @@ def run(ctx: click.Context, verbose: bool, wait: timedelta, now: datetime | None
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     try:
-        lock = RunLock(workspace.engine, CYCLE).acquire(wait.total_seconds())
+        lock = cycle_turn(workspace.engine, wait.total_seconds())
     except LockBusy as exc:
         click.echo(f"allywatch: {exc}; gave up after waiting {format_duration(wait)}", err=True)
         sys.exit(EXIT_FAILED)
