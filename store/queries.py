@@ -155,17 +155,6 @@ def add_observations(session: Session, article: Article, observations: Iterable[
     return count
 
 
-def observations_for(session: Session, signal: str) -> list[tuple[Observation, Article]]:
-    """A signal's observations with their articles, oldest first."""
-    rows = session.execute(
-        select(Observation, Article)
-        .join(Article, Article.id == Observation.article_id)
-        .where(Observation.signal == signal)
-        .order_by(Observation.published_at, Observation.id)
-    )
-    return [(obs, art) for obs, art in rows]
-
-
 def count_rows(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
@@ -209,19 +198,6 @@ def transitions_for(session: Session, signal: str, entity: str | None = None) ->
     if entity is not None:
         query = query.where(Transition.entity == entity)
     return list(session.scalars(query.order_by(Transition.at.desc(), Transition.id.desc())))
-
-
-def find_transition(
-    session: Session, signal: str, entity: str, at: datetime, to_state: str
-) -> Transition | None:
-    return session.scalar(
-        select(Transition).where(
-            Transition.signal == signal,
-            Transition.entity == entity,
-            Transition.at == at,
-            Transition.to_state == to_state,
-        )
-    )
 
 
 def add_transition(session: Session, **fields: Any) -> Transition:
@@ -273,10 +249,6 @@ def finish_run(session: Session, run_id: int, now: datetime, status: str, summar
     run = session.get(Run, run_id)
     if run is not None:
         run.finished_at, run.status, run.summary = now, status, summary
-
-
-def completed_runs(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Run).where(Run.status != "running")) or 0
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
