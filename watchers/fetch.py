@@ -1,30 +1,48 @@
-"""Fetching feeds: one async HTTP client per cycle, bounded in every direction.
+"""Fetching feeds: one async HTTP client per batch, bounded in every direction.
 
 Every source gets a result, never an exception: the cycle records errors as feed
 health and carries on with the other sources. A fetch is bounded by connect and
 read timeouts, by an overall deadline (a server dripping one byte a second
 cannot hold the cycle), and by a body-size cap that also applies to what a
-compressed body inflates to. Redirects are followed by hand so that only
-permanent ones (301/308) move the stored URL and loops are cut short.
+compressed body (gzip, deflate, and br or zstd when their decoders are
+installed) inflates to. Redirects are followed by hand so that only permanent
+ones (301/308) move the stored URL and loops are cut short.
+
+`fetch_all_sync` returns a batch's results together; `fetch_each_sync` hands
+each one over as soon as its fetch ends, so a source waiting out its deadline
+does not hold up storing the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import random
+import threading
 import time
 import zlib
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
+
+# Optional decoders: br and zstd are advertised only when they can be decoded.
+try:
+    import brotli
+except ImportError:
+    brotli = None
+try:
+    import zstandard
+except ImportError:
+    zstandard = None
 
 Status = Literal["ok", "not-modified", "error"]
 
@@ -125,6 +143,98 @@ async def fetch_all(
 
     Never raises for a single bad source: its result has status "error".
     """
+    done: dict[int, FetchResult] = {}
+    await _fetch_batch(requests, settings, done.__setitem__)
+    return [done[index] for index in range(len(requests))]
+
+
+def fetch_all_sync(
+    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
+) -> list[FetchResult]:
+    """`fetch_all` for callers without an event loop."""
+    return asyncio.run(fetch_all(requests, settings))
+
+
+def fetch_each_sync(
+    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
+) -> Iterator[FetchResult]:
+    """Fetch every request concurrently, yielding each result as soon as its fetch ends.
+
+    Results come in completion order, so one source waiting out its deadline
+    holds up no other. The fetching runs in a background thread with the same
+    limits as `fetch_all` (one client, global and per-host concurrency, the
+    per-fetch deadline) and goes on while the caller works on a result.
+    Results are told apart by name, so names must be unique (ValueError).
+
+    Fetching starts at the first `next()`. Closing the iterator early (close(),
+    leaving a `contextlib.closing` block, an exception in the loop that drops
+    it) cancels the fetches still running and waits for the thread to end.
+    """
+    batch = list(requests)
+    repeated = sorted(name for name, count in Counter(r.name for r in batch).items() if count > 1)
+    if repeated:
+        raise ValueError(f"source names must be unique in a batch; repeated: {', '.join(repeated)}")
+    return _each(batch, settings)
+
+
+def _each(requests: list[FetchRequest], settings: FetchSettings) -> Iterator[FetchResult]:
+    background = _Background(requests, settings)
+    try:
+        while (item := background.results.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        background.stop()
+
+
+_END = object()  # put on a background batch's queue after its last result
+
+
+class _Background:
+    """One batch fetched on its own event loop in a thread, results handed over a queue."""
+
+    def __init__(self, requests: list[FetchRequest], settings: FetchSettings) -> None:
+        self.results: queue.SimpleQueue[FetchResult | Exception | object] = queue.SimpleQueue()
+        self.loop = asyncio.new_event_loop()
+        self.task = self.loop.create_task(_fetch_batch(requests, settings, self._emit))
+        self.thread = threading.Thread(target=self._run, name="allywatch-fetch", daemon=True)
+        self.thread.start()
+
+    def _emit(self, _index: int, result: FetchResult) -> None:
+        self.results.put(result)
+
+    def _run(self) -> None:
+        outcome: Exception | object = _END
+        try:
+            self.loop.run_until_complete(self.task)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the consumer re-raises it
+            outcome = exc
+        finally:
+            try:
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            finally:
+                self.loop.close()
+                self.results.put(outcome)
+
+    def stop(self) -> None:
+        """Cancel what is still fetching and wait for the thread to end."""
+        if self.thread.is_alive():
+            # A closed loop means the thread is already on its way out.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join()
+
+
+async def _fetch_batch(
+    requests: Sequence[FetchRequest],
+    settings: FetchSettings,
+    emit: Callable[[int, FetchResult], object],
+) -> None:
+    """Fetch every request with one client, handing `emit` each index and result as it ends."""
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
@@ -137,7 +247,7 @@ async def fetch_all(
     headers = {
         "User-Agent": settings.user_agent,
         "Accept": ACCEPT,
-        "Accept-Encoding": "gzip, deflate",
+        "Accept-Encoding": ACCEPT_ENCODING,
     }
     slots = asyncio.Semaphore(settings.concurrency)
     host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -147,14 +257,13 @@ async def fetch_all(
         limits=limits, timeout=timeout, headers=headers, follow_redirects=False
     ) as client:
         fetcher = _Fetcher(client, settings, slots, host_slots)
-        return list(await asyncio.gather(*(fetcher.fetch(request) for request in requests)))
 
+        async def fetch(index: int, request: FetchRequest) -> None:
+            emit(index, await fetcher.fetch(request))
 
-def fetch_all_sync(
-    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
-) -> list[FetchResult]:
-    """`fetch_all` for callers without an event loop."""
-    return asyncio.run(fetch_all(requests, settings))
+        async with asyncio.TaskGroup() as group:
+            for index, request in enumerate(requests):
+                group.create_task(fetch(index, request))
 
 
 def next_poll_delay(
@@ -383,53 +492,66 @@ async def _read_body(response: httpx.Response, max_bytes: int) -> bytes:
         raise FetchFailure(
             "too-large", f"Content-Length {declared} exceeds the {max_bytes}-byte limit"
         )
-    inflater = _Inflater.for_encoding(response.headers.get("content-encoding", ""))
+    decoder = _decoder_for(response.headers.get("content-encoding", ""))
     body = bytearray()
     received = 0
     async for chunk in response.aiter_raw():
         received += len(chunk)
         if received > max_bytes:
             raise FetchFailure("too-large", f"body exceeds the {max_bytes}-byte limit")
-        body += inflater.feed(chunk, max_bytes - len(body))
-    body += inflater.finish(max_bytes - len(body))
+        body += decoder.feed(chunk, max_bytes - len(body))
+    body += decoder.finish(max_bytes - len(body))
     return bytes(body)
 
 
-class _Inflater:
-    """Streams gzip/deflate decoding without ever producing more than the cap allows."""
+class _Decoder(Protocol):
+    """Streams one content coding, never producing more than the room it is given.
 
-    def __init__(self, encoding: str) -> None:
-        self.encoding = encoding
+    `room` is how many more decoded bytes the body may take; a decoder raises
+    FetchFailure("too-large") as soon as its output would not fit, and
+    FetchFailure("bad-encoding") for input it cannot decode.
+    """
+
+    def feed(self, data: bytes, room: int) -> bytes: ...
+
+    def finish(self, room: int) -> bytes: ...
+
+
+def _too_large() -> FetchFailure:
+    return FetchFailure("too-large", "compressed body inflates past the size limit")
+
+
+def _undecodable(coding: str, exc: Exception) -> FetchFailure:
+    return FetchFailure("bad-encoding", f"cannot decode {coding} body: {exc}")
+
+
+class _Identity:
+    def feed(self, data: bytes, room: int) -> bytes:
+        if len(data) > room:
+            raise FetchFailure("too-large", f"body exceeds the limit by {len(data) - room} bytes")
+        return data
+
+    def finish(self, room: int) -> bytes:
+        return b""
+
+
+class _Zlib:
+    """gzip, or deflate (zlib-wrapped as meant, or raw as some servers send it)."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
         self.decoder: zlib._Decompress | None = None
 
-    @classmethod
-    def for_encoding(cls, header: str) -> _Inflater:
-        codings = [c.strip().lower() for c in header.split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if not codings:
-            return cls("identity")
-        if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
-            return cls(codings[0])
-        raise FetchFailure("bad-encoding", f"unsupported Content-Encoding {header!r}")
-
     def feed(self, data: bytes, room: int) -> bytes:
-        if self.encoding == "identity":
-            if len(data) > room:
-                raise FetchFailure(
-                    "too-large", f"body exceeds the limit by {len(data) - room} bytes"
-                )
-            return data
         if self.decoder is None:
             self.decoder = zlib.decompressobj(self._wbits(data))
         try:
             # Ask for one byte more than fits: getting it proves the body is too large.
             out = self.decoder.decompress(data, room + 1)
         except zlib.error as exc:
-            raise FetchFailure(
-                "bad-encoding", f"cannot decode {self.encoding} body: {exc}"
-            ) from None
+            raise _undecodable(self.coding, exc) from None
         if len(out) > room or self.decoder.unconsumed_tail:
-            raise FetchFailure("too-large", "compressed body inflates past the size limit")
+            raise _too_large()
         return out
 
     def finish(self, room: int) -> bytes:
@@ -437,17 +559,120 @@ class _Inflater:
             return b""
         out = self.decoder.flush()
         if len(out) > room:
-            raise FetchFailure("too-large", "compressed body inflates past the size limit")
+            raise _too_large()
         return out
 
     def _wbits(self, first: bytes) -> int:
-        if self.encoding != "deflate":
+        if self.coding != "deflate":
             return zlib.MAX_WBITS | 16
-        # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
         zlib_wrapped = (
             len(first) >= 2 and first[0] & 0x0F == 8 and ((first[0] << 8) | first[1]) % 31 == 0
         )
         return zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
+
+
+class _Brotli:
+    """br, drained in bounded pieces: one small input chunk can expand to gigabytes."""
+
+    PIECE = 1 << 16  # output asked for per call (brotli rounds it up to its buffer blocks)
+
+    def __init__(self) -> None:
+        self.decoder = brotli.Decompressor()
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        out = bytearray()
+        try:
+            piece = self.decoder.process(data, output_buffer_limit=min(room + 1, self.PIECE))
+            # Output held back by the limit comes out of calls with empty input; new input
+            # may only be given once a call returns nothing more.
+            while piece:
+                out += piece
+                if len(out) > room:
+                    raise _too_large()
+                if self.decoder.is_finished():
+                    break
+                piece = self.decoder.process(
+                    b"", output_buffer_limit=min(room + 1 - len(out), self.PIECE)
+                )
+        except brotli.error as exc:
+            raise _undecodable("br", exc) from None
+        return bytes(out)
+
+    def finish(self, room: int) -> bytes:
+        return b""
+
+
+class _Zstd:
+    """zstd, written into a sink that refuses output past the room it was given."""
+
+    # RFC 9659: a zstd content coding uses at most an 8 MiB window; larger ones are refused
+    # rather than allocated.
+    MAX_WINDOW = 8 << 20
+
+    def __init__(self) -> None:
+        self.sink = _CappedSink()
+        self.writer = zstandard.ZstdDecompressor(max_window_size=self.MAX_WINDOW).stream_writer(
+            self.sink, write_size=1 << 16
+        )
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        self.sink.room = room
+        try:
+            self.writer.write(data)
+        except zstandard.ZstdError as exc:
+            raise _undecodable("zstd", exc) from None
+        return self.sink.take()
+
+    def finish(self, room: int) -> bytes:
+        return b""
+
+
+class _CappedSink:
+    """Where the zstd writer puts decoded output; raising here stops the decoder mid-call."""
+
+    def __init__(self) -> None:
+        self.room = 0
+        self.buffer = bytearray()
+
+    def write(self, data: bytes) -> int:
+        if len(self.buffer) + len(data) > self.room:
+            raise _too_large()
+        self.buffer += data
+        return len(data)
+
+    def take(self) -> bytes:
+        out = bytes(self.buffer)
+        self.buffer.clear()
+        return out
+
+
+def _available_decoders() -> dict[str, Callable[[], _Decoder]]:
+    """The content codings this installation decodes, in the order they are advertised."""
+    decoders: dict[str, Callable[[], _Decoder]] = {
+        "gzip": lambda: _Zlib("gzip"),
+        "deflate": lambda: _Zlib("deflate"),
+    }
+    # Without a bounded-output API (brotli 1.2) a br body could not be capped.
+    if brotli is not None and hasattr(brotli.Decompressor, "can_accept_more_data"):
+        decoders["br"] = _Brotli
+    if zstandard is not None:
+        decoders["zstd"] = _Zstd
+    return decoders
+
+
+_DECODERS = _available_decoders()
+_ALIASES = {"x-gzip": "gzip"}
+ACCEPT_ENCODING = ", ".join(_DECODERS)
+
+
+def _decoder_for(header: str) -> _Decoder:
+    codings = [c.strip().lower() for c in header.split(",") if c.strip()]
+    codings = [_ALIASES.get(c, c) for c in codings if c != "identity"]
+    if not codings:
+        return _Identity()
+    if len(codings) == 1 and codings[0] in _DECODERS:
+        return _DECODERS[codings[0]]()
+    raise FetchFailure("bad-encoding", f"unsupported Content-Encoding {header!r}")
 
 
 def _read_file(request: FetchRequest, max_bytes: int) -> _Answer:
@@ -491,6 +716,7 @@ __all__ = [
     "FetchSettings",
     "fetch_all",
     "fetch_all_sync",
+    "fetch_each_sync",
     "next_poll_delay",
     "parse_retry_after",
 ]
