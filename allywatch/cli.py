@@ -21,7 +21,7 @@ COMMANDS = {
     "history": "allywatch.commands.report",
     "alerts": "allywatch.commands.report",
     "ack": "allywatch.commands.report",
-    "feeds": "allywatch.commands.report",
+    "feeds": "allywatch.commands.feeds",
     "match": "allywatch.commands.signals",
     "signals": "allywatch.commands.signals",
     "subscribers": "allywatch.commands.subscribers",

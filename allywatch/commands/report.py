@@ -1,4 +1,4 @@
-"""Reading the state: `status`, `history`, `alerts`, `ack`, `feeds`."""
+"""Reading the state: `status`, `history`, `alerts`, `ack`."""
 
 from __future__ import annotations
 
@@ -17,14 +17,24 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 @click.command()
 @json_option
+@click.option(
+    "--signal",
+    "signal_ids",
+    metavar="ID",
+    multiple=True,
+    help="Show only this signal's rows (repeatable).",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> None:
     """Every signal and entity: state, since when, last evidence; feed health."""
     workspace = Workspace.open(ctx.obj["config_path"])
+    wanted = {workspace.signal(signal_id).id for signal_id in signal_ids}
     with reading(workspace.engine) as session:
         stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
         rows = []
         for signal in workspace.signals:
+            if wanted and signal.id not in wanted:
+                continue
             for entity in signal.entities or ("",):
                 row = stored.get((signal.id, entity))
                 latest = queries.latest_evidence(session, signal.id, entity)
@@ -198,49 +208,4 @@ def ack(ctx: click.Context, alert_id: int) -> None:
         click.echo(f"acknowledged #{alert.id}: {alert.message}")
 
 
-@click.command()
-@json_option
-@click.pass_context
-def feeds(ctx: click.Context, as_json: bool) -> None:
-    """Sources and their health."""
-    workspace = Workspace.open(ctx.obj["config_path"])
-    with reading(workspace.engine) as session:
-        stored = {s.name: s for s in queries.list_sources(session)}
-    data = []
-    for configured in workspace.config.sources:
-        s = stored.get(configured.name)
-        data.append(
-            {
-                "name": configured.name,
-                "location": s.location if s else None,
-                "healthy": not (s and s.consecutive_failures),
-                "last_success": iso(s.last_success_at) if s else None,
-                "last_error": iso(s.last_error_at) if s else None,
-                "error_kind": s.error_kind if s else None,
-                "error": s.error if s else None,
-                "consecutive_failures": s.consecutive_failures if s else 0,
-                "next_poll": iso(s.next_poll_at) if s else None,
-                "articles": s.articles_seen if s else 0,
-            }
-        )
-    if as_json:
-        echo_json(data)
-        return
-    echo_table(
-        ["source", "health", "last success", "failures", "next poll", "articles", "last error"],
-        [
-            [
-                d["name"],
-                "ok" if d["healthy"] else "FAILING",
-                (d["last_success"] or "-")[:16].replace("T", " "),
-                d["consecutive_failures"],
-                (d["next_poll"] or "-")[:16].replace("T", " "),
-                d["articles"],
-                f"{d['error_kind']}: {d['error']}" if d["error_kind"] and not d["healthy"] else "-",
-            ]
-            for d in data
-        ],
-    )
-
-
-COMMANDS = [status, history, alerts_command, ack, feeds]
+COMMANDS = [status, history, alerts_command, ack]
