@@ -12,9 +12,9 @@ A term is matched case-insensitively on word boundaries. Inside a term:
 A term written as a mapping `{regex: "..."}` is a regular expression used as
 written (case-insensitive), for the rare case the plain form cannot say.
 
-Every plain term also yields a prefilter key: a word that must occur in any
-text the term matches (see `TermKey`), so that a matcher can skip a signal
-whose anchor words are absent without running its expressions.
+Every plain term also yields prefilter keys: words that must occur in any text
+the term matches (see `TermKeys`), so that a matcher can skip a signal whose
+anchor words are absent without running its expressions.
 """
 
 from __future__ import annotations
@@ -39,10 +39,27 @@ class TermError(ValueError):
 
 @dataclass(frozen=True)
 class TermKey:
-    """A lower-cased word every match of a term contains (`prefix`: as the start of a word)."""
+    """A lower-cased word of a text (`prefix`: the start of one)."""
 
     word: str
     prefix: bool
+
+
+@dataclass(frozen=True)
+class TermKeys:
+    """What every match of a term contains: for each group, one of its words.
+
+    A plain term has a group of one key per word ("Power of Siberia 2": power,
+    siberia); a regular expression has a group per required run of letters, with
+    one key per alternative (see lang_regex.py).
+    """
+
+    groups: tuple[tuple[TermKey, ...], ...]
+
+    @property
+    def telling(self) -> tuple[TermKey, ...]:
+        """The group to index a term by: the longest words are likely the rarest."""
+        return max(self.groups, key=lambda g: (min(len(k.word) for k in g), -len(g)))
 
 
 def fold(text: str) -> str:
@@ -63,13 +80,13 @@ def _piece_pattern(piece: str) -> str:
 
 
 @cache  # the vocabulary's terms recur in every signal that uses them
-def compile_plain(term: str) -> tuple[str, TermKey | None]:
-    """The regex source of a plain term, and its prefilter key (None if it has no letters)."""
+def compile_plain(term: str) -> tuple[str, TermKeys | None]:
+    """The regex source of a plain term, and its prefilter keys (None if it has no letters)."""
     words = term.split()
     if not words:
         raise TermError("an empty term")
     word_patterns: list[str] = []
-    key: TermKey | None = None
+    keys: list[TermKey] = []
     for word in words:
         if "*" in word[:-1] or word == "*":
             raise TermError(f"{term!r}: '*' may only end a word, as in 'deliver*'")
@@ -91,8 +108,9 @@ def compile_plain(term: str) -> tuple[str, TermKey | None]:
                 pattern += _piece_pattern(piece)
                 prev = piece
             part_patterns.append(pattern)
-            if key is None:
+            if p_index == 0:  # later parts may be joined to letters: not a word's start
                 key = _key_of(pieces, joins_letters=_next_starts_with_letter(parts, p_index))
+                keys += [key] if key else []
         word_patterns.append(_SEP_OPTIONAL.join(part_patterns))
     source = word_patterns[0]
     for prev, word, pattern in zip(words, words[1:], word_patterns[1:], strict=False):
@@ -100,7 +118,7 @@ def compile_plain(term: str) -> tuple[str, TermKey | None]:
         seam = _seam(prev[-1], word[0]) and prev[-1] != "*"
         source += (_SEP_OPTIONAL if seam else _SEP_REQUIRED) + pattern
     source = r"(?<!\w)" + source + r"(?!\w)"
-    return source, key
+    return source, TermKeys(tuple((key,) for key in keys)) if keys else None
 
 
 def _seam(prev: str, piece: str) -> bool:
@@ -113,13 +131,19 @@ def _next_starts_with_letter(parts: list[str], index: int) -> bool:
 
 
 def _key_of(pieces: list[str], joins_letters: bool) -> TermKey | None:
+    """The key of a word's first letters: where only digits come before them, they
+    start a word of the text (digits end words; an apostrophe may not)."""
     for i, piece in enumerate(pieces):
+        if piece.isdigit():
+            continue
         if LETTERS.fullmatch(piece):
             following = pieces[i + 1] if i + 1 < len(pieces) else None
-            # The word may run on in the text: after a '*', or where an optional
-            # hyphen joins it to more letters ("Flanker-E" is also "FlankerE").
-            prefix = following == "*" or (following is None and joins_letters)
+            # The word may run on in the text: after a '*', where an optional hyphen
+            # joins it to more letters ("Flanker-E" is also "FlankerE"), or through an
+            # apostrophe that is a letter itself ("donʼt" with U+02BC is one word).
+            prefix = following is not None or joins_letters
             return TermKey(fold(piece), prefix)
+        return None
     return None
 
 

@@ -23,7 +23,8 @@ from typing import Any
 
 from watchers.durations import parse_duration
 from watchers.lang_condition import ENTITY, ConditionError, Node, names_in, parse_condition
-from watchers.lang_terms import TermError, TermKey, compile_plain, compile_regex
+from watchers.lang_regex import regex_keys
+from watchers.lang_terms import TermError, TermKeys, compile_plain, compile_regex
 from watchers.lang_yaml import LList, LMap, YamlFileError, load_yaml
 
 SEVERITIES = ("info", "warning", "critical")
@@ -95,17 +96,18 @@ class StateDef:
 class TermList:
     """A term list: its terms combined into one regular expression, and their prefilter keys.
 
-    `keys` is None when some term has no key (a regex term, or digits only), so a
-    text cannot be ruled out by its words. The expression is compiled on first
-    use: most lists are never needed by a command that does not match articles,
-    and the prefilter spares most of the rest for most articles. Every term was
-    checked when the list was loaded, so compiling cannot fail.
+    `keys` is None when some term has no key (digits only, or a regex term with no
+    literal word: see lang_regex.py), so a text cannot be ruled out by its words.
+    The expression is compiled on first use: most lists are never needed by a
+    command that does not match articles, and the prefilter spares most of the
+    rest for most articles. Every term was checked when the list was loaded, so
+    compiling cannot fail.
     """
 
     name: str
     terms: tuple[str, ...]
     source: str
-    keys: tuple[TermKey, ...] | None
+    keys: tuple[TermKeys, ...] | None  # one per term
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -336,24 +338,25 @@ class _Compiler:
             return self.cache[key]
         self.cache[key] = None  # guards against include cycles
         sources: list[str] = []
-        keys: list[TermKey] | None = []
+        keys: list[TermKeys] | None = []
         shown: list[str] = []
         ok = True
         for term, path, line in self._expand(raw, [key[1]]):
             try:
                 if isinstance(term, str):
-                    source, term_key = compile_plain(term)
+                    source, term_keys = compile_plain(term)
                     shown.append(term)
                 else:
-                    source, term_key = compile_regex(term["regex"]), None
+                    source = compile_regex(term["regex"])
+                    term_keys = regex_keys(source)
                     shown.append(f"regex:{term['regex']}")
             except TermError as exc:
                 self.errors.add(path, line, str(exc))
                 ok = False
                 continue
             sources.append(source)
-            if keys is not None and term_key is not None:
-                keys.append(term_key)
+            if keys is not None and term_keys is not None:
+                keys.append(term_keys)
             else:
                 keys = None
         if not ok or not sources:

@@ -56,7 +56,7 @@ from watchers.lang_condition import (
     Or,
     anchor_clauses,
 )
-from watchers.lang_terms import LETTERS, WORD_CHARS, fold
+from watchers.lang_terms import LETTERS, WORD_CHARS, TermKey, fold
 from watchers.language import Signal, TermList
 from watchers.model import Evidence, Observation
 from watchers.text import sentence_spans
@@ -130,6 +130,7 @@ class _Unit:
 @dataclass
 class _Document:
     texts: tuple[str, str]
+    vocabulary: _Words
     units: list[_Unit] = field(default_factory=list)
     words: list[list[int]] = field(default_factory=list)
     breaks: list[list[int]] = field(default_factory=list)
@@ -137,8 +138,8 @@ class _Document:
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, title: str, summary: str) -> _Document:
-        doc = cls((title, summary))
+    def of(cls, title: str, summary: str, vocabulary: _Words) -> _Document:
+        doc = cls((title, summary), vocabulary)
         for index, text in enumerate(doc.texts):
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
             found = [m for m in _CLAUSE_BREAK.finditer(text) if not _list_comma(text, m)]
@@ -155,6 +156,9 @@ class _Document:
         found = self.cache.get(key)
         if found is None:
             found = []
+            if not self.vocabulary.could_match(terms):  # spares most expressions
+                self.cache[key] = found
+                return found
             unit_starts = [(u.field, u.start) for u in self.units]
             for index, text in enumerate(self.texts):
                 words = self.words[index]
@@ -269,14 +273,40 @@ class _Reading:
     evidence: tuple[_Hit, ...]
 
 
+class _Words:
+    """The words of a text, folded, for telling whether a term list could match it."""
+
+    def __init__(self, text: str) -> None:
+        self.words = set(LETTERS.findall(fold(text)))
+        self._starts: dict[int, set[str]] = {}
+
+    def has(self, key: TermKey) -> bool:
+        if not key.prefix:
+            return key.word in self.words
+        n = len(key.word)
+        starts = self._starts.get(n)
+        if starts is None:
+            starts = self._starts[n] = {w[:n] for w in self.words if len(w) >= n}
+        return key.word in starts
+
+    def could_match(self, terms: TermList) -> bool:
+        """False where some word every match of every term needs is missing."""
+        if terms.keys is None:
+            return True
+        has = self.has
+        return any(
+            all(any(has(key) for key in group) for group in term.groups) for term in terms.keys
+        )
+
+
 class _Prefilter:
     """Which signals could match a text, judged from its words alone.
 
     Every state's condition implies clauses of term lists that must match (see
     `anchor_clauses`); one clause per state is indexed by its lists' key words.
     A text's words are looked up once in that index (prefix keys by their first
-    letters), and only the signals found there have their other clauses
-    checked, against the same words.
+    letters), and only the signals found there have their clauses checked,
+    against the same words.
     """
 
     def __init__(self, signals: Sequence[Signal]) -> None:
@@ -296,12 +326,13 @@ class _Prefilter:
                     self.always.add(index)
                     continue
                 for terms in indexed:
-                    for key in terms.keys or ():
-                        if key.prefix:
-                            bucket = self.prefix.setdefault(key.word[:_BUCKET], {})
-                            bucket.setdefault(key.word, set()).add(index)
-                        else:
-                            self.exact.setdefault(key.word, set()).add(index)
+                    for term in terms.keys or ():
+                        for key in term.telling:
+                            if key.prefix:
+                                bucket = self.prefix.setdefault(key.word[:_BUCKET], {})
+                                bucket.setdefault(key.word, set()).add(index)
+                            else:
+                                self.exact.setdefault(key.word, set()).add(index)
             self.requirements.append(states)
         self.short = sorted({b for b in self.prefix if len(b) < _BUCKET}, key=len)
 
@@ -321,13 +352,12 @@ class _Prefilter:
         usable = [c for c in clauses if all(t.keys is not None for t in c)]
         if not usable:
             return None
-        return min(usable, key=lambda c: sum(len(t.keys or ()) for t in c))
+        return min(usable, key=lambda c: sum(len(term.telling) for t in c for term in t.keys or ()))
 
-    def candidates(self, text: str) -> list[Signal]:
-        words = set(LETTERS.findall(fold(text)))
+    def candidates(self, words: _Words) -> list[Signal]:
         touched = set(self.always)
         exact, prefix = self.exact.get, self.prefix.get
-        for word in words:
+        for word in words.words:
             found = exact(word)
             if found:
                 touched |= found
@@ -338,32 +368,16 @@ class _Prefilter:
                         touched |= signals
         for head in self.short:  # prefix keys shorter than a bucket's name
             for key, signals in self.prefix[head].items():
-                if any(word.startswith(key) for word in words):
+                if any(word.startswith(key) for word in words.words):
                     touched |= signals
         if not touched:
             return []
-        starts: dict[int, set[str]] = {}
-
-        def present(terms: TermList) -> bool:
-            if terms.keys is None:
-                return True
-            for key in terms.keys:
-                if not key.prefix:
-                    if key.word in words:
-                        return True
-                    continue
-                n = len(key.word)
-                if n not in starts:
-                    starts[n] = {w[:n] for w in words if len(w) >= n}
-                if key.word in starts[n]:
-                    return True
-            return False
-
+        could_match = words.could_match
         return [
             self.signals[i]
             for i in sorted(touched)
             if any(
-                all(any(present(t) for t in clause) for clause in clauses)
+                all(any(could_match(t) for t in clause) for clause in clauses)
                 for clauses in self.requirements[i]
             )
         ]
@@ -378,10 +392,11 @@ class Matcher:
 
     def match(self, title: str, summary: str) -> list[Observation]:
         """Observations the article evidences; plain text in (run html_to_text first)."""
-        candidates = self._prefilter.candidates(f"{title}\n{summary}")
+        words = _Words(f"{title}\n{summary}")
+        candidates = self._prefilter.candidates(words)
         if not candidates:
             return []
-        doc = _Document.of(title, summary)
+        doc = _Document.of(title, summary, words)
         observations: list[Observation] = []
         for signal in candidates:
             observations += self._match_signal(signal, doc)
