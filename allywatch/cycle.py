@@ -12,6 +12,7 @@ storing results and evaluating the rules take turns across workers.
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +29,13 @@ from store import claims, queries
 from store.engine import reading, writing
 from store.models import Alert, Source
 from watchers.dedup import StoryGrouper
-from watchers.fetch import FetchRequest, FetchResult, FetchSettings, fetch_all_sync, next_poll_delay
+from watchers.fetch import (
+    FetchRequest,
+    FetchResult,
+    FetchSettings,
+    fetch_each_sync,
+    next_poll_delay,
+)
 from watchers.matcher import Matcher
 from watchers.model import Article
 from watchers.parse import FeedParseError, parse_feed
@@ -79,27 +86,28 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
         run_id = queries.start_run(session, now).id
     worker = claims.worker_name()
     margins = _configured_sources(engine, config)
-    stories = _Stories(engine, now)
+    stories = _Stories(since=now - GROUPING_WINDOW)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
     try:
         while due := _claim_due(engine, config, worker, now, margins):
-            results = fetch_all_sync(
-                [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due],
-                _fetch_settings(config),
-            )
-            for source, result in zip(due, results, strict=True):
-                report.polled += 1
-                _store_result(
-                    workspace,
-                    worker,
-                    source.id,
-                    result,
-                    now,
-                    intervals[source.name],
-                    matcher,
-                    stories,
-                    report,
-                )
+            by_name = {s.name: s for s in due}
+            requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due]
+            # Each result is stored as soon as it comes: a slow feed holds up no other.
+            with closing(fetch_each_sync(requests, _fetch_settings(config))) as results:
+                for result in results:
+                    source = by_name[result.name]
+                    report.polled += 1
+                    _store_result(
+                        workspace,
+                        worker,
+                        source.id,
+                        result,
+                        now,
+                        intervals[source.name],
+                        matcher,
+                        stories,
+                        report,
+                    )
     finally:
         with writing(engine) as session:
             claims.release_all(session, worker)
@@ -166,26 +174,45 @@ def _fetch_settings(config: Config) -> FetchSettings:
 
 
 class _Stories:
-    """A story grouper that knows the stories of the last week, so new copies join them,
-    including the articles other workers store while this cycle runs."""
+    """The story grouper of the last week's articles, so new copies join their stories,
+    including the articles other workers store while this cycle runs.
 
-    def __init__(self, engine: Engine, now: datetime) -> None:
-        self.grouper = StoryGrouper()
-        self.last_id = 0  # the last article added: this worker's own, or caught up with
-        with reading(engine) as session:
-            newest = queries.last_article_id(session)
-            self.catch_up(session, since=now - GROUPING_WINDOW)
-            self.last_id = max(self.last_id, newest)
+    Built on first use: a cycle in which no feed brings articles never reads the
+    week's articles. Stored articles are restored with their stored story keys,
+    which is cheaper than grouping them again and keeps the key of a story whose
+    first article is older than the week.
+    """
 
-    def catch_up(self, session: Session, since: datetime | None = None) -> int:
-        """Add the articles stored after `last_id`, in the order they were stored.
+    def __init__(self, since: datetime) -> None:
+        self.since = since
+        self._grouper: StoryGrouper | None = None
+        self.last_id = 0  # the last article held: this worker's own, or caught up with
 
-        Returns how many there were: none means nobody stored an article since.
+    @property
+    def grouper(self) -> StoryGrouper:
+        if self._grouper is None:
+            raise RuntimeError("catch_up() builds the story grouper before it is used")
+        return self._grouper
+
+    def catch_up(self, session: Session) -> int:
+        """Hold the articles stored after `last_id`, in the order they were stored
+        (building the grouper from the last week's articles on first use).
+
+        Returns how many were stored since the last call: none means nobody stored
+        an article meanwhile.
         """
+        since = None
+        if self._grouper is None:
+            self._grouper = StoryGrouper()
+            since = self.since
+            newest = queries.last_article_id(session)  # before the rows: none is skipped
         rows = queries.recent_articles(session, since, after_id=self.last_id)
-        for article_id, uid, title, summary in rows:
-            self.grouper.add(uid, title, summary)
+        for article_id, uid, title, summary, story in rows:
+            self._grouper.restore(uid, title, summary, story)
             self.last_id = article_id
+        if since is not None:
+            self.last_id = max(self.last_id, newest)
+            return 0
         return len(rows)
 
 
@@ -233,7 +260,7 @@ def _store_result(
                 next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
             )
             return
-        recheck = stories.catch_up(session) > 0
+        recheck = bool(matched) and stories.catch_up(session) > 0
         new = _store_articles(session, source, matched, now, stories, recheck, report)
         queries.record_fetch_success(
             session,
@@ -281,27 +308,27 @@ def _store_articles(
         known_uids, known_links = queries.known_article_keys(
             session, [a.uid for a, _ in matched], [a.link for a, _ in matched]
         )
-    new = 0
+    batch: list[tuple[dict, list[dict]]] = []
     for article, observations in matched:
         if article.uid in known_uids or article.link in known_links:
             continue
         known_uids.add(article.uid)
         known_links.add(article.link)
-        stored = queries.add_article(
-            session,
-            uid=article.uid,
-            link=article.link,
-            title=article.title,
-            summary=article.summary,
-            published_at=article.published,
-            first_seen_at=now,
-            source_id=source.id,
-            source_name=source.name,
-            outlet=article.outlet or source.name,
-            story=stories.grouper.add(article.uid, article.title, article.summary),
-        )
-        stories.last_id = stored.id
-        report.observations += queries.add_observations(session, stored, observations)
-        new += 1
-    report.new_articles += new
-    return new
+        columns = {
+            "uid": article.uid,
+            "link": article.link,
+            "title": article.title,
+            "summary": article.summary,
+            "published_at": article.published,
+            "first_seen_at": now,
+            "source_id": source.id,
+            "source_name": source.name,
+            "outlet": article.outlet or source.name,
+            "story": stories.grouper.add(article.uid, article.title, article.summary),
+        }
+        batch.append((columns, observations))
+    if batch:
+        stories.last_id = queries.add_articles(session, batch)
+    report.new_articles += len(batch)
+    report.observations += sum(len(observations) for _, observations in batch)
+    return len(batch)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from store.models import Alert, Article, Observation, Run, SignalState, Source, Transition
@@ -116,10 +116,10 @@ def add_article(session: Session, **fields: Any) -> Article:
 
 def recent_articles(
     session: Session, since: datetime | None, *, after_id: int = 0
-) -> list[tuple[int, str, str, str]]:
-    """(id, uid, title, summary) of articles stored after the article `after_id` (and
-    first seen since `since`, if given), in the order they were stored."""
-    query = select(Article.id, Article.uid, Article.title, Article.summary).where(
+) -> list[tuple[int, str, str, str, str]]:
+    """(id, uid, title, summary, story) of articles stored after the article `after_id`
+    (and first seen since `since`, if given), in the order they were stored."""
+    query = select(Article.id, Article.uid, Article.title, Article.summary, Article.story).where(
         Article.id > after_id
     )
     if since is not None:
@@ -134,25 +134,56 @@ def last_article_id(session: Session) -> int:
 
 
 def add_observations(session: Session, article: Article, observations: Iterable[dict]) -> int:
-    count = 0
-    for obs in observations:
-        session.add(
-            Observation(
-                article_id=article.id,
-                signal=obs["signal"],
-                entity=obs["entity"] or "",
-                state=obs["state"],
-                polarity=obs["polarity"],
-                hedged=obs["hedged"],
-                evidence=obs["evidence"],
-                published_at=article.published_at,
-                outlet=article.outlet,
-                story=article.story,
-            )
-        )
-        count += 1
-    session.flush()
-    return count
+    rows = [_observation_row(article.id, _article_columns(article), obs) for obs in observations]
+    if rows:
+        session.execute(insert(Observation), rows)
+    return len(rows)
+
+
+def add_articles(session: Session, batch: Sequence[tuple[dict[str, Any], Sequence[dict]]]) -> int:
+    """Store (article columns, its observations) pairs in order, with one batched insert
+    of the articles and one of the observations (instead of a round trip per row).
+
+    Returns the id of the last article stored (0 for an empty batch).
+    """
+    if not batch:
+        return 0
+    ids = session.scalars(
+        insert(Article).returning(Article.id, sort_by_parameter_order=True),
+        [columns for columns, _ in batch],
+    ).all()
+    rows = [
+        _observation_row(article_id, columns, obs)
+        for article_id, (columns, observations) in zip(ids, batch, strict=True)
+        for obs in observations
+    ]
+    if rows:
+        session.execute(insert(Observation), rows)
+    return ids[-1]
+
+
+def _article_columns(article: Article) -> dict[str, Any]:
+    return {
+        "published_at": article.published_at,
+        "outlet": article.outlet,
+        "story": article.story,
+    }
+
+
+def _observation_row(article_id: int, article: dict[str, Any], obs: dict) -> dict[str, Any]:
+    """An observation's columns; when, where and which story come from its article."""
+    return {
+        "article_id": article_id,
+        "signal": obs["signal"],
+        "entity": obs["entity"] or "",
+        "state": obs["state"],
+        "polarity": obs["polarity"],
+        "hedged": obs["hedged"],
+        "evidence": obs["evidence"],
+        "published_at": article["published_at"],
+        "outlet": article["outlet"],
+        "story": article["story"],
+    }
 
 
 def count_rows(session: Session, model: type) -> int:
