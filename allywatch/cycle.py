@@ -12,7 +12,8 @@ storing results and evaluating the rules take turns across workers.
 
 from __future__ import annotations
 
-from contextlib import closing
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,17 +29,18 @@ from allywatch.workspace import Workspace
 from store import claims, queries
 from store.engine import reading, writing
 from store.models import Alert, Source
-from watchers.dedup import StoryGrouper
+from watchers.dedup import Fingerprint, StoryGrouper
 from watchers.fetch import (
     FetchRequest,
     FetchResult,
     FetchSettings,
-    fetch_each_sync,
+    fetch_all_sync,
     next_poll_delay,
 )
 from watchers.matcher import Matcher
 from watchers.model import Article
-from watchers.parse import FeedParseError, parse_feed
+from watchers.parse import FeedParseError
+from watchers.parse_pool import Parsed, ParsePool
 from watchers.sources import SourceSpec, source_location
 
 GROUPING_WINDOW = timedelta(days=7)
@@ -88,26 +90,18 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     margins = _configured_sources(engine, config)
     stories = _Stories(since=now - GROUPING_WINDOW)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
+    intake = _Intake(workspace, worker, now, matcher, stories, report, intervals)
     try:
-        while due := _claim_due(engine, config, worker, now, margins):
-            by_name = {s.name: s for s in due}
-            requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due]
-            # Each result is stored as soon as it comes: a slow feed holds up no other.
-            with closing(fetch_each_sync(requests, _fetch_settings(config))) as results:
-                for result in results:
-                    source = by_name[result.name]
-                    report.polled += 1
-                    _store_result(
-                        workspace,
-                        worker,
-                        source.id,
-                        result,
-                        now,
-                        intervals[source.name],
-                        matcher,
-                        stories,
-                        report,
-                    )
+        with ParsePool(config.parse_workers) as pool:
+            while due := _claim_due(engine, config, worker, now, margins):
+                requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due]
+                # A batch is stored once all of it is fetched, in one short stretch: workers
+                # side by side evaluate what is stored, and storing as each fetch ends would
+                # show them a half-stored cycle for as long as its slowest feed takes.
+                results = fetch_all_sync(requests, _fetch_settings(config))
+                for source, result in zip(due, results, strict=True):
+                    intake.add(source, result, pool)
+                intake.finish()
     finally:
         with writing(engine) as session:
             claims.release_all(session, worker)
@@ -216,33 +210,87 @@ class _Stories:
         return len(rows)
 
 
-def _store_result(
+class _Intake:
+    """Takes fetch results in the order they come and stores each source's outcome,
+    in that order, once its document is parsed (in the parse pool meanwhile)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        worker: str,
+        now: datetime,
+        matcher: Matcher,
+        stories: _Stories,
+        report: CycleReport,
+        intervals: dict[str, timedelta],
+    ) -> None:
+        self.workspace, self.worker, self.now = workspace, worker, now
+        self.matcher, self.stories, self.report = matcher, stories, report
+        self.intervals = intervals
+        self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
+
+    def add(self, source: Source, result: FetchResult, pool: ParsePool) -> None:
+        parsed = None
+        if result.status == "ok":
+            parsed = pool.submit(
+                result.body or b"", result.headers, result.name, result.final_location, self.now
+            )
+        self.pending.append((source, result, parsed))
+        while self.pending and (self.pending[0][2] is None or self.pending[0][2].done()):
+            self._store(*self.pending.popleft())
+
+    def finish(self) -> None:
+        """Store every outcome still waiting for its parse."""
+        while self.pending:
+            self._store(*self.pending.popleft())
+
+    def _store(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
+        self.report.polled += 1
+        articles: Parsed = []
+        error: tuple[str, str] | None = None
+        if result.status == "error":
+            error = (result.error_kind or "error", _printable(result.error or "fetch failed"))
+        elif parsed is not None:
+            try:
+                articles = parsed.result()
+            except FeedParseError as exc:
+                error = ("parse", _printable(str(exc)))
+        _store_outcome(
+            self.workspace,
+            self.worker,
+            source.id,
+            result,
+            articles,
+            error,
+            self.now,
+            self.intervals[source.name],
+            self.matcher,
+            self.stories,
+            self.report,
+        )
+
+
+def _store_outcome(
     workspace: Workspace,
     worker: str,
     source_id: int,
     result: FetchResult,
+    articles: Parsed,
+    error: tuple[str, str] | None,
     now: datetime,
     interval: timedelta,
     matcher: Matcher,
     stories: _Stories,
     report: CycleReport,
 ) -> None:
-    articles: list[Article] = []
-    error: tuple[str, str] | None = None
-    if result.status == "error":
-        error = (result.error_kind or "error", _printable(result.error or "fetch failed"))
-    elif result.status == "ok":
-        try:
-            articles = parse_feed(
-                result.body or b"", result.headers, result.name, result.final_location, now
-            )
-        except FeedParseError as exc:
-            error = ("parse", _printable(str(exc)))
     # Weeding out known articles and matching the rest happen before the storing
     # turn, so that workers do them side by side; the turn rechecks the rest only
     # if another worker stored articles meanwhile.
     unknown = _unknown(workspace.engine, articles, stories)
-    matched = [(a, [o.to_json() for o in matcher.match(a.title, a.summary)]) for a in unknown]
+    matched = [
+        (a, print_, [o.to_json() for o in matcher.match(a.title, a.summary)])
+        for a, print_ in unknown
+    ]
     with writing(workspace.engine) as session:
         claims.exclusive(session, claims.ARTICLES)
         source = claims.release_source(session, source_id, worker)
@@ -279,22 +327,22 @@ def _printable(message: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in message.replace("\ufffd", "?"))
 
 
-def _unknown(engine: Engine, articles: list[Article], stories: _Stories) -> list[Article]:
+def _unknown(engine: Engine, articles: Parsed, stories: _Stories) -> Parsed:
     """The articles not stored yet as far as can be told now; brings `stories` up to date."""
     if not articles:
         return []
     with reading(engine) as session:
         stories.catch_up(session)
         known_uids, known_links = queries.known_article_keys(
-            session, [a.uid for a in articles], [a.link for a in articles]
+            session, [a.uid for a, _ in articles], [a.link for a, _ in articles]
         )
-    return [a for a in articles if a.uid not in known_uids and a.link not in known_links]
+    return [(a, p) for a, p in articles if a.uid not in known_uids and a.link not in known_links]
 
 
 def _store_articles(
     session: Session,
     source: Source,
-    matched: list[tuple[Article, list[dict]]],
+    matched: list[tuple[Article, Fingerprint | None, list[dict]]],
     now: datetime,
     stories: _Stories,
     recheck: bool,
@@ -306,10 +354,10 @@ def _store_articles(
     known_links: set[str] = set()
     if recheck:
         known_uids, known_links = queries.known_article_keys(
-            session, [a.uid for a, _ in matched], [a.link for a, _ in matched]
+            session, [a.uid for a, _, _ in matched], [a.link for a, _, _ in matched]
         )
     batch: list[tuple[dict, list[dict]]] = []
-    for article, observations in matched:
+    for article, print_, observations in matched:
         if article.uid in known_uids or article.link in known_links:
             continue
         known_uids.add(article.uid)
@@ -324,7 +372,7 @@ def _store_articles(
             "source_id": source.id,
             "source_name": source.name,
             "outlet": article.outlet or source.name,
-            "story": stories.grouper.add(article.uid, article.title, article.summary),
+            "story": stories.grouper.add_fingerprint(article.uid, print_),
         }
         batch.append((columns, observations))
     if batch:

@@ -148,17 +148,25 @@ def add_articles(session: Session, batch: Sequence[tuple[dict[str, Any], Sequenc
     """
     if not batch:
         return 0
-    ids = session.scalars(
-        insert(Article).returning(Article.id, sort_by_parameter_order=True),
-        [columns for columns, _ in batch],
-    ).all()
+    # Core statements on the session's connection: the ORM's bulk path adds nothing here
+    # but cost (these rows are never loaded as objects in this session).
+    connection = session.connection()
+    articles, observations_table = Article.__table__, Observation.__table__
+    ids = (
+        connection.execute(
+            insert(articles).returning(articles.c.id, sort_by_parameter_order=True),
+            [columns for columns, _ in batch],
+        )
+        .scalars()
+        .all()
+    )
     rows = [
         _observation_row(article_id, columns, obs)
         for article_id, (columns, observations) in zip(ids, batch, strict=True)
         for obs in observations
     ]
     if rows:
-        session.execute(insert(Observation), rows)
+        connection.execute(insert(observations_table), rows)
     return ids[-1]
 
 

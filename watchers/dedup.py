@@ -41,34 +41,36 @@ MIN_SAME_TITLE_WORDS = 5  # ...when the headline is long enough to be specific
 MIN_CONTAINED = 6  # word pairs a text needs before containment alone may group it
 
 
+TEXT_BINS_LOG2, TITLE_BINS_LOG2, ROWS = 5, 3, 2  # signature shapes: 32 and 8 bins, 2 a band
+
+
+def band_keys(hashes: Iterable[int], bins_log2: int, rows: int = ROWS) -> list[int]:
+    """A one-permutation MinHash signature's band keys: the minimum hash of each bin,
+    `rows` bins a band.
+
+    Hashes are signed 64-bit; `h >> shift` is a bin number in [-bins/2, bins/2),
+    which indexes the signature list from both ends.
+    """
+    bins = 1 << bins_log2
+    shift = 64 - bins_log2
+    low = (1 << shift) - 1
+    empty = low + 1
+    sig = [empty] * bins
+    # Within one bin larger hashes come first, so the smallest is written last.
+    for h in sorted(hashes, reverse=True):
+        sig[h >> shift] = h & low
+    _densify(sig, empty)
+    return [
+        hash((band, *sig[start : start + rows]))
+        for band, start in enumerate(range(0, bins - rows + 1, rows))
+    ]
+
+
 class _Index:
-    """Locality-sensitive index over one-permutation MinHash signatures."""
+    """Locality-sensitive index over band keys."""
 
-    def __init__(self, bins_log2: int, rows: int) -> None:
-        self.bins = 1 << bins_log2
-        self.shift = 64 - bins_log2
-        self.low = (1 << self.shift) - 1
-        self.rows = rows
+    def __init__(self) -> None:
         self.buckets: dict[int, int | list[int]] = {}
-
-    def band_keys(self, hashes: Iterable[int]) -> list[int]:
-        """The signature's band keys: the minimum hash of each bin, `rows` bins a band.
-
-        Hashes are signed 64-bit; `h >> shift` is a bin number in [-bins/2, bins/2),
-        which indexes the signature list from both ends.
-        """
-        empty = self.low + 1
-        sig = [empty] * self.bins
-        shift, low = self.shift, self.low
-        # Within one bin larger hashes come first, so the smallest is written last.
-        for h in sorted(hashes, reverse=True):
-            sig[h >> shift] = h & low
-        _densify(sig, empty)
-        rows = self.rows
-        return [
-            hash((band, *sig[start : start + rows]))
-            for band, start in enumerate(range(0, self.bins - rows + 1, rows))
-        ]
 
     def match_and_insert(self, keys: list[int], item: int, found: Counter[int]) -> None:
         """Count in `found` the bands each earlier item shares with `keys`; file `item`."""
@@ -137,11 +139,11 @@ class StoryGrouper:
         self.threshold = threshold
         self.containment = containment
         self.title_overlap = title_overlap
-        self._text_index = _Index(bins_log2=5, rows=2)
-        self._title_index = _Index(bins_log2=3, rows=2)
-        self._items: list[_Item] = []
+        self._text_index = _Index()
+        self._title_index = _Index()
+        self._items: list[Fingerprint] = []
+        self._stories: list[str] = []  # per item: its story key
         self._story_of_uid: dict[str, str] = {}
-        self._tokens: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._story_of_uid)
@@ -152,7 +154,12 @@ class StoryGrouper:
 
     def add(self, uid: str, title: str, summary: str) -> str:
         """Group one article and return its story key; adding a known uid again is a no-op."""
-        return self._file(uid, title, summary, None)
+        return self.add_fingerprint(uid, fingerprint(title, summary))
+
+    def add_fingerprint(self, uid: str, print_: Fingerprint | None) -> str:
+        """`add`, for an article whose fingerprint was taken already (in another process);
+        the grouper keeps the fingerprint."""
+        return self._file(uid, print_, None)
 
     def restore(self, uid: str, title: str, summary: str, story: str) -> None:
         """Hold an article whose story key is already known (stored by an earlier cycle).
@@ -160,7 +167,7 @@ class StoryGrouper:
         Cheaper than `add` (no matching), and keeps the stored keys even when a
         story's first article is older than the rows being restored.
         """
-        self._file(uid, title, summary, story)
+        self._file(uid, fingerprint(title, summary), story)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str, str]], **options: float) -> StoryGrouper:
@@ -170,44 +177,33 @@ class StoryGrouper:
             grouper.add(uid, title, summary)
         return grouper
 
-    def _file(self, uid: str, title: str, summary: str, story: str | None) -> str:
+    def _file(self, uid: str, print_: Fingerprint | None, story: str | None) -> str:
         known = self._story_of_uid.get(uid)
         if known is not None:
             return known
-        title_words = _words(title, MAX_TITLE_WORDS)
-        title_ids = self._token_ids(title_words)
-        summary_ids = self._token_ids(_words(summary, MAX_SUMMARY_WORDS))
-        title_shingles = _shingles(title_ids)
-        text_shingles = title_shingles | _shingles(summary_ids)
-        if text_shingles:
-            numbers = frozenset(w for w in title_words if w.isdigit()) or _NONE
+        if print_ is not None:
             position = len(self._items)
             candidates: Counter[int] = Counter()
-            self._text_index.match_and_insert(
-                self._text_index.band_keys(text_shingles), position, candidates
-            )
-            if title_shingles:
-                self._title_index.match_and_insert(
-                    self._title_index.band_keys(title_shingles), position, candidates
-                )
-            item = _Item(tuple(set(title_ids)), numbers, array("q", text_shingles), uid)
+            self._text_index.match_and_insert(print_.text_keys, position, candidates)
+            if print_.title_keys:
+                self._title_index.match_and_insert(print_.title_keys, position, candidates)
             if story is None:
-                match = self._first_match(item, text_shingles, candidates)
-                story = match.story if match is not None else None
-            item.story = story or uid
-            self._items.append(item)
+                match = self._first_match(print_, candidates)
+                story = self._stories[match] if match is not None else None
+            print_.text_keys = print_.title_keys = []  # filed: no longer needed (memory)
+            self._items.append(print_)
+            self._stories.append(story or uid)
         self._story_of_uid[uid] = story = story or uid
         return story
 
-    def _first_match(
-        self, new: _Item, shingles: set[int], candidates: Counter[int]
-    ) -> _Item | None:
+    def _first_match(self, new: Fingerprint, candidates: Counter[int]) -> int | None:
         """The first candidate that is the same story, trying those sharing most bands first.
 
         At most MAX_CHECKS are tried: boilerplate can make many items collide, and
         a true copy shares more bands than an item that only shares boilerplate.
         """
         title_set = set(new.title_words)
+        shingles = set(new.shingles)
         ranked = heapq.nlargest(MAX_CHECKS, candidates.items(), key=itemgetter(1, 0))
         for position, _ in ranked:
             old = self._items[position]
@@ -219,40 +215,69 @@ class StoryGrouper:
                 if common < self.title_overlap * union:
                     continue
                 if common >= SAME_TITLE * union and common >= MIN_SAME_TITLE_WORDS:
-                    return old
+                    return position
             common = len(shingles.intersection(old.shingles))
             union = len(shingles) + len(old.shingles) - common
             if common >= self.threshold * union:
-                return old
+                return position
             smaller = min(len(shingles), len(old.shingles))
             if smaller >= MIN_CONTAINED and common >= self.containment * smaller:
-                return old
+                return position
         return None
 
-    def _token_ids(self, words: list[str]) -> list[int]:
-        # crc32 rather than hash(): str hashes change between runs, and a rebuilt
-        # grouper must make the same decisions as the one it replaces.
-        cache = self._tokens
-        ids = list(map(cache.get, words))
-        if None in ids:
-            if len(cache) >= _TOKEN_CACHE_LIMIT:
-                cache.clear()
-            for n, word in enumerate(words):
-                if ids[n] is None:
-                    ids[n] = cache[word] = zlib.crc32(word.encode("utf-8"))
-        return ids
 
+class Fingerprint:
+    """What grouping needs of an article, taken from its text alone: in any process,
+    with the same result (word ids are crc32s, shingles hashes of int tuples)."""
 
-class _Item:
-    __slots__ = ("title_words", "numbers", "shingles", "story")
+    __slots__ = ("title_words", "numbers", "shingles", "text_keys", "title_keys")
 
     def __init__(
-        self, title_words: tuple[int, ...], numbers: frozenset[str], shingles: array, story: str
+        self,
+        title_words: tuple[int, ...],
+        numbers: frozenset[str],
+        shingles: array,
+        text_keys: list[int],
+        title_keys: list[int],
     ) -> None:
         self.title_words = title_words  # distinct headline word ids
         self.numbers = numbers  # numbers in the headline
-        self.shingles = shingles
-        self.story = story
+        self.shingles = shingles  # of title and summary
+        self.text_keys = text_keys  # band keys of the text's signature
+        self.title_keys = title_keys  # ... and of the headline's (none without one)
+
+
+def fingerprint(title: str, summary: str) -> Fingerprint | None:
+    """The article's fingerprint; None for a text without words (never grouped)."""
+    title_words = _words(title, MAX_TITLE_WORDS)
+    title_ids = _token_ids(title_words)
+    title_shingles = _shingles(title_ids)
+    text_shingles = title_shingles | _shingles(_token_ids(_words(summary, MAX_SUMMARY_WORDS)))
+    if not text_shingles:
+        return None
+    return Fingerprint(
+        tuple(set(title_ids)),
+        frozenset(w for w in title_words if w.isdigit()) or _NONE,
+        array("q", text_shingles),
+        band_keys(text_shingles, TEXT_BINS_LOG2),
+        band_keys(title_shingles, TITLE_BINS_LOG2) if title_shingles else [],
+    )
+
+
+_tokens: dict[str, int] = {}  # word ids, per process
+
+
+def _token_ids(words: list[str]) -> list[int]:
+    # crc32 rather than hash(): str hashes change between runs, and a rebuilt
+    # grouper must make the same decisions as the one it replaces.
+    ids = list(map(_tokens.get, words))
+    if None in ids:
+        if len(_tokens) >= _TOKEN_CACHE_LIMIT:
+            _tokens.clear()
+        for n, word in enumerate(words):
+            if ids[n] is None:
+                ids[n] = _tokens[word] = zlib.crc32(word.encode("utf-8"))
+    return ids  # type: ignore[return-value]
 
 
 def _words(text: str, limit: int) -> list[str]:

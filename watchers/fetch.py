@@ -7,23 +7,16 @@ cannot hold the cycle), and by a body-size cap that also applies to what a
 compressed body (gzip, deflate, and br or zstd when their decoders are
 installed) inflates to. Redirects are followed by hand so that only permanent
 ones (301/308) move the stored URL and loops are cut short.
-
-`fetch_all_sync` returns a batch's results together; `fetch_each_sync` hands
-each one over as soon as its fetch ends, so a source waiting out its deadline
-does not hold up storing the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
 import random
-import threading
 import time
 import zlib
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -153,80 +146,6 @@ def fetch_all_sync(
 ) -> list[FetchResult]:
     """`fetch_all` for callers without an event loop."""
     return asyncio.run(fetch_all(requests, settings))
-
-
-def fetch_each_sync(
-    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
-) -> Iterator[FetchResult]:
-    """Fetch every request concurrently, yielding each result as soon as its fetch ends.
-
-    Results come in completion order, so one source waiting out its deadline
-    holds up no other. The fetching runs in a background thread with the same
-    limits as `fetch_all` (one client, global and per-host concurrency, the
-    per-fetch deadline) and goes on while the caller works on a result.
-    Results are told apart by name, so names must be unique (ValueError).
-
-    Fetching starts at the first `next()`. Closing the iterator early (close(),
-    leaving a `contextlib.closing` block, an exception in the loop that drops
-    it) cancels the fetches still running and waits for the thread to end.
-    """
-    batch = list(requests)
-    repeated = sorted(name for name, count in Counter(r.name for r in batch).items() if count > 1)
-    if repeated:
-        raise ValueError(f"source names must be unique in a batch; repeated: {', '.join(repeated)}")
-    return _each(batch, settings)
-
-
-def _each(requests: list[FetchRequest], settings: FetchSettings) -> Iterator[FetchResult]:
-    background = _Background(requests, settings)
-    try:
-        while (item := background.results.get()) is not _END:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        background.stop()
-
-
-_END = object()  # put on a background batch's queue after its last result
-
-
-class _Background:
-    """One batch fetched on its own event loop in a thread, results handed over a queue."""
-
-    def __init__(self, requests: list[FetchRequest], settings: FetchSettings) -> None:
-        self.results: queue.SimpleQueue[FetchResult | Exception | object] = queue.SimpleQueue()
-        self.loop = asyncio.new_event_loop()
-        self.task = self.loop.create_task(_fetch_batch(requests, settings, self._emit))
-        self.thread = threading.Thread(target=self._run, name="allywatch-fetch", daemon=True)
-        self.thread.start()
-
-    def _emit(self, _index: int, result: FetchResult) -> None:
-        self.results.put(result)
-
-    def _run(self) -> None:
-        outcome: Exception | object = _END
-        try:
-            self.loop.run_until_complete(self.task)
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:  # the consumer re-raises it
-            outcome = exc
-        finally:
-            try:
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-                self.loop.run_until_complete(self.loop.shutdown_default_executor())
-            finally:
-                self.loop.close()
-                self.results.put(outcome)
-
-    def stop(self) -> None:
-        """Cancel what is still fetching and wait for the thread to end."""
-        if self.thread.is_alive():
-            # A closed loop means the thread is already on its way out.
-            with contextlib.suppress(RuntimeError):
-                self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join()
 
 
 async def _fetch_batch(
@@ -716,7 +635,6 @@ __all__ = [
     "FetchSettings",
     "fetch_all",
     "fetch_all_sync",
-    "fetch_each_sync",
     "next_poll_delay",
     "parse_retry_after",
 ]

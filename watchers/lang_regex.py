@@ -60,7 +60,12 @@ def regex_keys(source: str) -> TermKeys | None:
     if not required:
         return None
     return TermKeys(
-        tuple(tuple(TermKey(word, prefix=True) for word in sorted(group)) for group in required)
+        tuple(
+            tuple(
+                TermKey(fold(word), prefix=True, name=word[0].isupper()) for word in sorted(group)
+            )
+            for group in required
+        )
     )
 
 
@@ -68,6 +73,7 @@ def regex_keys(source: str) -> TermKeys | None:
 class _Scan:
     """What a sequence of regex items guarantees of its matches."""
 
+    # Runs of letters as written (folded when they become keys).
     required: list[frozenset[str]] = field(default_factory=list)  # each: one starts a word
     leading: frozenset[str] | None = None  # keys of a run the sequence starts with
     word_start: bool = False  # whether the position after the sequence starts a word
@@ -83,7 +89,7 @@ def _scan(items: list[tuple[Any, Any]], word_start: bool) -> _Scan:
         """End the run of letters; it needs one of `endings` right after it."""
         nonlocal run
         if run:
-            keys = frozenset(fold("".join(run) + ending) for ending in endings)
+            keys = frozenset("".join(run) + ending for ending in endings)
             out.required.append(keys)
             if run_leads:
                 out.leading = keys

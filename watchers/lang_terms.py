@@ -39,10 +39,12 @@ class TermError(ValueError):
 
 @dataclass(frozen=True)
 class TermKey:
-    """A lower-cased word of a text (`prefix`: the start of one)."""
+    """A lower-cased word of a text (`prefix`: the start of one; `name`: written with a
+    capital in the term, so likely a name, which is rarer than other words)."""
 
     word: str
     prefix: bool
+    name: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,12 @@ class TermKeys:
 
     @property
     def telling(self) -> tuple[TermKey, ...]:
-        """The group to index a term by: the longest words are likely the rarest."""
-        return max(self.groups, key=lambda g: (min(len(k.word) for k in g), -len(g)))
+        """The group to index a term by: names, then the longest words, are likely the
+        rarest ("Mongolia" in "pipeline through Mongolia")."""
+        return max(
+            self.groups,
+            key=lambda g: (all(k.name for k in g), min(len(k.word) for k in g), -len(g)),
+        )
 
 
 def fold(text: str) -> str:
@@ -142,7 +148,7 @@ def _key_of(pieces: list[str], joins_letters: bool) -> TermKey | None:
             # joins it to more letters ("Flanker-E" is also "FlankerE"), or through an
             # apostrophe that is a letter itself ("donʼt" with U+02BC is one word).
             prefix = following is not None or joins_letters
-            return TermKey(fold(piece), prefix)
+            return TermKey(fold(piece), prefix, name=piece[0].isupper())
         return None
     return None
 

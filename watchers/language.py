@@ -113,6 +113,37 @@ class TermList:
     def pattern(self) -> re.Pattern[str]:
         return re.compile(self.source, re.IGNORECASE)
 
+    @cached_property
+    def word_index(self) -> WordIndex | None:
+        """The list's keys arranged for a quick check that it could match a text."""
+        return None if self.keys is None else WordIndex.of(self.keys)
+
+
+@dataclass(frozen=True)
+class WordIndex:
+    """A term list's keys for `could_match`: the one-word terms' keys as sets (whole words,
+    and word starts by length), the terms of several words as they are."""
+
+    exact: frozenset[str]
+    starts: Mapping[int, frozenset[str]]
+    several: tuple[TermKeys, ...]
+
+    @classmethod
+    def of(cls, keys: tuple[TermKeys, ...]) -> WordIndex:
+        exact: set[str] = set()
+        starts: dict[int, set[str]] = {}
+        several = []
+        for term in keys:
+            if len(term.groups) > 1:
+                several.append(term)
+                continue
+            for key in term.groups[0]:
+                if key.prefix:
+                    starts.setdefault(len(key.word), set()).add(key.word)
+                else:
+                    exact.add(key.word)
+        return cls(frozenset(exact), {n: frozenset(w) for n, w in starts.items()}, tuple(several))
+
 
 @dataclass(frozen=True)
 class SignalTest:

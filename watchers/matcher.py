@@ -56,7 +56,7 @@ from watchers.lang_condition import (
     Or,
     anchor_clauses,
 )
-from watchers.lang_terms import LETTERS, WORD_CHARS, TermKey, fold
+from watchers.lang_terms import LETTERS, WORD_CHARS, TermKeys, fold
 from watchers.language import Signal, TermList
 from watchers.model import Evidence, Observation
 from watchers.text import sentence_spans
@@ -279,23 +279,36 @@ class _Words:
     def __init__(self, text: str) -> None:
         self.words = set(LETTERS.findall(fold(text)))
         self._starts: dict[int, set[str]] = {}
+        self._could: dict[int, bool] = {}
 
-    def has(self, key: TermKey) -> bool:
-        if not key.prefix:
-            return key.word in self.words
-        n = len(key.word)
-        starts = self._starts.get(n)
-        if starts is None:
-            starts = self._starts[n] = {w[:n] for w in self.words if len(w) >= n}
-        return key.word in starts
+    def starts(self, n: int) -> set[str]:
+        """The words' first `n` letters."""
+        found = self._starts.get(n)
+        if found is None:
+            found = self._starts[n] = {w[:n] for w in self.words if len(w) >= n}
+        return found
 
     def could_match(self, terms: TermList) -> bool:
-        """False where some word every match of every term needs is missing."""
-        if terms.keys is None:
-            return True
-        has = self.has
-        return any(
-            all(any(has(key) for key in group) for group in term.groups) for term in terms.keys
+        """False where every term of the list needs a word the text lacks."""
+        known = self._could.get(id(terms))
+        if known is None:
+            index = terms.word_index
+            known = index is None or (
+                not index.exact.isdisjoint(self.words)
+                or any(not words.isdisjoint(self.starts(n)) for n, words in index.starts.items())
+                or any(self._has_all(term) for term in index.several)
+            )
+            self._could[id(terms)] = known
+        return known
+
+    def _has_all(self, term: TermKeys) -> bool:
+        """Whether the text has a word of each of the term's groups."""
+        return all(
+            any(
+                (self.starts(len(key.word)) if key.prefix else self.words).__contains__(key.word)
+                for key in group
+            )
+            for group in term.groups
         )
 
 

@@ -1,0 +1,115 @@
+"""Parsing in worker processes: the same articles and errors as parsing inline, and
+no process started for a quiet cycle."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from newsworld import snapshot
+
+from allywatch.cycle import run_cycle
+from allywatch.workspace import Workspace
+from watchers import parse_pool
+from watchers.parse import FeedParseError, parse_feed
+from watchers.parse_pool import ParsePool, parse_document
+
+FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
+NOW = datetime(2025, 9, 10, tzinfo=UTC)
+HEADERS = {"Content-Type": "application/rss+xml"}
+
+
+def documents() -> list[tuple[str, bytes]]:
+    found = [(feed.stem, feed.read_bytes()) for feed in sorted(FEEDS.glob("*.xml"))]
+    assert len(found) >= 3
+    return found
+
+
+def test_a_quiet_cycle_parses_inline_and_starts_no_process() -> None:
+    with ParsePool(workers=4) as pool:
+        futures = [pool.submit(body, HEADERS, name, name, NOW) for name, body in documents()]
+        assert not pool.started
+        assert all(f.done() for f in futures)
+        assert [[a for a, _ in f.result()] for f in futures] == [
+            parse_feed(body, HEADERS, name, name, NOW) for name, body in documents()
+        ]
+
+
+def test_workers_give_the_articles_and_errors_parsing_inline_gives() -> None:
+    broken = ("broken", b"\x00\x01 not a feed at all")
+    batch = [*documents(), broken]
+    with ParsePool(workers=2, threshold=0) as pool:
+        futures = [pool.submit(body, HEADERS, name, name, NOW) for name, body in batch]
+        assert pool.started
+        *parsed, failed = futures
+        inline = [parse_document(body, HEADERS, name, name, NOW) for name, body in documents()]
+        for future, expected in zip(parsed, inline, strict=True):
+            got = future.result(timeout=60)
+            assert [a for a, _ in got] == [a for a, _ in expected]
+            # The fingerprints taken in a worker are the ones taken here.
+            assert [vars_of(p) for _, p in got] == [vars_of(p) for _, p in expected]
+        with pytest.raises(FeedParseError, match="broken"):
+            failed.result(timeout=60)
+
+
+def vars_of(print_: object) -> tuple | None:
+    if print_ is None:
+        return None
+    return tuple(getattr(print_, name) for name in print_.__slots__)
+
+
+def test_leaving_the_pool_stops_its_workers_promptly() -> None:
+    before = threading.active_count()
+    with ParsePool(workers=2, threshold=0) as pool:
+        for name, body in documents() * 20:
+            pool.submit(body, HEADERS, name, name, NOW)
+    assert not pool.started
+    assert threading.active_count() == before
+
+
+def test_no_workers_means_parsing_inline_however_much_there_is() -> None:
+    with ParsePool(workers=0, threshold=0) as pool:
+        for name, body in documents():
+            assert pool.submit(body, HEADERS, name, name, NOW).done()
+        assert not pool.started
+    with pytest.raises(ValueError, match="negative"):
+        ParsePool(workers=-1)
+
+
+def _cycle(folder: Path, workers: int) -> Path:
+    folder.mkdir()
+    sources = "".join(
+        f"  - {{name: {feed.stem}, path: '{feed}'}}\n" for feed in sorted(FEEDS.glob("*.xml"))
+    )
+    config = folder / "allywatch.yaml"
+    config.write_text(
+        f"database: sqlite:///watch.db\nparse_workers: {workers}\nsources:\n{sources}",
+        encoding="utf-8",
+    )
+    workspace = Workspace.open(config)
+    try:
+        report = run_cycle(workspace, NOW)
+    finally:
+        workspace.engine.dispose()
+    assert report.new_articles > 10 and not report.failed
+    return folder / "watch.db"
+
+
+def test_a_cycle_parsing_in_workers_stores_what_an_inline_cycle_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline = snapshot(_cycle(tmp_path / "inline", workers=0))
+    monkeypatch.setattr(parse_pool, "DEFAULT_THRESHOLD", 0)  # every document to the workers
+    started: list[bool] = []
+    close = ParsePool.close
+
+    def noting_close(pool: ParsePool) -> None:
+        started.append(pool.started)
+        close(pool)
+
+    monkeypatch.setattr(ParsePool, "close", noting_close)
+    assert snapshot(_cycle(tmp_path / "workers", workers=2)) == inline
+    assert started == [True]
+    assert inline["transitions"]
