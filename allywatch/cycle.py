@@ -13,7 +13,7 @@ storing results and evaluating the rules take turns across workers.
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -101,7 +101,7 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
                 results = fetch_all_sync(requests, _fetch_settings(config))
                 for source, result in zip(due, results, strict=True):
                     intake.add(source, result, pool)
-                intake.finish()
+                intake.finish(pool)
     finally:
         with writing(engine) as session:
             claims.release_all(session, worker)
@@ -239,9 +239,12 @@ class _Intake:
         while self.pending and (self.pending[0][2] is None or self.pending[0][2].done()):
             self._store(*self.pending.popleft())
 
-    def finish(self) -> None:
-        """Store every outcome still waiting for its parse."""
+    def finish(self, pool: ParsePool) -> None:
+        """Store every outcome still waiting for its parse, helping the pool parse meanwhile."""
         while self.pending:
+            parsed = self.pending[0][2]
+            while parsed is not None and not parsed.done() and pool.help():
+                pass
             self._store(*self.pending.popleft())
 
     def _store(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
@@ -255,6 +258,8 @@ class _Intake:
                 articles = parsed.result()
             except FeedParseError as exc:
                 error = ("parse", _printable(str(exc)))
+            except BrokenExecutor as exc:  # a parse worker died (killed, out of memory)
+                error = ("parse", f"the parsing process died: {exc}")
         _store_outcome(
             self.workspace,
             self.worker,

@@ -3,7 +3,10 @@ no process started for a quiet cycle."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+from concurrent.futures import BrokenExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,3 +116,34 @@ def test_a_cycle_parsing_in_workers_stores_what_an_inline_cycle_stores(
     assert snapshot(_cycle(tmp_path / "workers", workers=2)) == inline
     assert started == [True]
     assert inline["transitions"]
+
+
+def test_the_cycle_parses_waiting_documents_itself_while_it_waits() -> None:
+    batch = documents() * 10
+    with ParsePool(workers=1, threshold=0) as pool:
+        futures = [pool.submit(body, HEADERS, name, name, NOW) for name, body in batch]
+        helped = 0
+        while pool.help():
+            helped += 1
+        assert helped > 0  # with one worker and 2 in flight, most documents were waiting
+        results = [f.result(timeout=60) for f in futures]
+    assert [[a for a, _ in r] for r in results] == [
+        parse_feed(body, HEADERS, name, name, NOW) for name, body in batch
+    ]
+
+
+def test_a_killed_worker_fails_its_documents_with_a_clear_error() -> None:
+    name, body = documents()[0]
+    with ParsePool(workers=1, threshold=0) as pool:
+        pool.submit(body, HEADERS, name, name, NOW).result(timeout=60)  # the worker is up
+        # As the kernel's out-of-memory killer would:
+        for pid in list(pool._executor._processes):  # type: ignore[union-attr]
+            os.kill(pid, signal.SIGKILL)
+        later = [pool.submit(body, HEADERS, name, name, NOW) for name, body in documents()]
+        errors = []
+        for future in later:
+            try:
+                future.result(timeout=60)
+            except BrokenExecutor as exc:
+                errors.append(exc)
+        assert errors  # reported as failures, not a hang

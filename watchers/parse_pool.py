@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from watchers.dedup import Fingerprint, fingerprint
 from watchers.model import Article
@@ -52,6 +55,11 @@ class ParsePool:
     """`parse_document` as futures: inline at first, in worker processes past `threshold`
     bytes.
 
+    Documents wait in a queue of their own and go to the workers a few at a
+    time, so that the cycle's process can `help()`: while it waits for the
+    document it needs next, it parses the one it will need last itself, and the
+    work is shared between the workers and the cycle's own core.
+
     With `workers` 0 every document is parsed inline. Use as a context manager:
     leaving it waits for nothing and stops the workers.
     """
@@ -63,6 +71,9 @@ class ParsePool:
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.submitted = 0  # bytes
         self._executor: ProcessPoolExecutor | None = None
+        self._waiting: deque[tuple[Future[Parsed], tuple]] = deque()
+        self._in_flight = 0
+        self._lock = threading.RLock()  # a done callback may run inside _dispatch
 
     def __enter__(self) -> ParsePool:
         return self
@@ -84,25 +95,68 @@ class ParsePool:
         now: datetime,
     ) -> Future[Parsed]:
         """The articles of one document with their fingerprints (or the FeedParseError
-        `parse_feed` raises), once parsed."""
+        `parse_feed` raises; BrokenProcessPool if a worker died), once parsed."""
         self.submitted += len(body)
+        future: Future[Parsed] = Future()
+        args = (body, dict(headers), source_name, location, now)
         if self._executor is None and self.workers and self.submitted > self.threshold:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["watchers.parse_pool"])
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
-        if self._executor is not None:
-            return self._executor.submit(
-                parse_document, body, dict(headers), source_name, location, now
-            )
-        done: Future[Parsed] = Future()
-        try:
-            done.set_result(parse_document(body, headers, source_name, location, now))
-        except Exception as exc:  # noqa: BLE001 - handed to the caller like a worker's
-            done.set_exception(exc)
-        return done
+        if self._executor is None:
+            _parse_into(future, args)
+            return future
+        with self._lock:
+            self._waiting.append((future, args))
+            self._dispatch()
+        return future
+
+    def help(self) -> bool:
+        """Parse in this process the waiting document queued last; False if none waits."""
+        with self._lock:
+            if not self._waiting:
+                return False
+            future, args = self._waiting.pop()
+        _parse_into(future, args)
+        return True
 
     def close(self) -> None:
         """Stop the workers; documents not parsed yet are dropped."""
         if self._executor is not None:
+            with self._lock:
+                self._waiting.clear()
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+    def _dispatch(self) -> None:
+        """Keep each worker busy with one document and one more queued."""
+        with self._lock:
+            while self._executor and self._waiting and self._in_flight < 2 * self.workers:
+                future, args = self._waiting.popleft()
+                try:
+                    running = self._executor.submit(parse_document, *args)
+                except BrokenExecutor as exc:  # a worker died: fail what waits, not hang
+                    for waiting, _ in [(future, args), *self._waiting]:
+                        waiting.set_exception(exc)
+                    self._waiting.clear()
+                    return
+                self._in_flight += 1
+                running.add_done_callback(partial(self._finished, future))
+
+    def _finished(self, future: Future[Parsed], running: Future[Parsed]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        if running.cancelled():
+            future.cancel()
+        elif (error := running.exception()) is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(running.result())
+        self._dispatch()
+
+
+def _parse_into(future: Future[Parsed], args: tuple) -> None:
+    try:
+        future.set_result(parse_document(*args))
+    except Exception as exc:  # noqa: BLE001 - handed to the caller like a worker's
+        future.set_exception(exc)
