@@ -237,6 +237,73 @@ def test_a_negated_predicate_after_the_match_means_no_evidence(matcher: Matcher)
     }
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The gadget contract with Freedonia has not been signed",
+        "The gadget contract with Freedonia has still not materialised",
+        "The gadget contract with Freedonia is not expected before 2030",
+        "The gadget contract with Freedonia has yet to be approved by parliament",
+        "The gadget contract with Freedonia is no longer in force",
+    ],
+)
+def test_a_trailing_negation_of_occurrence_means_no_evidence(matcher: Matcher, text: str) -> None:
+    assert found(matcher, text) == set()
+
+
+def test_a_trailing_negation_of_another_predicate_leaves_the_claim(matcher: Matcher) -> None:
+    # What the contract will not do is said of a contract that exists.
+    assert found(matcher, "The gadget contract with Freedonia will not affect prices") == {
+        ("deal", "for", False)
+    }
+    assert found(matcher, "The gadget contract with Freedonia does not cover spare parts") == {
+        ("deal", "for", False)
+    }
+    assert found(matcher, "The gadget contract with Freedonia has yet to draw criticism") == {
+        ("deal", "for", False)
+    }
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Freedonia confirmed it received the gadgets – media",
+        "Freedonia confirmed it received the gadgets, sources say",
+        "Freedonia confirmed it received the gadgets, according to local reports",
+        "Report: Freedonia confirmed it received the gadgets",
+        "Руритания поставила гаджеты Фридонии — СМИ",
+    ],
+)
+def test_a_headline_attributed_to_unnamed_sources_is_a_report(matcher: Matcher, title: str) -> None:
+    # The attribution stands in a clause of its own but hedges the headline's claim:
+    # a confirmation that unnamed media relay is a report, not a confirmation.
+    assert found(matcher, title, signal="gadget-exports") == {("delivery-reported", "for", True)}
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Freedonia confirmed it received the gadgets - Freedonia Gazette",
+        "Freedonia confirmed it received the gadgets, state media says",
+        "Freedonia confirmed it received the gadgets, the ministry says",
+    ],
+)
+def test_a_headline_attributed_to_a_named_outlet_is_not_hedged(
+    matcher: Matcher, title: str
+) -> None:
+    assert found(matcher, title, signal="gadget-exports") == {("delivered", "for", False)}
+
+
+def test_an_attribution_leaves_states_that_are_not_reports_or_confirmations(
+    matcher: Matcher,
+) -> None:
+    # A state that neither takes hedged reports nor stands above one that does: the
+    # headline's "sources say" is how the report is cited, and the report stands.
+    assert found(matcher, "Freedonia signed the Big Pipe deal, sources say", signal="big-pipe") == {
+        ("agreement", "for", False)
+    }
+
+
 def test_names_listed_with_a_comma_are_one_subject(matcher: Matcher) -> None:
     signed = {("agreement", "for", False)}
     text = "Big Pipe approved as Freedonia, Ruritania sign the deal"

@@ -6,8 +6,11 @@ using the cue lists of the vocabulary:
 
 - negation close before a matched word, in the same clause ("has not
   delivered", "no Su-35s have arrived", "не поставила"), or a negated predicate
-  right after the match ("Su-35 deliveries to Iran have not started") means the
-  state is not evidenced at all;
+  right after the match saying that what it names has not come about ("Su-35
+  deliveries to Iran have not started", "have yet to materialise", "is not
+  expected", "так и не начались", "no longer in force") means the state is not
+  evidenced at all; a negated predicate of any other verb leaves the claim
+  standing ("Armenia's non-participation in the summit will not affect ties");
 - a denial in the sentence ("Tehran denies receiving") makes the observation
   evidence *against* the state;
 - speculation near the match ("may", "plans to", "talks on"), or a question,
@@ -20,6 +23,15 @@ using the cue lists of the vocabulary:
   the cue is what an agreement is about ("a deal to build": `complement` cues);
   a "would" after a reporting verb is a reported "will" ("said the jets would
   be delivered"), a future cue, unless the sentence is conditional;
+- a sentence framed by an attribution to unnamed sources, trailing ("Iran
+  receives first Su-35 jets – media", "..., sources say", "— СМИ") or leading
+  ("Report: ..."), has every match in it read as "reportedly" would be, though the
+  attribution is a clause of its own, for states on a ladder of reported and
+  confirmed news (a state that takes hedged reports, or one above such a state:
+  "confirms ... – media" is a report, not a confirmation); elsewhere it is the
+  headline's way of citing a report, and the report stands ("Power of Siberia 2
+  shelved, sources say"). A named or official source ("- Tasnim", "state media
+  says") frames nothing;
 - cues count only in the clause of the match they qualify ("signed a
   memorandum; a contract is expected" is not hedged; "seeks an explanation after
   Armenia froze ..." is not either), and not as the tail of a hyphenated compound
@@ -75,16 +87,46 @@ _NOT_ONLY = re.compile(
 )
 # A negated predicate right after the match: "Su-35 deliveries to Iran have not
 # started", "Поставки Су-35 в Иран не начались". Not "... not only", "not long ago".
+# "No longer" says that what the words name has ended, whatever the verb (`cease`).
 _TRAILING_NEGATION = re.compile(
     r"\s+(?:(?:has|have|had|is|are|was|were|do|does|did|will|would|could|can)\s+)?"
-    r"(?:not|never|no\s+longer|yet\s+to)\b"
-    r"|\s+(?:hasn|haven|hadn|isn|aren|wasn|weren|don|doesn|didn|won|wouldn|couldn|can)['’]t\b"
-    r"|\s+(?:так\s+и\s+|пока\s+|ещ[её]\s+)?не\b",
+    r"(?:(?:still|so\s+far)\s+)?(?:(?P<cease>no\s+longer)|not|never|yet\s+to)\b"
+    r"|\s+(?:(?:still|so\s+far)\s+)?"
+    r"(?:hasn|haven|hadn|isn|aren|wasn|weren|don|doesn|didn|won|wouldn|couldn|can)['’]t\b"
+    r"|\s+(?:(?:так\s+и|пока|ещ[её]|до\s+сих\s+пор)\s+)?не\b",
     re.I,
 )
 _NOT_NEGATING = re.compile(
     r"\s+(?:only|just|least|long|far|because|for\s+the\s+first\s+time|to\s+mention"
     r"|только|лишь|потому|впервые)\b",
+    re.I,
+)
+# Otherwise only a verb of occurrence, realisation or expectation negates what the
+# match names ("have not started", "has yet to be signed", "is not expected", "так и
+# не состоялась"); any other predicate says something about a thing that happened
+# ("Armenia's non-participation in the summit will not affect ties", "has yet to draw
+# a response").
+_OCCURRENCE = re.compile(
+    r"(?:\s+(?:yet|even|actually|fully|formally|officially|been|be|being|get|got|gotten"
+    r"|был|была|было|были|официально))*\s+"
+    r"(?:start\w*|began|begun|begin\w*|commenc\w*|kick\w*\s+off|launch\w*|happen\w*"
+    r"|occur\w*|take\s+place|taken\s+place|took\s+place|taking\s+place|arriv\w*"
+    r"|materiali[sz]\w*|proceed\w*|go\s+ahead|gone\s+ahead|went\s+ahead|going\s+ahead"
+    r"|come|came|coming|come\s+through|come\s+to\s+pass|off\s+the\s+ground|under\s*way"
+    r"|deliver\w*|ship\w*|sent|handed\s+over|transferr\w*|receiv\w*|reach\w*|deploy\w*"
+    r"|sign|signs|signed|signing|sealed|inked|struck|agreed|approved|finali[sz]\w*"
+    r"|conclud\w*|complet\w*|implement\w*|carried\s+out|fulfill?\w*|execut\w*"
+    r"|reali[sz]\w*|built|build\w*|construct\w*|laid|made|held|confirm\w*|verified"
+    r"|expected|planned|scheduled|due|likely|imminent|forthcoming|in\s+sight|on\s+track"
+    r"|ready|operational|in\s+place|final|possible|feasible|realistic|close|near|exist\w*"
+    r"|mov\w*\s+(?:forward|ahead)|progress\w*|advanc\w*|ratif\w*|take\s+shape|green\s+light"
+    r"|under\s+consideration|on\s+the\s+(?:cards|table|agenda)|true|accurate|correct"
+    r"|начал\w*|начн\w*|начат\w*|стартова\w*|состо[яи]\w*|произо\w*|происход\w*"
+    r"|случ\w*|поступ\w*|прибы\w*|прибуд\w*|пришл\w*|приход\w*|дош\w*|доставл\w*"
+    r"|постав\w*|передан\w*|переда\w*|получ\w*|подписа\w*|подпиш\w*|заключ\w*"
+    r"|одобр\w*|согласова\w*|утвер\w*|построен\w*|постро\w*|стро\w*|заверш\w*"
+    r"|реализ\w*|осуществ\w*|отправ\w*|запущ\w*|запуст\w*|подтвер\w*|ожида\w*"
+    r"|планир\w*|запланир\w*|будет|будут|готов\w*|продвига\w*|существ\w*)(?!\w)",
     re.I,
 )
 _FIELDS = ("title", "summary")
@@ -579,7 +621,10 @@ def _read(
     hedges = qualifying("hedge")
     reported = [h for h in hedges if h.end <= last_end and _reported_will(doc, unit, h)]
     hedges = [h for h in hedges if h not in reported]
+    definition = signal.state(state)
     rumours = qualifying("rumour")
+    if _takes_reports(signal, state):
+        rumours += _attribution(doc, unit)
     complements = doc.hits(signal.cues["complement"])
     futures = [h for h in qualifying("future") if not _complement(doc, h, complements)]
     futures += reported
@@ -588,7 +633,6 @@ def _read(
     uncertain = bool(hedges or rumours) or question
     if denials:
         return _Reading(state, "against", uncertain, tuple(evidence) + cues)
-    definition = signal.state(state)
     final = state
     if (
         hedges
@@ -600,6 +644,69 @@ def _read(
     accepted_future = final != signal.initial and signal.state(final).future
     hedged = uncertain or (bool(futures) and not accepted_future)
     return _Reading(final, "for", hedged, tuple(evidence) + cues)
+
+
+def _takes_reports(signal: Signal, state: str) -> bool:
+    """Whether a state sits on a signal's ladder of reported and confirmed news: it
+    takes hedged reports, or its `weaker` state does ("delivered" above
+    "delivery-reported"). Elsewhere a headline's "– media" is its way of citing a
+    report, and the report stands ("Power of Siberia 2 shelved, sources say")."""
+    definition = signal.state(state)
+    weaker = definition.weaker
+    return definition.hedged or (
+        weaker is not None and weaker != signal.initial and signal.state(weaker).hedged
+    )
+
+
+def _attribution(doc: _Document, unit: int) -> list[_Hit]:
+    """An attribution to unnamed sources framing the whole sentence: trailing ("Iran
+    receives first Su-35 jets – media", "..., sources say", "... — СМИ") or leading
+    ("Report: ..."). It stands in a clause of its own, yet what it attributes is the
+    sentence's claim, so it hedges every match in the sentence as "reportedly" would.
+    A named outlet or an official one ("- Tasnim", "state media says") does not."""
+    u = doc.units[unit]
+    text = doc.texts[u.field]
+    found = _ATTRIBUTION_AFTER.search(text, u.start, u.end) or _ATTRIBUTION_BEFORE.match(
+        text, u.start, u.end
+    )
+    if found is None:
+        return []
+    start, end = found.span("source")
+    words = doc.words[u.field]
+    return [
+        _Hit(
+            "rumour", u.field, start, end, bisect_left(words, start), bisect_left(words, end), unit
+        )
+    ]
+
+
+# Who is unnamed: media, reports, sources, insiders, at most with words that neither
+# name them nor make them official ("Iranian media", "some reports"; not "state media").
+_QUALIFIER = (
+    r"(?:(?:some|several|many|unnamed|anonymous|unidentified|informed|local|foreign|western"
+    r"|regional|independent|opposition|social|online|news|(?-i:[A-Z][a-z]+(?:an|ian|ese|ish|i|ic)))\s+)"
+)
+_UNNAMED = (
+    rf"(?:(?:the\s+)?{_QUALIFIER}{{0,2}}(?:media|press|reports?|sources?|insiders?)"
+    r"|(?:(?:западн|иностранн|зарубежн|местн|иранск|российск|израильск|американск|арабск"
+    r"|украинск|турецк|китайск|армянск)\w*\s+)?(?:СМИ|источник\w*|инсайдер\w*))"
+)
+_SAYS = (
+    r"(?:say|says|said|claim|claims|claimed|suggest|suggests|suggested|allege|alleges"
+    r"|alleged|report|reports|reported|indicate|indicates|write|writes|wrote"
+    r"|сообща\w*|сообщил\w*|пиш\w*|писали|утвержда\w*|переда\w*|узнал\w*)"
+)
+_ATTRIBUTION_AFTER = re.compile(
+    r"(?:\s*[,:]\s*|\s+[-–—]\s*|\s*[–—]\s*)(?P<source>"
+    rf"(?:according\s+to|по\s+(?:данным|информации|сообщениям))\s+{_UNNAMED}"
+    rf"|{_SAYS}\s+{_UNNAMED}"
+    rf"|{_UNNAMED}(?:\s+{_SAYS})?"
+    r")[\s.!\"'”’»)]*$",
+    re.I,
+)
+_ATTRIBUTION_BEFORE = re.compile(
+    r"[\s\"'“«]*(?P<source>media|reports?|sources?|СМИ|источник\w*)\s*:\s", re.I
+)
 
 
 def _reported_will(doc: _Document, unit: int, cue: _Hit) -> bool:
@@ -690,14 +797,18 @@ def _negated(
 
 
 def _negated_after(doc: _Document, content: list[_Hit]) -> bool:
-    """Whether a negated predicate follows the match's last word ("Su-35 deliveries to
-    Iran have not started"): what the words name did not happen."""
+    """Whether a negated predicate follows the match's last word and says that what the
+    words name did not come about: "Su-35 deliveries to Iran have not started", "have
+    yet to arrive", "так и не начались". A negated predicate of another kind leaves the
+    claim standing ("Armenia's non-participation in the summit will not affect ties")."""
     if not content:
         return False
     last = max(content, key=lambda h: (h.field, h.end))
     text = doc.texts[last.field]
     found = _TRAILING_NEGATION.match(text, last.end)
-    return found is not None and not _NOT_NEGATING.match(text, found.end())
+    if found is None or _NOT_NEGATING.match(text, found.end()):
+        return False
+    return found.group("cease") is not None or _OCCURRENCE.match(text, found.end()) is not None
 
 
 def _summarise(
