@@ -147,3 +147,21 @@ def test_a_killed_worker_fails_its_documents_with_a_clear_error() -> None:
             except BrokenExecutor as exc:
                 errors.append(exc)
         assert errors  # reported as failures, not a hang
+
+
+def test_workers_leave_ctrl_c_and_sigterm_to_the_cycle() -> None:
+    name, body = documents()[0]
+    with ParsePool(workers=1, threshold=0) as pool:
+        pool.submit(body, HEADERS, name, name, NOW).result(timeout=60)
+        (pid,) = list(pool._executor._processes)  # type: ignore[union-attr]
+        status = Path(f"/proc/{pid}/status").read_text()
+        ignored = int(
+            next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+        )
+        assert ignored & (1 << (signal.SIGINT - 1)) and ignored & (1 << (signal.SIGTERM - 1))
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        again = pool.submit(body, HEADERS, name, name, NOW)
+        assert [a for a, _ in again.result(timeout=60)] == parse_feed(
+            body, HEADERS, name, name, NOW
+        )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -102,7 +103,9 @@ class ParsePool:
         if self._executor is None and self.workers and self.submitted > self.threshold:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["watchers.parse_pool"])
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_leave_signals_to_the_cycle
+            )
         if self._executor is None:
             _parse_into(future, args)
             return future
@@ -153,6 +156,14 @@ class ParsePool:
         else:
             future.set_result(running.result())
         self._dispatch()
+
+
+def _leave_signals_to_the_cycle() -> None:
+    """Workers ignore Ctrl-C and SIGTERM, which reach the whole process group: the cycle
+    decides (it finishes its step, then closes the pool), and no worker dies with a
+    traceback on the user's terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _parse_into(future: Future[Parsed], args: tuple) -> None:
