@@ -90,9 +90,9 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     margins = _configured_sources(engine, config)
     stories = _Stories(since=now - GROUPING_WINDOW)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
-    intake = _Intake(workspace, worker, now, matcher, stories, report, intervals)
     try:
         with ParsePool(config.parse_workers) as pool:
+            intake = _Intake(workspace, worker, now, matcher, stories, report, intervals, pool)
             while due := _claim_due(engine, config, worker, now, margins):
                 requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due]
                 # A batch is stored once all of it is fetched, in one short stretch: workers
@@ -100,8 +100,8 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
                 # show them a half-stored cycle for as long as its slowest feed takes.
                 results = fetch_all_sync(requests, _fetch_settings(config))
                 for source, result in zip(due, results, strict=True):
-                    intake.add(source, result, pool)
-                intake.finish(pool)
+                    intake.add(source, result)
+                intake.finish()
     finally:
         with writing(engine) as session:
             claims.release_all(session, worker)
@@ -223,27 +223,29 @@ class _Intake:
         stories: _Stories,
         report: CycleReport,
         intervals: dict[str, timedelta],
+        pool: ParsePool,
     ) -> None:
         self.workspace, self.worker, self.now = workspace, worker, now
+        self.pool = pool
         self.matcher, self.stories, self.report = matcher, stories, report
         self.intervals = intervals
         self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
 
-    def add(self, source: Source, result: FetchResult, pool: ParsePool) -> None:
+    def add(self, source: Source, result: FetchResult) -> None:
         parsed = None
         if result.status == "ok":
-            parsed = pool.submit(
+            parsed = self.pool.submit(
                 result.body or b"", result.headers, result.name, result.final_location, self.now
             )
         self.pending.append((source, result, parsed))
         while self.pending and (self.pending[0][2] is None or self.pending[0][2].done()):
             self._store(*self.pending.popleft())
 
-    def finish(self, pool: ParsePool) -> None:
+    def finish(self) -> None:
         """Store every outcome still waiting for its parse, helping the pool parse meanwhile."""
         while self.pending:
             parsed = self.pending[0][2]
-            while parsed is not None and not parsed.done() and pool.help():
+            while parsed is not None and not parsed.done() and self.pool.help():
                 pass
             self._store(*self.pending.popleft())
 
@@ -260,71 +262,50 @@ class _Intake:
                 error = ("parse", _printable(str(exc)))
             except BrokenExecutor as exc:  # a parse worker died (killed, out of memory)
                 error = ("parse", f"the parsing process died: {exc}")
-        _store_outcome(
-            self.workspace,
-            self.worker,
-            source.id,
-            result,
-            articles,
-            error,
-            self.now,
-            self.intervals[source.name],
-            self.matcher,
-            self.stories,
-            self.report,
-        )
+        self._store_outcome(source.id, result, articles, error)
 
-
-def _store_outcome(
-    workspace: Workspace,
-    worker: str,
-    source_id: int,
-    result: FetchResult,
-    articles: Parsed,
-    error: tuple[str, str] | None,
-    now: datetime,
-    interval: timedelta,
-    matcher: Matcher,
-    stories: _Stories,
-    report: CycleReport,
-) -> None:
-    # Weeding out known articles and matching the rest happen before the storing
-    # turn, so that workers do them side by side; the turn rechecks the rest only
-    # if another worker stored articles meanwhile.
-    unknown = _unknown(workspace.engine, articles, stories)
-    matched = [
-        (a, print_, [o.to_json() for o in matcher.match(a.title, a.summary)])
-        for a, print_ in unknown
-    ]
-    with writing(workspace.engine) as session:
-        claims.exclusive(session, claims.ARTICLES)
-        source = claims.release_source(session, source_id, worker)
-        if source is None:  # the claim ran out and another worker polls the source now
-            return
-        if error is not None:
-            report.failed.append((source.name, f"{error[0]}: {error[1]}"))
-            failures = (source.consecutive_failures or 0) + 1
-            queries.record_fetch_failure(
+    def _store_outcome(
+        self, source_id: int, result: FetchResult, articles: Parsed, error: tuple[str, str] | None
+    ) -> None:
+        engine, now, report, stories = self.workspace.engine, self.now, self.report, self.stories
+        interval = self.intervals[result.name]
+        # Weeding out known articles and matching the rest happen before the storing
+        # turn, so that workers do them side by side; the turn rechecks the rest only
+        # if another worker stored articles meanwhile.
+        unknown = _unknown(engine, articles, stories)
+        matched = [
+            (a, print_, [o.to_json() for o in self.matcher.match(a.title, a.summary)])
+            for a, print_ in unknown
+        ]
+        with writing(engine) as session:
+            claims.exclusive(session, claims.ARTICLES)
+            source = claims.release_source(session, source_id, self.worker)
+            if source is None:  # the claim ran out and another worker polls the source now
+                return
+            if error is not None:
+                report.failed.append((source.name, f"{error[0]}: {error[1]}"))
+                failures = (source.consecutive_failures or 0) + 1
+                queries.record_fetch_failure(
+                    session,
+                    source,
+                    now=now,
+                    kind=error[0],
+                    message=error[1],
+                    next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
+                )
+                return
+            recheck = bool(matched) and stories.catch_up(session) > 0
+            new = _store_articles(session, source, matched, now, stories, recheck, report)
+            queries.record_fetch_success(
                 session,
                 source,
                 now=now,
-                kind=error[0],
-                message=error[1],
-                next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
+                location=result.final_location,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                next_poll_at=now + next_poll_delay(0, result.retry_after, interval),
+                new_articles=new,
             )
-            return
-        recheck = bool(matched) and stories.catch_up(session) > 0
-        new = _store_articles(session, source, matched, now, stories, recheck, report)
-        queries.record_fetch_success(
-            session,
-            source,
-            now=now,
-            location=result.final_location,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            next_poll_at=now + next_poll_delay(0, result.retry_after, interval),
-            new_articles=new,
-        )
 
 
 def _printable(message: str) -> str:
