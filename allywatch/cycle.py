@@ -107,9 +107,14 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
             claims.release_all(session, worker)
     with writing(engine) as session:
         claims.exclusive(session, claims.EVALUATION)
-        # Changes dated before allywatch first ran are the backlog: the baseline, not news.
-        backlog = None if config.alert_on_first_run else queries.first_run_started(session)
-        report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
+        # A worker that polled nothing leaves the evaluation to those still storing this
+        # cycle's batches: evaluated now, it would see a half-stored cycle and record
+        # changes the whole cycle does not bear out. A worker that stored something
+        # always evaluates, so evaluation is never put off for long.
+        if report.polled or not claims.busy_workers(session, worker, now):
+            # Changes dated before allywatch first ran are the backlog: the baseline, not news.
+            backlog = None if config.alert_on_first_run else queries.first_run_started(session)
+            report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
         configured = queries.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
         queries.finish_run(

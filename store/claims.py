@@ -132,3 +132,33 @@ def release_all(session: Session, worker: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
+
+
+def busy_workers(session: Session, worker: str, now: datetime) -> set[str]:
+    """The other workers that still hold claims running past `now` and may be alive: they
+    are storing a batch of this cycle, and will evaluate when they are done.
+
+    A holder on this host whose process is gone (killed) is not busy; one on
+    another host is assumed alive until its claims run out.
+    """
+    holders = session.scalars(
+        select(Source.claimed_by)
+        .where(Source.claimed_by.is_not(None), Source.claimed_by != worker)
+        .where(Source.claimed_until > now)
+        .distinct()
+    )
+    return {holder for holder in holders if holder and _may_be_alive(holder)}
+
+
+def _may_be_alive(worker: str) -> bool:
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True

@@ -7,6 +7,10 @@ transaction at a time is the whole story).
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -223,3 +227,22 @@ def test_a_frozen_workers_locks_end_with_its_idle_transaction(postgres_url: str)
     finally:
         frozen.close()
         quick.dispose()
+
+
+def test_busy_workers_are_those_whose_claims_run_on_and_whose_process_may_live(
+    engine: Engine,
+) -> None:
+    margins = add_sources(engine, 4)
+    here = socket.gethostname()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    living = f"{here}:{os.getpid()}:aaaa"
+    dead = f"{here}:{gone.pid}:bbbb"  # killed mid-cycle: its claims linger, nobody stores them
+    elsewhere = "other-host:1:cccc"  # cannot be checked: alive until its claims run out
+    for worker in (living, dead, elsewhere):
+        claim(engine, worker, margins, limit=1)
+    with reading(engine) as session:
+        assert claims.busy_workers(session, "me", NOW) == {living, elsewhere}
+        assert claims.busy_workers(session, living, NOW) == {elsewhere}
+        # Claims that have run out are nobody's work any more.
+        assert claims.busy_workers(session, "me", NOW + LEASE + LEASE) == set()
