@@ -93,8 +93,8 @@ class Config(_Strict):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     outbox: Path | None = None
     fetch: FetchConfig = Field(default_factory=FetchConfig)
-    # Processes parsing feeds in a busy cycle (None: one per core but one, at most 4;
-    # 0: parse in the cycle's own process).
+    # Processes parsing feeds in a busy cycle (None: one per core, at most 4, none on a
+    # single core; 0: parse in the cycle's own process).
     parse_workers: int | None = Field(None, ge=0, le=64)
     poll_interval: Duration = timedelta(minutes=30)
     feed_failure_alert_after: Duration = timedelta(hours=24)

@@ -43,13 +43,17 @@ def parse_document(
 
 
 def default_workers() -> int:
-    """A worker per core this process may use but one (the cycle's own work needs a
-    core), at most MAX_DEFAULT_WORKERS; none on a single core."""
+    """A worker per core this process may use, at most MAX_DEFAULT_WORKERS; none on a
+    single core, where workers would only add the cost of handing documents over.
+
+    Not one core fewer for the cycle's own work: it waits for parsed documents
+    often enough that a worker on its core measured faster (bench_cycle.py).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(0, min(MAX_DEFAULT_WORKERS, cores - 1))
+    return 0 if cores < 2 else min(MAX_DEFAULT_WORKERS, cores)
 
 
 class ParsePool:
