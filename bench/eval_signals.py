@@ -12,7 +12,10 @@ the 2022-2025 events (wire copy, live blogs, roundups, the evidence often in a
 later sentence), with hedged or unclear items marked ambiguous. Its items
 carry a `half`: A (used to find gaps), B (kept back to measure how far fixes for
 A carry over), C (written later, scored once before being used): `--half B`
-scores one part only.
+scores one part only. bench/fresh_signals.jsonl, bench/final_signals.jsonl,
+bench/blind2_signals.jsonl and bench/blind3_signals.jsonl are later sets, the
+last three written without reading the signal files; BENCHMARKS.md lists each
+set's first score.
 
 Scoring (see the evaluation data's README): per seed signal, the observations
 with polarity "for" at a non-initial state count; a true hit matches a label
