@@ -132,28 +132,11 @@ class _Answer:
 async def fetch_all(
     requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
 ) -> list[FetchResult]:
-    """Fetch every request concurrently; results come back in the same order.
+    """Fetch every request concurrently with one client; results come back in the same
+    order.
 
     Never raises for a single bad source: its result has status "error".
     """
-    done: dict[int, FetchResult] = {}
-    await _fetch_batch(requests, settings, done.__setitem__)
-    return [done[index] for index in range(len(requests))]
-
-
-def fetch_all_sync(
-    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
-) -> list[FetchResult]:
-    """`fetch_all` for callers without an event loop."""
-    return asyncio.run(fetch_all(requests, settings))
-
-
-async def _fetch_batch(
-    requests: Sequence[FetchRequest],
-    settings: FetchSettings,
-    emit: Callable[[int, FetchResult], object],
-) -> None:
-    """Fetch every request with one client, handing `emit` each index and result as it ends."""
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
@@ -176,13 +159,14 @@ async def _fetch_batch(
         limits=limits, timeout=timeout, headers=headers, follow_redirects=False
     ) as client:
         fetcher = _Fetcher(client, settings, slots, host_slots)
+        return list(await asyncio.gather(*(fetcher.fetch(request) for request in requests)))
 
-        async def fetch(index: int, request: FetchRequest) -> None:
-            emit(index, await fetcher.fetch(request))
 
-        async with asyncio.TaskGroup() as group:
-            for index, request in enumerate(requests):
-                group.create_task(fetch(index, request))
+def fetch_all_sync(
+    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
+) -> list[FetchResult]:
+    """`fetch_all` for callers without an event loop."""
+    return asyncio.run(fetch_all(requests, settings))
 
 
 def next_poll_delay(
