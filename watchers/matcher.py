@@ -68,7 +68,7 @@ from watchers.lang_condition import (
     Or,
     anchor_clauses,
 )
-from watchers.lang_terms import LETTERS, WORD_CHARS, TermKeys, fold
+from watchers.lang_terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from watchers.language import Signal, TermList
 from watchers.model import Evidence, Observation
 from watchers.text import sentence_spans
@@ -345,13 +345,10 @@ class _Words:
 
     def _has_all(self, term: TermKeys) -> bool:
         """Whether the text has a word of each of the term's groups."""
-        return all(
-            any(
-                (self.starts(len(key.word)) if key.prefix else self.words).__contains__(key.word)
-                for key in group
-            )
-            for group in term.groups
-        )
+        return all(any(self._has(key) for key in group) for group in term.groups)
+
+    def _has(self, key: TermKey) -> bool:
+        return key.word in (self.starts(len(key.word)) if key.prefix else self.words)
 
 
 class _Prefilter:
