@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from store.models import Alert
+from allywatch.store.models import Alert
 
 SUBJECT_LIMIT = 160
 EVIDENCE_LIMIT = 10

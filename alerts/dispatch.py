@@ -29,13 +29,20 @@ import jinja2
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from alerts import schedule
-from alerts.digest import Composer, Digest, FeedProblem, SignalText, Unsubscribe, build_message
-from alerts.mailer import Mailer, MailError
-from alerts.unsubscribe import make_token, unsubscribe_url
-from store import subscribers as store
-from store.engine import reading, writing
-from store.models import Subscriber
+from allywatch.alerts import schedule
+from allywatch.alerts.digest import (
+    Composer,
+    Digest,
+    FeedProblem,
+    SignalText,
+    Unsubscribe,
+    build_message,
+)
+from allywatch.alerts.mailer import Mailer, MailError
+from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
+from allywatch.store import subscribers as store
+from allywatch.store.engine import reading, writing
+from allywatch.store.models import Subscriber
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=5)

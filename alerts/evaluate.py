@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from alerts.rules import (
+from allywatch.alerts.rules import (
     Change,
     Evidence,
     SignalSpec,
@@ -30,10 +30,10 @@ from alerts.rules import (
     replay_signal,
     severity_of,
 )
-from alerts.silences import is_silenced
-from store import queries
-from store.models import Alert, SignalState, Transition
-from store.silences import list_silences
+from allywatch.alerts.silences import is_silenced
+from allywatch.store import queries
+from allywatch.store.models import Alert, SignalState, Transition
+from allywatch.store.silences import list_silences
 
 _TICK = timedelta(microseconds=1)
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from store import queries
-from store.models import Alert, Source
+from allywatch.store import queries
+from allywatch.store.models import Alert, Source
 
 
 def feed_alerts(

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from alerts import schedule
-from store import subscribers as store
-from store.models import Subscriber
+from allywatch.alerts import schedule
+from allywatch.store import subscribers as store
+from allywatch.store.models import Subscriber
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
-from store import subscribers as store
-from store.models import Subscriber
+from allywatch.store import subscribers as store
+from allywatch.store.models import Subscriber
 
 _TOKEN = re.compile(r"^([1-9][0-9]{0,17})\.([A-Za-z0-9_-]{22})$")
 

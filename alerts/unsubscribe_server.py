@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Engine
 
-from alerts.unsubscribe import TokenError, honour, verify
-from store.engine import reading, writing
+from allywatch.alerts.unsubscribe import TokenError, honour, verify
+from allywatch.store.engine import reading, writing
 
 MAX_BODY = 8192
 

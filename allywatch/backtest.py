@@ -22,12 +22,12 @@ from typing import Any
 
 import yaml
 
-from alerts.rules import Change, Evidence, replay_all
-from watchers.dedup import StoryGrouper
-from watchers.language import Signal
-from watchers.links import canonical_link, outlet_of
-from watchers.matcher import Matcher
-from watchers.text import html_to_text
+from allywatch.alerts.rules import Change, Evidence, replay_all
+from allywatch.language.model import Signal
+from allywatch.watchers.dedup import StoryGrouper
+from allywatch.watchers.links import canonical_link, outlet_of
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.text import html_to_text
 
 
 class BacktestError(Exception):

@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from allywatch.language.durations import parse_duration
 from allywatch.resources import builtin_dir
-from watchers.durations import parse_duration
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"

@@ -20,28 +20,28 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from alerts.dispatch import DigestReport
-from alerts.evaluate import evaluate
-from alerts.feeds import feed_alerts
+from allywatch.alerts.dispatch import DigestReport
+from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config, FetchConfig, SourceConfig
 from allywatch.digests import send_due
-from allywatch.workspace import Workspace
-from store import claims, queries
-from store.engine import reading, writing
-from store.models import Alert, Source
-from watchers.dedup import Fingerprint, StoryGrouper
-from watchers.fetch import (
+from allywatch.language.records import Article
+from allywatch.store import claims, queries
+from allywatch.store.engine import reading, writing
+from allywatch.store.models import Alert, Source
+from allywatch.watchers.dedup import Fingerprint, StoryGrouper
+from allywatch.watchers.fetch import (
     FetchRequest,
     FetchResult,
     FetchSettings,
     fetch_all_sync,
     next_poll_delay,
 )
-from watchers.matcher import Matcher
-from watchers.model import Article
-from watchers.parse import FeedParseError
-from watchers.parse_pool import Parsed, ParsePool
-from watchers.sources import SourceSpec, source_location
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.parse import FeedParseError
+from allywatch.watchers.parse_pool import Parsed, ParsePool
+from allywatch.watchers.sources import SourceSpec, source_location
+from allywatch.workspace import Workspace
 
 GROUPING_WINDOW = timedelta(days=7)
 EARLY_MAX = timedelta(minutes=1)

@@ -12,9 +12,9 @@ import os
 from collections.abc import Collection
 from datetime import datetime
 
-from alerts.digest import SignalText
-from alerts.dispatch import DigestReport, DigestSettings, send_due_digests
-from alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
+from allywatch.alerts.digest import SignalText
+from allywatch.alerts.dispatch import DigestReport, DigestSettings, send_due_digests
+from allywatch.alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
 from allywatch.config import Config
 from allywatch.resources import builtin_dir
 from allywatch.workspace import Workspace

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from alerts.rules import supporters
-from store import queries
-from store.models import Observation
-from watchers.durations import format_duration
-from watchers.language import Signal
+from allywatch.alerts.rules import supporters
+from allywatch.language.durations import format_duration
+from allywatch.language.model import Signal
+from allywatch.store import queries
+from allywatch.store.models import Observation
 
 # Articles listed per state and side (the newest ones).
 LISTED = 10

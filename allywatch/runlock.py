@@ -25,10 +25,10 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from store import locks
-from store.claims import side_by_side
-from store.engine import writing
-from store.models import Lease
+from allywatch.store import locks
+from allywatch.store.claims import side_by_side
+from allywatch.store.engine import writing
+from allywatch.store.models import Lease
 
 CYCLE = "cycle"
 SERVE = "serve"

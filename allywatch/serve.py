@@ -44,8 +44,8 @@ from sqlalchemy import make_url
 
 from allywatch.cycle import CycleReport, run_cycle
 from allywatch.runlock import SERVE, LockBusy, RunLock, cycle_turn
+from allywatch.store.claims import side_by_side
 from allywatch.workspace import Workspace
-from store.claims import side_by_side
 
 log = logging.getLogger("allywatch.serve")
 

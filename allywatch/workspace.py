@@ -9,9 +9,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from allywatch.config import Config, ConfigError, load_config
-from store.engine import open_engine
-from store.migrate import upgrade
-from watchers.language import Signal, SignalFileError, load_signals
+from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.model import Signal
+from allywatch.store.engine import open_engine
+from allywatch.store.migrate import upgrade
 
 
 @dataclass

@@ -28,7 +28,7 @@ import feedparser
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_parse import CORPUS, HEADERS, build_feeds, load_items  # noqa: E402
 
-from watchers.parse_pool import default_workers  # noqa: E402
+from allywatch.watchers.parse_pool import default_workers  # noqa: E402
 
 CHILD = """
 import json, os, sys, time

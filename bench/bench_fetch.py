@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_parse import CORPUS, build_feeds, load_items  # noqa: E402
 from feedserver import FeedServer, Reply, Seen  # noqa: E402
 
-from watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync  # noqa: E402
-from watchers.parse import parse_feed  # noqa: E402
+from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync  # noqa: E402
+from allywatch.watchers.parse import parse_feed  # noqa: E402
 
 HOSTS = [f"127.0.0.{i}" for i in range(1, 9)]
 DELAY = 0.25

@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from watchers.language import builtin_signal_dir, load_signals  # noqa: E402
-from watchers.matcher import Matcher  # noqa: E402
-from watchers.text import html_to_text  # noqa: E402
+from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.watchers.matcher import Matcher  # noqa: E402
+from allywatch.watchers.text import html_to_text  # noqa: E402
 
 SEED_FILES = ("csto-summit-attendance.yaml", "su35-iran.yaml", "power-of-siberia-2.yaml")
 DEFAULT_NOISE = REPO.parent / "shared" / "eval" / "noise2022.jsonl.gz"

@@ -38,8 +38,8 @@ from xml.sax.saxutils import escape
 
 import feedparser
 
-from watchers.dedup import StoryGrouper
-from watchers.parse import parse_feed
+from allywatch.watchers.dedup import StoryGrouper
+from allywatch.watchers.parse import parse_feed
 
 CORPUS = Path("/work/shared/eval/noise2022.jsonl.gz")
 FEEDS = 200

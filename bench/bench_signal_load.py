@@ -29,9 +29,10 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from watchers import lang_yaml  # noqa: E402
-from watchers.lang_terms import compile_plain  # noqa: E402
-from watchers.language import Signal, builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.language.model import Signal  # noqa: E402
+from allywatch.language.terms import compile_plain  # noqa: E402
+from allywatch.watchers import lang_yaml  # noqa: E402
 
 
 def compile_all(signals: list[Signal]) -> int:

@@ -28,15 +28,16 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from alerts.evaluate import evaluate
+from allywatch.alerts.evaluate import evaluate
 from allywatch.cli import main
 from allywatch.explain import explain
+from allywatch.language.loader import load_signals
+from allywatch.language.model import Signal
 from allywatch.resources import builtin_dir
+from allywatch.store import queries
+from allywatch.store.engine import open_engine, reading, writing
+from allywatch.store.migrate import upgrade
 from allywatch.workspace import Workspace
-from store import queries
-from store.engine import open_engine, reading, writing
-from store.migrate import upgrade
-from watchers.language import Signal, load_signals
 
 START = datetime(2021, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=5 * 365)

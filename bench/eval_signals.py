@@ -43,9 +43,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from watchers.language import builtin_signal_dir, load_signals  # noqa: E402
-from watchers.matcher import Matcher  # noqa: E402
-from watchers.text import html_to_text  # noqa: E402
+from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.watchers.matcher import Matcher  # noqa: E402
+from allywatch.watchers.text import html_to_text  # noqa: E402
 
 SEED = ("csto-summit-attendance", "su35-iran", "power-of-siberia-2")
 DEFAULT_DEV = REPO.parent / "shared" / "eval" / "dev.jsonl"

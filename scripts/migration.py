@@ -13,8 +13,8 @@ from pathlib import Path
 
 from alembic import command
 
-from store.engine import open_engine
-from store.migrate import MIGRATIONS, alembic_config
+from allywatch.store.engine import open_engine
+from allywatch.store.migrate import MIGRATIONS, alembic_config
 
 
 def main() -> None:

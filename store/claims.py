@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from store.models import Source
+from allywatch.store.models import Source
 
 # The first key of every advisory lock allywatch takes ("ally"; store.migrate uses it alone).
 _LOCK_CLASS = 0x616C6C79

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
 
-from store.migrate import upgrade
-from store.models import Base
+from allywatch.store.migrate import upgrade
+from allywatch.store.models import Base
 
 BATCH = 1000
 

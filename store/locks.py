@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Lease
+from allywatch.store.models import Lease
 
 
 def acquire(

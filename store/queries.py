@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from store.models import Alert, Article, Observation, Run, SignalState, Source, Transition
+from allywatch.store.models import Alert, Article, Observation, Run, SignalState, Source, Transition
 
 # --- sources -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Silence
+from allywatch.store.models import Silence
 
 
 def add_silence(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.models import Alert, Delivery, Source, Subscriber
+from allywatch.store.models import Alert, Delivery, Source, Subscriber
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import make_url, text
 
-from store.engine import open_engine
+from allywatch.store.engine import open_engine
 
 TEST_DATABASE_ENV = "ALLYWATCH_TEST_DATABASE_URL"
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from alerts.subscriptions import subscribe
-from alerts.unsubscribe import make_token
+from allywatch.alerts.subscriptions import subscribe
+from allywatch.alerts.unsubscribe import make_token
 from allywatch.cli import main
 from allywatch.config import load_config
+from allywatch.store import queries
+from allywatch.store import subscribers as store
+from allywatch.store.engine import reading, writing
+from allywatch.store.models import Alert
 from allywatch.workspace import Workspace
-from store import queries
-from store import subscribers as store
-from store.engine import reading, writing
-from store.models import Alert
 
 SIGNAL = "su35-iran"  # a built-in signal: its id is fixed by the design
 SECRET = "test-secret-0123456789"

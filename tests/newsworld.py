@@ -21,8 +21,16 @@ from typing import Any
 from feedserver import FeedServer, Reply, Seen
 from sqlalchemy import select
 
-from store.engine import open_engine, reading
-from store.models import Alert, Article, Delivery, Observation, SignalState, Subscriber, Transition
+from allywatch.store.engine import open_engine, reading
+from allywatch.store.models import (
+    Alert,
+    Article,
+    Delivery,
+    Observation,
+    SignalState,
+    Subscriber,
+    Transition,
+)
 
 RSS = "application/rss+xml; charset=utf-8"
 

@@ -21,9 +21,9 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from store import claims, queries
-from store.engine import IDLE_IN_TRANSACTION, open_engine, reading, writing
-from store.migrate import upgrade
+from allywatch.store import claims, queries
+from allywatch.store.engine import IDLE_IN_TRANSACTION, open_engine, reading, writing
+from allywatch.store.migrate import upgrade
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -8,7 +8,7 @@ from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
 from allywatch.cli import COMMANDS, main
-from store.migrate import alembic_config, head_revision
+from allywatch.store.migrate import alembic_config, head_revision
 
 
 def test_every_command_module_lists_exactly_the_commands_mapped_to_it() -> None:

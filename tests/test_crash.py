@@ -30,8 +30,8 @@ from procs import allywatch, start_allywatch
 from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
 from sqlalchemy import select
 
-from store.engine import open_engine, reading
-from store.models import Delivery, Subscriber
+from allywatch.store.engine import open_engine, reading
+from allywatch.store.models import Delivery, Subscriber
 
 SLOW = os.environ.get("ALLYWATCH_SLOW") == "1"
 KILLS = 100 if SLOW else 10

@@ -19,9 +19,9 @@ from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fix
 from sqlalchemy import func, select
 
 from allywatch.cli import main
-from store.engine import open_engine
-from store.migrate import head_revision
-from store.models import Article, Base, Subscriber
+from allywatch.store.engine import open_engine
+from allywatch.store.migrate import head_revision
+from allywatch.store.models import Article, Base, Subscriber
 
 
 def cli(config: Path, *args: str) -> Result:

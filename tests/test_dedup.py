@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from watchers.dedup import StoryGrouper
+from allywatch.watchers.dedup import StoryGrouper
 
 WIRE = (
     "Iran takes delivery of first Su-35 fighter jets from Russia",

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from alerts import schedule
-from alerts.digest import Composer, FeedProblem, SignalText, Unsubscribe, build_message
+from allywatch.alerts import schedule
+from allywatch.alerts.digest import Composer, FeedProblem, SignalText, Unsubscribe, build_message
 from allywatch.resources import builtin_dir
-from store.models import Alert
+from allywatch.store.models import Alert
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 SIGNALS = {

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from test_rules import CSTO, DAY, SU35, T0, Aggregate, Signal, State, report
 
-from alerts.evaluate import evaluate
-from alerts.rules import Evidence
+from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.rules import Evidence
 from allywatch.cli import main
-from store import queries
-from store.engine import open_engine, reading, writing
-from store.migrate import upgrade
-from store.models import Alert, Transition
-from store.silences import add_silence
+from allywatch.store import queries
+from allywatch.store.engine import open_engine, reading, writing
+from allywatch.store.migrate import upgrade
+from allywatch.store.models import Alert, Transition
+from allywatch.store.silences import add_silence
 
 _numbers = itertools.count()
 

@@ -11,10 +11,10 @@ from test_backtest import SIGNALS
 from test_evaluate import store_report
 from test_rules import DAY, T0, report
 
-from alerts.evaluate import evaluate
+from allywatch.alerts.evaluate import evaluate
 from allywatch.cli import main
+from allywatch.store.engine import writing
 from allywatch.workspace import Workspace
-from store.engine import writing
 
 
 @pytest.fixture

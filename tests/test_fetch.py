@@ -11,7 +11,7 @@ from email.utils import format_datetime
 import pytest
 from feedserver import FeedServer, Reply, gzip_bomb, serve_feeds, zeros  # noqa: F401
 
-from watchers.fetch import (
+from allywatch.watchers.fetch import (
     FetchRequest,
     FetchSettings,
     fetch_all_sync,

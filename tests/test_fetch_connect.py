@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
 
-from watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
+from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
 
 RSS = b"<rss version='2.0'><channel><title>Fine</title></channel></rss>"
 SLACK = 2.0  # seconds allowed on top of a limit for scheduling on a busy machine

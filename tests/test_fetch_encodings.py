@@ -18,8 +18,8 @@ import pytest
 import zstandard
 from feedserver import FeedServer, Reply, gzip_bomb, serve_feeds  # noqa: F401 (the fixture)
 
-from watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
-from watchers.parse import parse_feed
+from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
+from allywatch.watchers.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -132,7 +132,7 @@ def test_without_the_decoder_packages_br_and_zstd_are_neither_asked_for_nor_acce
     script = f"""
 import json, sys
 sys.modules["brotli"] = sys.modules["zstandard"] = None
-from watchers.fetch import FetchRequest, fetch_all_sync
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync
 results = fetch_all_sync([FetchRequest("br", {br_url!r}), FetchRequest("zstd", {zstd_url!r})])
 print(json.dumps([[r.name, r.error_kind, r.error] for r in results]))
 """

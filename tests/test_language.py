@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from watchers.lang_condition import ConditionError, anchor_clauses, parse_condition
-from watchers.lang_terms import TermError, compile_plain
-from watchers.lang_yaml import PurePythonLoader, YamlFileError, load_yaml
-from watchers.language import Corroboration, SignalFileError, load_signals, run_signal_tests
+from allywatch.language.condition import ConditionError, anchor_clauses, parse_condition
+from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.model import Corroboration
+from allywatch.language.terms import TermError, compile_plain
+from allywatch.language.yaml_lines import PurePythonLoader, YamlFileError, load_yaml
+from allywatch.watchers.signal_tests import run_signal_tests
 
 
 def term_matches(term: str, text: str) -> list[str]:

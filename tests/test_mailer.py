@@ -20,8 +20,8 @@ from digestkit import SIGNAL, add_alert, cli, subscribe_at, workspace, write_con
 from smtpserver import SmtpServer, self_signed, serve_smtp  # noqa: F401 (the smtp_server fixture)
 
 from allywatch.digests import send_due
-from store import subscribers as store
-from store.engine import reading
+from allywatch.store import subscribers as store
+from allywatch.store.engine import reading
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchers.language import load_signals
-from watchers.matcher import Matcher
-from watchers.model import Observation
-from watchers.text import html_to_text, split_sentences
+from allywatch.language.loader import load_signals
+from allywatch.language.records import Observation
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.text import html_to_text, split_sentences
 
 GADGETS = """
 id: gadget-exports

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from allywatch.language.loader import load_signals
+from allywatch.language.regex import regex_keys
+from allywatch.language.terms import compile_plain
 from allywatch.resources import builtin_dir
-from watchers import matcher as matcher_module
-from watchers.lang_regex import regex_keys
-from watchers.lang_terms import compile_plain
-from watchers.language import load_signals
-from watchers.matcher import Matcher
+from allywatch.watchers import matcher as matcher_module
+from allywatch.watchers.matcher import Matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT.parent / "shared" / "eval"

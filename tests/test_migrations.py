@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from store.engine import open_engine
-from store.migrate import alembic_config, current_revision, head_revision, upgrade
-from store.models import Base
+from allywatch.store.engine import open_engine
+from allywatch.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from allywatch.store.models import Base
 
 UPGRADE = "import sys; from store.engine import open_engine; from store.migrate import upgrade\n"
 UPGRADE += "upgrade(open_engine(sys.argv[1]))"

@@ -32,8 +32,8 @@ def test_wheel_carries_data_and_migrations(wheel: Path) -> None:
     for path in signals:
         assert f"allywatch/_data/signals/{path.name}" in names
     assert any(n.startswith("allywatch/_data/templates/") for n in names)
-    assert any(n.startswith("store/migrations/versions/0001") for n in names)
-    assert "store/migrations/env.py" in names
+    assert any(n.startswith("allywatch/store/migrations/versions/0001") for n in names)
+    assert "allywatch/store/migrations/env.py" in names
 
 
 def test_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:

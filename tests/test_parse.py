@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watchers.fetch import FetchRequest, fetch_all_sync
-from watchers.links import canonical_link
-from watchers.parse import MAX_SUMMARY_CHARS, FeedParseError, parse_feed
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync
+from allywatch.watchers.links import canonical_link
+from allywatch.watchers.parse import MAX_SUMMARY_CHARS, FeedParseError, parse_feed
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 FEED_URL = "https://feeds.example.org/world/rss.xml"

@@ -14,10 +14,10 @@ import pytest
 from newsworld import snapshot
 
 from allywatch.cycle import run_cycle
+from allywatch.watchers import parse_pool
+from allywatch.watchers.parse import FeedParseError, parse_feed
+from allywatch.watchers.parse_pool import ParsePool, parse_document
 from allywatch.workspace import Workspace
-from watchers import parse_pool
-from watchers.parse import FeedParseError, parse_feed
-from watchers.parse_pool import ParsePool, parse_document
 
 FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
 NOW = datetime(2025, 9, 10, tzinfo=UTC)

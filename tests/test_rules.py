@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from alerts.rules import Evidence, replay, replay_aggregate, replay_signal, severity_of
+from allywatch.alerts.rules import Evidence, replay, replay_aggregate, replay_signal, severity_of
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -13,11 +13,11 @@ from test_evaluate import store_report
 from test_rules import T0, State
 from test_rules import Signal as SignalSpec
 
-from alerts.evaluate import evaluate
-from alerts.rules import Evidence, replay
-from store import queries
-from store.engine import open_engine, writing
-from store.models import Alert, Base, Transition
+from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.rules import Evidence, replay
+from allywatch.store import queries
+from allywatch.store.engine import open_engine, writing
+from allywatch.store.models import Alert, Base, Transition
 
 HOUR = timedelta(hours=1)
 OUTLETS = ("a.com", "b.com", "c.com", "d.com")

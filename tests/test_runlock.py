@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine
 
 from allywatch.runlock import CYCLE, LockBusy, RunLock
-from store import locks
-from store.engine import open_engine, writing
-from store.migrate import upgrade
+from allywatch.store import locks
+from allywatch.store.engine import open_engine, writing
+from allywatch.store.migrate import upgrade
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from allywatch.cycle import CycleReport
 from allywatch.runlock import CYCLE, RunLock
 from allywatch.serve import Server, kv
+from allywatch.store.engine import open_engine, reading
+from allywatch.store.models import Article, Run
 from allywatch.workspace import Workspace
-from store.engine import open_engine, reading
-from store.models import Article, Run
 
 RSS = "application/rss+xml; charset=utf-8"
 

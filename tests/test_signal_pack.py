@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
+from allywatch.language.loader import load_signals
+from allywatch.language.model import Signal
 from allywatch.resources import builtin_dir
-from watchers.language import Signal, load_signals, run_signal_tests
-from watchers.matcher import Matcher
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.signal_tests import run_signal_tests
 
 
 @pytest.fixture(scope="module")

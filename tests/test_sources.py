@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from watchers.sources import SourceSpec, read_opml, source_location
+from allywatch.watchers.sources import SourceSpec, read_opml, source_location
 
 
 def query_of(url: str) -> dict[str, str]:

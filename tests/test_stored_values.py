@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from allywatch.cli import main
-from store.engine import open_engine, reading
-from store.models import Article
+from allywatch.store.engine import open_engine, reading
+from allywatch.store.models import Article
 
 GUID = "urn:uuid:" + "0123456789abcdef" * 31  # 505 characters: under the parser's cap
 HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 57]) + ".ru"  # 253: DNS's longest

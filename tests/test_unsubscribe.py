@@ -17,11 +17,11 @@ from digestkit import SECRET, add_alert, cli, subscribe_at, token_for, workspace
 from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
 from sqlalchemy import Engine
 
-from alerts.unsubscribe import make_token
-from alerts.unsubscribe_server import make_server
+from allywatch.alerts.unsubscribe import make_token
+from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import send_due
-from store import subscribers as store
-from store.engine import reading
+from allywatch.store import subscribers as store
+from allywatch.store.engine import reading
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 

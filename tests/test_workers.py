@@ -28,8 +28,8 @@ from sqlalchemy import select
 
 from allywatch.config import FetchConfig
 from allywatch.cycle import claim_lease
-from store.engine import open_engine, reading
-from store.models import Alert, Delivery, Source, Subscriber, Transition
+from allywatch.store.engine import open_engine, reading
+from allywatch.store.models import Alert, Delivery, Source, Subscriber, Transition
 
 WORKERS = 3
 QUIET_FEEDS = 30

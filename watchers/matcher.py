@@ -57,7 +57,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from watchers.lang_condition import (
+from allywatch.language.condition import (
     ENTITY,
     And,
     Article,
@@ -68,10 +68,10 @@ from watchers.lang_condition import (
     Or,
     anchor_clauses,
 )
-from watchers.lang_terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
-from watchers.language import Signal, TermList
-from watchers.model import Evidence, Observation
-from watchers.text import sentence_spans
+from allywatch.language.model import Signal, TermList
+from allywatch.language.records import Evidence, Observation
+from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
+from allywatch.watchers.text import sentence_spans
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts

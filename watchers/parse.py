@@ -18,9 +18,9 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from watchers.links import GOOGLE_NEWS_HOSTS, canonical_link_and_outlet, outlet_of
-from watchers.model import Article
-from watchers.text import html_to_text
+from allywatch.language.records import Article
+from allywatch.watchers.links import GOOGLE_NEWS_HOSTS, canonical_link_and_outlet, outlet_of
+from allywatch.watchers.text import html_to_text
 
 # Bounds on what one entry may contribute; feeds are untrusted and some carry whole articles.
 MAX_RAW_CHARS = 200_000

@@ -24,9 +24,9 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from datetime import datetime
 from functools import partial
 
-from watchers.dedup import Fingerprint, fingerprint
-from watchers.model import Article
-from watchers.parse import parse_feed
+from allywatch.language.records import Article
+from allywatch.watchers.dedup import Fingerprint, fingerprint
+from allywatch.watchers.parse import parse_feed
 
 Parsed = list[tuple[Article, Fingerprint | None]]
 
@@ -106,7 +106,7 @@ class ParsePool:
         args = (body, dict(headers), source_name, location, now)
         if self._executor is None and self.workers and self.submitted > self.threshold:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["watchers.parse_pool"])
+            context.set_forkserver_preload(["allywatch.watchers.parse_pool"])
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_leave_signals_to_the_cycle
             )

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from allywatch.cycle import run_cycle
+from allywatch.language.durations import format_duration, parse_duration
 from allywatch.runlock import LockBusy, cycle_turn
 from allywatch.workspace import Workspace
-from watchers.durations import format_duration, parse_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_SOURCES_FAILED = 0, 1, 3
 

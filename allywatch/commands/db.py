@@ -7,9 +7,9 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from allywatch.config import load_config
-from store.copy import TargetNotEmpty, copy_database
-from store.engine import open_engine
-from store.migrate import current_revision, head_revision, upgrade
+from allywatch.store.copy import TargetNotEmpty, copy_database
+from allywatch.store.engine import open_engine
+from allywatch.store.migrate import current_revision, head_revision, upgrade
 
 
 def _shown(url: str) -> str:

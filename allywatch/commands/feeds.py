@@ -22,10 +22,10 @@ import yaml
 
 from allywatch.config import ConfigError, find_config, load_config
 from allywatch.output import echo_json, echo_table, iso
+from allywatch.store import queries
+from allywatch.store.engine import reading
+from allywatch.watchers.sources import read_opml
 from allywatch.workspace import Workspace
-from store import queries
-from store.engine import reading
-from watchers.sources import read_opml
 
 
 @click.group(invoke_without_command=True)

@@ -8,9 +8,9 @@ import click
 from sqlalchemy.orm import Session
 
 from allywatch.output import echo_json, echo_table, iso, when
+from allywatch.store import queries, subscribers
+from allywatch.store.engine import reading, writing
 from allywatch.workspace import Workspace
-from store import queries, subscribers
-from store.engine import reading, writing
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 

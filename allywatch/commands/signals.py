@@ -14,10 +14,12 @@ from typing import Any
 import click
 
 from allywatch.config import load_config
-from watchers.language import Signal, SignalFileError, load_signals, run_signal_tests
-from watchers.matcher import Matcher
-from watchers.model import Observation
-from watchers.text import html_to_text
+from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.model import Signal
+from allywatch.language.records import Observation
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.signal_tests import run_signal_tests
+from allywatch.watchers.text import html_to_text
 
 _ARTICLE_FIELDS = ("title", "summary", "link", "published", "source")
 

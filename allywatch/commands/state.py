@@ -20,12 +20,12 @@ from allywatch.backtest import (
 from allywatch.config import ConfigError, load_config
 from allywatch.explain import as_json as explanation_json
 from allywatch.explain import explain, render
+from allywatch.language.durations import format_duration, parse_duration
+from allywatch.language.model import Signal
 from allywatch.output import echo_json, echo_table, when
+from allywatch.store.engine import reading, writing
+from allywatch.store.silences import add_silence, list_silences, remove_silence
 from allywatch.workspace import Workspace
-from store.engine import reading, writing
-from store.silences import add_silence, list_silences, remove_silence
-from watchers.durations import format_duration, parse_duration
-from watchers.language import Signal
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 

@@ -9,18 +9,18 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import IntegrityError
 
-from alerts.digest import build_message
-from alerts.dispatch import preview_digests
-from alerts.schedule import CADENCES, WEEKDAYS
-from alerts.subscriptions import SubscriptionError, normalise_email, subscribe
-from alerts.unsubscribe import TokenError, honour
-from alerts.unsubscribe_server import make_server
+from allywatch.alerts.digest import build_message
+from allywatch.alerts.dispatch import preview_digests
+from allywatch.alerts.schedule import CADENCES, WEEKDAYS
+from allywatch.alerts.subscriptions import SubscriptionError, normalise_email, subscribe
+from allywatch.alerts.unsubscribe import TokenError, honour
+from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import SECRET_ENV, digest_settings, send_due, unsubscribe_secret
 from allywatch.output import echo_json, echo_table, iso, when
+from allywatch.store import subscribers as store
+from allywatch.store.engine import reading, writing
+from allywatch.store.models import Subscriber
 from allywatch.workspace import Workspace
-from store import subscribers as store
-from store.engine import reading, writing
-from store.models import Subscriber
 
 now_option = click.option(
     "--now",

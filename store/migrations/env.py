@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from store.models import Base
+from allywatch.store.models import Base
 
 
 def _run(connection) -> None:

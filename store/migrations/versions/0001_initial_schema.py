@@ -6,7 +6,7 @@ Create Date: 2026-11-29 03:33:21.597485
 """
 from alembic import op
 import sqlalchemy as sa
-import store.types
+import allywatch.store.types
 
 
 revision = '0001'
@@ -22,14 +22,14 @@ def upgrade() -> None:
     sa.Column('holder', sa.String(length=200), nullable=False),
     sa.Column('pid', sa.Integer(), nullable=False),
     sa.Column('host', sa.String(length=255), nullable=False),
-    sa.Column('acquired_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('acquired_at', allywatch.store.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('runs',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('started_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('started_at', allywatch.store.types.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('summary', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id')
@@ -38,8 +38,8 @@ def upgrade() -> None:
     sa.Column('signal', sa.String(length=100), nullable=False),
     sa.Column('entity', sa.String(length=100), nullable=False),
     sa.Column('state', sa.String(length=100), nullable=False),
-    sa.Column('since', store.types.UTCDateTime(), nullable=True),
-    sa.Column('updated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('since', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('signal', 'entity')
     )
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('signal', sa.String(length=100), nullable=False),
     sa.Column('entity', sa.String(length=100), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('until', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', allywatch.store.types.UTCDateTime(), nullable=False),
+    sa.Column('until', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -63,16 +63,16 @@ def upgrade() -> None:
     sa.Column('configured_location', sa.Text(), nullable=False),
     sa.Column('etag', sa.Text(), nullable=True),
     sa.Column('last_modified', sa.Text(), nullable=True),
-    sa.Column('last_success_at', store.types.UTCDateTime(), nullable=True),
-    sa.Column('last_error_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('last_success_at', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('last_error_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('error_kind', sa.String(length=50), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('consecutive_failures', sa.Integer(), nullable=False),
-    sa.Column('failing_since', store.types.UTCDateTime(), nullable=True),
-    sa.Column('next_poll_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('failing_since', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('next_poll_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('articles_seen', sa.Integer(), nullable=False),
     sa.Column('claimed_by', sa.String(length=200), nullable=True),
-    sa.Column('claimed_until', store.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_until', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
@@ -85,17 +85,17 @@ def upgrade() -> None:
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('weekday', sa.Integer(), nullable=False),
     sa.Column('all_quiet', sa.Boolean(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('unsubscribed_at', store.types.UTCDateTime(), nullable=True),
-    sa.Column('last_digest_at', store.types.UTCDateTime(), nullable=True),
-    sa.Column('last_sent_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('unsubscribed_at', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('last_digest_at', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('last_sent_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('last_error_at', store.types.UTCDateTime(), nullable=True),
-    sa.Column('next_attempt_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('last_error_at', allywatch.store.types.UTCDateTime(), nullable=True),
+    sa.Column('next_attempt_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('claim_token', sa.String(length=64), nullable=True),
-    sa.Column('claimed_until', store.types.UTCDateTime(), nullable=True),
+    sa.Column('claimed_until', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
@@ -105,9 +105,9 @@ def upgrade() -> None:
     sa.Column('entity', sa.String(length=100), nullable=False),
     sa.Column('from_state', sa.String(length=100), nullable=False),
     sa.Column('to_state', sa.String(length=100), nullable=False),
-    sa.Column('at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
-    sa.Column('recorded_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('reason', sa.String(length=20), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('signal', 'entity', 'at', 'to_state')
@@ -125,12 +125,12 @@ def upgrade() -> None:
     sa.Column('from_state', sa.String(length=100), nullable=True),
     sa.Column('to_state', sa.String(length=100), nullable=True),
     sa.Column('severity', sa.String(length=20), nullable=False),
-    sa.Column('at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('transition_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('acked_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', allywatch.store.types.UTCDateTime(), nullable=False),
+    sa.Column('acked_at', allywatch.store.types.UTCDateTime(), nullable=True),
     sa.Column('announced', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['transition_id'], ['transitions.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
@@ -146,8 +146,8 @@ def upgrade() -> None:
     sa.Column('link', sa.Text(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('published_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('first_seen_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('published_at', allywatch.store.types.UTCDateTime(), nullable=False),
+    sa.Column('first_seen_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=True),
     sa.Column('source_name', sa.String(length=200), nullable=False),
     sa.Column('outlet', sa.Text(), nullable=False),
@@ -166,7 +166,7 @@ def upgrade() -> None:
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.String(length=300), nullable=False),
-    sa.Column('sent_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -184,7 +184,7 @@ def upgrade() -> None:
     sa.Column('polarity', sa.String(length=10), nullable=False),
     sa.Column('hedged', sa.Boolean(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
-    sa.Column('published_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('published_at', allywatch.store.types.UTCDateTime(), nullable=False),
     sa.Column('outlet', sa.Text(), nullable=False),
     sa.Column('story', sa.String(length=512), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ondelete='CASCADE'),

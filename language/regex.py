@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchers.lang_terms import LETTERS, TermKey, TermKeys, fold
+from allywatch.language.terms import LETTERS, TermKey, TermKeys, fold
 
 try:  # Python 3.11+
     import re._constants as _c

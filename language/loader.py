@@ -14,21 +14,27 @@ The file format is documented in signals/README.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from watchers.durations import parse_duration
-from watchers.lang_condition import ENTITY, ConditionError, Node, names_in, parse_condition
-from watchers.lang_regex import regex_keys
-from watchers.lang_terms import TermError, TermKeys, compile_plain, compile_regex
-from watchers.lang_yaml import LList, LMap, YamlFileError, load_yaml
+from allywatch.language.condition import ENTITY, ConditionError, Node, names_in, parse_condition
+from allywatch.language.durations import parse_duration
+from allywatch.language.model import (
+    NO_MATCH,
+    SEVERITIES,
+    Aggregate,
+    Corroboration,
+    Signal,
+    SignalTest,
+    StateDef,
+    TermList,
+)
+from allywatch.language.regex import regex_keys
+from allywatch.language.terms import TermError, TermKeys, compile_plain, compile_regex
+from allywatch.language.yaml_lines import LList, LMap, YamlFileError, load_yaml
 
-SEVERITIES = ("info", "warning", "critical")
-NO_MATCH = "no-match"
 # Cue lists the matcher reads from the vocabulary.
 CUE_LISTS = (
     "negation", "denial", "rumour", "hedge", "future", "complement", "place", "modifier", "venue",
@@ -44,154 +50,6 @@ class SignalFileError(Exception):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """A signal counting the entities of another signal that are in one of the `away` states."""
-
-    of: str
-    away: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Corroboration:
-    """Another way to reach a state: reports of its `weaker` state from `min_sources`
-    independent outlets and `min_stories` distinct stories, within `within` (None:
-    any time). "Delivered" is reached when several outlets report a delivery."""
-
-    min_sources: int = 1
-    min_stories: int = 1
-    within: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class StateDef:
-    """One non-initial state: when an article evidences it, and the evidence the state needs.
-
-    `hedged`: whether reports attributed to unconfirmed sources ("reportedly")
-    count toward this state; when not, the matcher records such a report at the
-    `weaker` state instead. `future` likewise for reports of it as planned or
-    scheduled ("will sign"). Speculation ("may", "plans to", "talks on") never
-    evidences a state, only its weaker one. The matcher applies these settings:
-    every observation it reports counts toward its state as it stands.
-    """
-
-    name: str
-    when: str | None
-    min_sources: int = 1
-    min_stories: int = 1
-    within: timedelta | None = None
-    hold: timedelta | None = None
-    expires: timedelta | None = None
-    hedged: bool = False
-    severity: str = "warning"
-    min_count: int | None = None
-    future: bool = False
-    weaker: str | None = None
-    corroboration: Corroboration | None = None
-
-
-@dataclass(frozen=True)
-class TermList:
-    """A term list: its terms combined into one regular expression, and their prefilter keys.
-
-    `keys` is None when some term has no key (digits only, or a regex term with no
-    literal word: see lang_regex.py), so a text cannot be ruled out by its words.
-    The expression is compiled on first use: most lists are never needed by a
-    command that does not match articles, and the prefilter spares most of the
-    rest for most articles. Every term was checked when the list was loaded, so
-    compiling cannot fail.
-    """
-
-    name: str
-    terms: tuple[str, ...]
-    source: str
-    keys: tuple[TermKeys, ...] | None  # one per term
-
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.source, re.IGNORECASE)
-
-    @cached_property
-    def word_index(self) -> WordIndex | None:
-        """The list's keys arranged for a quick check that it could match a text."""
-        return None if self.keys is None else WordIndex.of(self.keys)
-
-
-@dataclass(frozen=True)
-class WordIndex:
-    """A term list's keys for `could_match`: the one-word terms' keys as sets (whole words,
-    and word starts by length), the terms of several words as they are."""
-
-    exact: frozenset[str]
-    starts: Mapping[int, frozenset[str]]
-    several: tuple[TermKeys, ...]
-
-    @classmethod
-    def of(cls, keys: tuple[TermKeys, ...]) -> WordIndex:
-        exact: set[str] = set()
-        starts: dict[int, set[str]] = {}
-        several = []
-        for term in keys:
-            if len(term.groups) > 1:
-                several.append(term)
-                continue
-            for key in term.groups[0]:
-                if key.prefix:
-                    starts.setdefault(len(key.word), set()).add(key.word)
-                else:
-                    exact.add(key.word)
-        return cls(frozenset(exact), {n: frozenset(w) for n, w in starts.items()}, tuple(several))
-
-
-@dataclass(frozen=True)
-class SignalTest:
-    """An embedded test: a text and what the signal should make of it."""
-
-    title: str
-    summary: str
-    expect: str
-    entity: str | None
-    polarity: str
-    hedged: bool | None
-    line: int
-
-
-@dataclass(frozen=True)
-class Signal:
-    id: str
-    question: str
-    initial: str
-    entities: tuple[str, ...]
-    states: tuple[StateDef, ...]
-    aggregate: Aggregate | None
-    path: Path
-    terms: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
-    entity_terms: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
-    conditions: Mapping[str, Node] = field(default_factory=dict, compare=False, repr=False)
-    cues: Mapping[str, TermList] = field(default_factory=dict, compare=False, repr=False)
-    tests: tuple[SignalTest, ...] = field(default=(), compare=False, repr=False)
-    # "actor": entities act ("Armenia skips the summit"), so a name standing as a
-    # place ("the summit in Minsk") is not a mention; "place": entities are where
-    # things happen ("troops in Mali").
-    entity_role: str = "actor"
-    # A short display name ("Su-35/Iran"); the id when the file gives none.
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.label:
-            object.__setattr__(self, "label", self.id)
-
-    def state_names(self) -> tuple[str, ...]:
-        """Initial state first, then the others in rank order."""
-        return (self.initial, *(s.name for s in self.states))
-
-    def state(self, name: str) -> StateDef:
-        for s in self.states:
-            if s.name == name:
-                return s
-        raise KeyError(name)
 
 
 # --------------------------------------------------------------------------- errors
@@ -942,47 +800,3 @@ def _aggregate_ok(signal: Signal, line: int, by_id: dict[str, Signal], errors: _
         )
         return False
     return True
-
-
-def run_signal_tests(signals: list[Signal]) -> list[str]:
-    """Run every signal's embedded tests; the failures as "FILE:LINE: message" (none: all pass)."""
-    from watchers.matcher import Matcher
-
-    failures: list[str] = []
-    matcher = Matcher(signals)
-    for signal in signals:
-        for test in signal.tests:
-            observations = [
-                o
-                for o in matcher.match(test.title, test.summary)
-                if o.signal == signal.id and (test.entity is None or o.entity == test.entity)
-            ]
-            problem = _test_problem(signal, test, observations)
-            if problem:
-                text = test.title or test.summary
-                failures.append(f"{signal.path}:{test.line}: {signal.id}: {text!r}: {problem}")
-    return failures
-
-
-def _test_problem(signal: Signal, test: SignalTest, observations: list[Any]) -> str | None:
-    found = [o for o in observations if o.state != signal.initial]
-    described = ", ".join(_describe(o) for o in found) or "nothing"
-    if test.expect in (NO_MATCH, signal.initial):
-        if any(o.polarity == "for" for o in found):
-            return f"expected no match, got {described}"
-        return None
-    hits = [o for o in found if o.state == test.expect and o.polarity == test.polarity]
-    if not hits:
-        return f"expected {test.expect} ({test.polarity}), got {described}"
-    if test.hedged is not None and all(o.hedged != test.hedged for o in hits):
-        return f"expected hedged={test.hedged}, got {described}"
-    others = [o for o in found if o.polarity == "for" and o.state != test.expect]
-    if test.polarity == "for" and others:
-        return f"expected only {test.expect}, got {described}"
-    return None
-
-
-def _describe(o: Any) -> str:
-    entity = f"/{o.entity}" if o.entity else ""
-    hedged = ", hedged" if o.hedged else ""
-    return f"{o.state}{entity} ({o.polarity}{hedged})"
