@@ -9,10 +9,16 @@ A GET does not unsubscribe by itself: mail scanners and link previewers fetch
 links in messages without anyone clicking, and RFC 8058 asks senders to answer
 a GET with a confirmation step for that reason. A forged or altered token gets
 400 and changes nothing.
+
+Whatever reaches it is untrusted: a malformed request gets a 4xx page and no
+traceback, a connection idle for IDLE_TIMEOUT seconds is closed, a client that
+hangs up mid-reply is let go quietly, and the listen backlog holds a burst of
+simultaneous requests (one thread each) instead of resetting them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +31,16 @@ from allywatch.alerts.unsubscribe import TokenError, honour, verify
 from allywatch.store.engine import reading, writing
 
 MAX_BODY = 8192
+IDLE_TIMEOUT = 30  # seconds a connection may stay silent (reading a request or its body)
+LISTEN_BACKLOG = 128
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up or went silent is no error of ours: nothing to print."""
 
 
 def make_server(
@@ -33,6 +49,7 @@ def make_server(
     engine: Engine,
     secret: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> ThreadingHTTPServer:
     """A server (not yet serving) for unsubscribe requests; call serve_forever() on it."""
 
@@ -40,9 +57,8 @@ def make_server(
         pass
 
     Handler.engine, Handler.secret, Handler.clock = engine, secret, staticmethod(clock)
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    Handler.timeout = idle_timeout
+    return _Server((host, port), Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,6 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
     clock: Callable[[], datetime]
     server_version = "allywatch-unsubscribe"
     sys_version = ""
+    timeout = IDLE_TIMEOUT  # socket timeout: a silent client cannot hold its thread for ever
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError, TimeoutError):  # hung up or went silent
+            super().handle()
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         token = self._route()
@@ -76,7 +97,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._page(200, "Unsubscribe?", f"Stop sending allywatch digests to {email}?", form)
 
     def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self._page(400, "Bad request", "That request's Content-Length is not a number.")
+            return
         if length > MAX_BODY or length < 0:
             self._page(413, "Too large", "That request is too large.")
             return
