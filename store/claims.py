@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from allywatch.store.engine import changed_rows
 from allywatch.store.models import Source
 
 # The first key of every advisory lock allywatch takes ("ally"; store.migrate uses it alone).
@@ -125,13 +126,13 @@ def release_source(session: Session, source_id: int, worker: str) -> Source | No
 
 def release_all(session: Session, worker: str) -> int:
     """Drop every claim `worker` still holds (a cycle that ended early); returns how many."""
-    result = session.execute(
+    statement = (
         update(Source)
         .where(Source.claimed_by == worker)
         .values(claimed_by=None, claimed_until=None)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return changed_rows(session, statement)
 
 
 def busy_workers(session: Session, worker: str, now: datetime) -> set[str]:

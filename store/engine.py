@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
@@ -79,3 +79,9 @@ def reading(engine: Engine) -> Iterator[Session]:
 
 def _is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def changed_rows(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount

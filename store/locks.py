@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from allywatch.store.engine import changed_rows
 from allywatch.store.models import Lease
 
 
@@ -56,12 +57,12 @@ def acquire(
 
 def renew(session: Session, name: str, holder: str, expires_at: datetime) -> bool:
     """Push the lease's expiry forward; False when `holder` no longer holds it."""
-    result = session.execute(
+    statement = (
         update(Lease)
         .where(Lease.name == name, Lease.holder == holder)
         .values(expires_at=expires_at)
     )
-    return result.rowcount == 1
+    return changed_rows(session, statement) == 1
 
 
 def release(session: Session, name: str, holder: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from allywatch.store.engine import changed_rows
 from allywatch.store.models import Alert, Delivery, Source, Subscriber
 
 
@@ -81,7 +82,7 @@ def claim_subscriber(
     session: Session, subscriber_id: int, token: str, now: datetime, until: datetime
 ) -> bool:
     """Take the sending lease on a subscriber unless another run holds a live one."""
-    result = session.execute(
+    statement = (
         update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
@@ -90,7 +91,7 @@ def claim_subscriber(
         .values(claim_token=token, claimed_until=until)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return changed_rows(session, statement) == 1
 
 
 def release_claim(session: Session, subscriber_id: int, token: str) -> Subscriber | None:
