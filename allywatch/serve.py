@@ -35,6 +35,7 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     EVENT_SCHEDULER_STARTED,
     JobExecutionEvent,
+    JobSubmissionEvent,
     SchedulerEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -208,9 +209,14 @@ class Server:
         scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
         return scheduler
 
-    def _on_job_event(self, event: JobExecutionEvent) -> None:
-        what = "tick_missed" if event.code == EVENT_JOB_MISSED else "tick_still_running"
-        log.warning(kv(what, scheduled=event.scheduled_run_time.isoformat()))
+    def _on_job_event(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
+        """A missed tick comes as an execution event with one run time; a tick refused
+        because the last one still runs comes as a submission event with a list of them."""
+        if isinstance(event, JobSubmissionEvent):
+            times = event.scheduled_run_times
+            log.warning(kv("tick_still_running", scheduled=times[-1].isoformat()))
+        else:
+            log.warning(kv("tick_missed", scheduled=event.scheduled_run_time.isoformat()))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop(signal.Signals(signum).name)

@@ -331,3 +331,21 @@ def test_a_stop_during_a_cycle_lets_it_finish_and_runs_no_other(tmp_path: Path) 
     server = Server(workspace, tick=timedelta(seconds=1), cycle=cycle)
     server.run()
     assert finished == [1]
+
+
+def test_a_tick_arriving_while_the_cycle_still_runs_is_logged_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = Workspace.open(write_config(tmp_path, {}, "signals: []"))
+
+    def slow_cycle(_workspace: Workspace) -> CycleReport:
+        time.sleep(2.5)  # more than two 1 s ticks
+        server.stop("test")
+        return CycleReport()
+
+    server = Server(workspace, tick=timedelta(seconds=1), cycle=slow_cycle)
+    with caplog.at_level(logging.INFO):
+        server.run()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("event=tick_still_running scheduled=20") for m in messages), messages
+    assert not any("Error notifying listener" in m for m in messages)
