@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.orm import Session
 
-from allywatch.output import echo_json, echo_table, iso, when
+from allywatch.output import echo, echo_json, echo_table, iso, when
 from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading, writing
+from allywatch.store.models import Source
 from allywatch.workspace import Workspace
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+# How many failing sources `status` names before it points to `allywatch feeds`.
+FAILING_LISTED = 5
 
 
 @click.command()
@@ -68,9 +72,9 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
         ],
     )
     click.echo()
-    click.echo(
+    echo(
         f"feeds: {len(sources)} configured, {len(sources) - len(failing)} healthy,"
-        f" {len(failing)} failing" + (f" ({', '.join(s.name for s in failing)})" if failing else "")
+        f" {len(failing)} failing" + _failing_names(failing)
     )
     for line in digests:
         click.echo(line)
@@ -78,7 +82,15 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
         click.echo()
         click.echo(f"unacknowledged alerts ({len(alerts)} newest):")
         for alert in alerts:
-            click.echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {alert.message}")
+            echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {alert.message}")
+
+
+def _failing_names(failing: list[Source]) -> str:
+    """The failing sources' names, the first few only when there are many."""
+    if len(failing) <= FAILING_LISTED:
+        return f" ({', '.join(s.name for s in failing)})" if failing else ""
+    first = ", ".join(s.name for s in failing[:FAILING_LISTED])
+    return f" (the first {FAILING_LISTED}: {first}; `allywatch feeds` lists them all)"
 
 
 def _digest_health(session: Session) -> list[str]:
@@ -145,10 +157,10 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
     for t in transitions:
         entity = f" {t.entity}" if t.entity else ""
         why = "" if t.reason in ("evidence", "count") else f" ({t.reason})"
-        click.echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}{why}")
+        echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}{why}")
         for item in t.evidence:
             against = " [against]" if item.get("polarity") == "against" else ""
-            click.echo(
+            echo(
                 f"    {item['published'][:10]} {item['outlet']}: {item['title']}{against}"
                 f" <{item['link']}>"
             )
@@ -205,7 +217,7 @@ def ack(ctx: click.Context, alert_id: int) -> None:
         alert = queries.ack_alert(session, alert_id, datetime.now(UTC))
         if alert is None:
             raise click.ClickException(f"no alert #{alert_id}")
-        click.echo(f"acknowledged #{alert.id}: {alert.message}")
+        echo(f"acknowledged #{alert.id}: {alert.message}")
 
 
 COMMANDS = [status, history, alerts_command, ack]
