@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.rules import (
     Change,
     Evidence,
-    SignalSpec,
+    StateStatus,
     Timeline,
     replay_aggregate,
     replay_signal,
     severity_of,
 )
 from allywatch.alerts.silences import is_silenced
+from allywatch.language.model import Signal
 from allywatch.store import queries
 from allywatch.store.models import Alert, SignalState, Transition
 from allywatch.store.silences import list_silences
@@ -40,7 +41,7 @@ _TICK = timedelta(microseconds=1)
 
 def evaluate(
     session: Session,
-    signals: Sequence[SignalSpec],
+    signals: Sequence[Signal],
     now: datetime,
     *,
     announce: bool = True,
@@ -98,7 +99,7 @@ def evaluate(
     return raised
 
 
-def _key(signal: SignalSpec, mark: list[int] | None) -> dict[str, object]:
+def _key(signal: Signal, mark: list[int] | None) -> dict[str, object]:
     """What a signal's evaluation depends on besides the clock: definition and observations."""
     definition = repr(
         (signal.initial, tuple(signal.entities), tuple(signal.states), signal.aggregate)
@@ -110,7 +111,7 @@ def _key(signal: SignalSpec, mark: list[int] | None) -> dict[str, object]:
 
 
 def _due(
-    signal: SignalSpec,
+    signal: Signal,
     key: dict[str, object],
     stored: dict[tuple[str, str], SignalState],
     now: datetime,
@@ -206,7 +207,7 @@ def evidence_json(items: Sequence[Evidence]) -> list[dict[str, object]]:
 
 
 def _record(
-    session: Session, signal: SignalSpec, change: Change, now: datetime, announced: bool
+    session: Session, signal: Signal, change: Change, now: datetime, announced: bool
 ) -> Alert:
     entity = change.entity or ""
     evidence = evidence_json(change.evidence)
@@ -248,8 +249,8 @@ def message(change: Change) -> str:
     return f"{subject}: {change.from_state} -> {change.to_state}{why}"
 
 
-def _status_json(status: object) -> dict[str, object]:
+def _status_json(status: StateStatus) -> dict[str, object]:
     return {
         key: value.isoformat() if isinstance(value, datetime) else value
-        for key, value in asdict(status).items()  # type: ignore[call-overload]
+        for key, value in asdict(status).items()
     }

@@ -40,8 +40,8 @@ of rumour does not flap it. The signal's state is the highest-ranked held
 state, or the initial state when none is held. Every change of it is a
 `Change` carrying the articles that caused it.
 
-The signal definitions come from the watchers' signal language; this module
-only needs the attributes named in the Protocols below.
+The signal definitions are the signal language's own types
+(allywatch.language.model).
 """
 
 from __future__ import annotations
@@ -51,62 +51,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
+
+from allywatch.language.model import Corroboration, Signal, StateDef
 
 # How many articles a change cites at most (the newest ones).
 MAX_CITED = 20
-
-
-class StateSpec(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def min_sources(self) -> int: ...
-    @property
-    def min_stories(self) -> int: ...
-    @property
-    def within(self) -> timedelta | None: ...
-    @property
-    def hold(self) -> timedelta | None: ...
-    @property
-    def expires(self) -> timedelta | None: ...
-    @property
-    def hedged(self) -> bool: ...
-    @property
-    def severity(self) -> str: ...
-    @property
-    def min_count(self) -> int | None: ...
-    @property
-    def weaker(self) -> str | None: ...
-
-
-class CorroborationSpec(Protocol):
-    @property
-    def min_sources(self) -> int: ...
-    @property
-    def min_stories(self) -> int: ...
-    @property
-    def within(self) -> timedelta | None: ...
-
-
-class AggregateSpec(Protocol):
-    @property
-    def of(self) -> str: ...
-    @property
-    def away(self) -> tuple[str, ...]: ...
-
-
-class SignalSpec(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def initial(self) -> str: ...
-    @property
-    def entities(self) -> tuple[str, ...]: ...
-    @property
-    def states(self) -> Sequence[StateSpec]: ...
-    @property
-    def aggregate(self) -> AggregateSpec | None: ...
 
 
 class Evidence(NamedTuple):
@@ -172,12 +122,12 @@ class Timeline:
     status: tuple[StateStatus, ...] = ()
 
 
-def counts(spec: StateSpec, item: Evidence) -> bool:
+def counts(spec: StateDef, item: Evidence) -> bool:
     """Whether a report bears on this state at all (hedged ones only where allowed)."""
     return item.polarity in ("for", "against") and (spec.hedged or not item.hedged)
 
 
-def implied(signal: SignalSpec, name: str) -> list[str]:
+def implied(signal: Signal, name: str) -> list[str]:
     """The states a report of `name` supports: itself and, down its `weaker` chain, each
     state it implies (a corroborated delivery was also reported; a reported delivery
     implies the deal). The matcher records only the strongest state an article
@@ -193,7 +143,7 @@ def implied(signal: SignalSpec, name: str) -> list[str]:
     return out
 
 
-def supporters(signal: SignalSpec, name: str) -> list[str]:
+def supporters(signal: Signal, name: str) -> list[str]:
     """The states whose reports support `name` (itself included)."""
     return [s.name for s in signal.states if name in implied(signal, s.name)]
 
@@ -244,7 +194,7 @@ class Tally:
         return [item for item in self.items if item.polarity == polarity]
 
 
-def enters(spec: StateSpec | CorroborationSpec, tally: Tally) -> bool:
+def enters(spec: StateDef | Corroboration, tally: Tally) -> bool:
     outlets, stories = tally.net()
     return outlets >= max(spec.min_sources, 1) and stories >= max(spec.min_stories, 1)
 
@@ -257,11 +207,11 @@ def opposed(tally: Tally) -> bool:
 class _State:
     """One state's standing during a replay."""
 
-    def __init__(self, spec: StateSpec, rank: int, corroborated_by: str | None) -> None:
+    def __init__(self, spec: StateDef, rank: int, corroborated_by: str | None) -> None:
         self.spec, self.rank = spec, rank
         self.tally = Tally(spec.within)
         # Reports of the weaker state `corroborated_by`, counted for `corroboration`.
-        self.corroboration: CorroborationSpec | None = getattr(spec, "corroboration", None)
+        self.corroboration = spec.corroboration
         self.corroborated_by = corroborated_by if self.corroboration else None
         self.corroborating = Tally(self.corroboration.within if self.corroboration else None)
         self.standing = self.held = False
@@ -333,7 +283,7 @@ def cite(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
 
 
 def replay(
-    signal: SignalSpec, entity: str | None, evidence: Iterable[Evidence], now: datetime
+    signal: Signal, entity: str | None, evidence: Iterable[Evidence], now: datetime
 ) -> Timeline:
     """Walk one entity's evidence in time order and record every state change up to `now`."""
     chains = {spec.name: implied(signal, spec.name) for spec in signal.states}
@@ -386,7 +336,7 @@ def replay(
 
 
 def _apply(
-    signal: SignalSpec,
+    signal: Signal,
     states: list[_State],
     by_name: dict[str, _State],
     chains: dict[str, list[str]],
@@ -440,7 +390,7 @@ def _apply(
 
 
 def replay_signal(
-    signal: SignalSpec, evidence: Iterable[tuple[str | None, Evidence]], now: datetime
+    signal: Signal, evidence: Iterable[tuple[str | None, Evidence]], now: datetime
 ) -> list[Timeline]:
     """One timeline per entity (or one for the whole signal when it has none)."""
     by_entity: dict[str | None, list[Evidence]] = {e: [] for e in (signal.entities or (None,))}
@@ -451,7 +401,7 @@ def replay_signal(
 
 
 def replay_all(
-    signals: Sequence[SignalSpec],
+    signals: Sequence[Signal],
     evidence: Callable[[str], Iterable[tuple[str | None, Evidence]]],
     now: datetime,
 ) -> dict[str, list[Timeline]]:
@@ -465,7 +415,7 @@ def replay_all(
     return timelines
 
 
-def replay_aggregate(signal: SignalSpec, members: Sequence[Timeline]) -> Timeline:
+def replay_aggregate(signal: Signal, members: Sequence[Timeline]) -> Timeline:
     """An aggregate signal's timeline: how many members are in an `away` state over time.
 
     Its state is the highest-ranked state whose `min_count` the count reaches.
@@ -495,7 +445,7 @@ def replay_aggregate(signal: SignalSpec, members: Sequence[Timeline]) -> Timelin
     return Timeline(signal.id, None, state, since, tuple(changes))
 
 
-def severity_of(signal: SignalSpec, change: Change) -> str:
+def severity_of(signal: Signal, change: Change) -> str:
     """An alert's severity: that of the higher-ranked of the two states (the initial has none)."""
     specs = {spec.name: (rank, spec) for rank, spec in enumerate(signal.states, start=1)}
     ranked = [specs[name] for name in (change.from_state, change.to_state) if name in specs]

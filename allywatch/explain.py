@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from allywatch.alerts.rules import supporters
 from allywatch.language.durations import format_duration
-from allywatch.language.model import Signal
+from allywatch.language.model import Signal, StateDef
 from allywatch.store import queries
 from allywatch.store.models import Observation
 
@@ -223,7 +223,7 @@ def _article(obs: Observation, article: Any, hedged_counts: bool) -> Article:
     )
 
 
-def _requirement(spec: Any) -> str:
+def _requirement(spec: StateDef) -> str:
     parts = [f"{spec.min_sources} outlet(s)", f"{spec.min_stories} story(ies)"]
     text = " and ".join(parts)
     text += f" within {format_duration(spec.within)}" if spec.within else ", any time"

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_rules import CSTO, DAY, SU35, T0, Aggregate, Signal, State, report
+from test_rules import CSTO, DAY, SU35, T0, make_signal, make_state, report
 
 from allywatch.alerts.evaluate import evaluate
 from allywatch.alerts.rules import Evidence
 from allywatch.cli import main
+from allywatch.language.model import Aggregate
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, reading, writing
 from allywatch.store.migrate import upgrade
@@ -22,10 +23,10 @@ from allywatch.store.silences import add_silence
 
 _numbers = itertools.count()
 
-AWAY = Signal(
+AWAY = make_signal(
     "csto-away",
     "none-away",
-    (State("some-away", min_count=1, severity="info"), State("many-away", min_count=2)),
+    (make_state("some-away", min_count=1, severity="info"), make_state("many-away", min_count=2)),
     aggregate=Aggregate("csto", ("absent", "suspended", "withdrawn")),
 )
 
@@ -263,6 +264,8 @@ def test_a_changed_signal_definition_is_replayed(engine):
     with writing(engine) as session:
         store_report(session, "su35-iran", None, report(0, "deal", "a.com"))
         evaluate(session, [SU35], T0 + DAY)
-        stricter = Signal(SU35.id, "none", (State("deal", min_sources=2), *SU35.states[1:]))
+        stricter = make_signal(
+            SU35.id, "none", (make_state("deal", min_sources=2), *SU35.states[1:])
+        )
         revised = evaluate(session, [stricter], T0 + 2 * DAY)
     assert [(a.from_state, a.to_state, a.at) for a in revised] == [("deal", "none", T0 + 2 * DAY)]

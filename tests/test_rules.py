@@ -2,57 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from allywatch.alerts.rules import Evidence, replay, replay_aggregate, replay_signal, severity_of
+from allywatch.language.model import Aggregate, Corroboration, Signal, StateDef
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class State:
-    name: str
-    min_sources: int = 1
-    min_stories: int = 1
-    within: timedelta | None = None
-    hold: timedelta | None = None
-    expires: timedelta | None = None
-    hedged: bool = False
-    severity: str = "warning"
-    min_count: int | None = None
-    weaker: str | None = None
+def make_state(name: str, **needs: Any) -> StateDef:
+    """A state as the rules engine reads it (when an article evidences it is the matcher's)."""
+    return StateDef(name, when=None, **needs)
 
 
-@dataclass(frozen=True)
-class Aggregate:
-    of: str
-    away: tuple[str, ...]
+def make_signal(
+    id: str,
+    initial: str,
+    states: tuple[StateDef, ...],
+    *,
+    entities: tuple[str, ...] = (),
+    aggregate: Aggregate | None = None,
+) -> Signal:
+    return Signal(id, f"{id}?", initial, entities, states, aggregate, Path(f"{id}.yaml"))
 
 
-@dataclass(frozen=True)
-class Signal:
-    id: str
-    initial: str
-    states: tuple[State, ...]
-    entities: tuple[str, ...] = ()
-    aggregate: Aggregate | None = None
-
-
-SU35 = Signal(
+SU35 = make_signal(
     "su35-iran",
     "none",
     (
-        State("deal", within=30 * DAY),
-        State("delivery-reported", severity="warning"),
-        State("delivered", min_sources=3, within=14 * DAY, severity="critical"),
+        make_state("deal", within=30 * DAY),
+        make_state("delivery-reported", severity="warning"),
+        make_state("delivered", min_sources=3, within=14 * DAY, severity="critical"),
     ),
 )
-CSTO = Signal(
+CSTO = make_signal(
     "csto",
     "attending",
-    (State("absent", within=7 * DAY, expires=30 * DAY), State("suspended"), State("withdrawn")),
+    (
+        make_state("absent", within=7 * DAY, expires=30 * DAY),
+        make_state("suspended"),
+        make_state("withdrawn"),
+    ),
     entities=("Armenia", "Belarus", "Kazakhstan"),
 )
 
@@ -104,7 +97,7 @@ def test_a_state_needs_its_number_of_independent_outlets_within_the_window():
 
 
 def test_syndicated_copies_of_one_story_count_once():
-    signal = Signal("s", "none", (State("deal", min_sources=2, min_stories=2),))
+    signal = make_signal("s", "none", (make_state("deal", min_sources=2, min_stories=2),))
     wire = [report(0, "deal", "a.com", "wire-1"), report(0.1, "deal", "b.com", "wire-1")]
     assert replay(signal, None, wire, NOW).changes == ()
     second = [*wire, report(1, "deal", "c.com", "own-story")]
@@ -114,7 +107,7 @@ def test_syndicated_copies_of_one_story_count_once():
 def test_hedged_reports_count_only_where_the_state_allows():
     hedged = [report(0, "deal", "a.com", hedged=True)]
     assert replay(SU35, None, hedged, NOW).state == "none"
-    lenient = Signal("s", "none", (State("deal", hedged=True),))
+    lenient = make_signal("s", "none", (make_state("deal", hedged=True),))
     assert replay(lenient, None, hedged, NOW).state == "deal"
 
 
@@ -168,10 +161,14 @@ def test_leaving_a_state_falls_back_to_the_highest_state_still_standing():
 
 
 def test_a_report_supports_the_states_down_its_weaker_chain_only():
-    signal = Signal(
+    signal = make_signal(
         "s",
         "in",
-        (State("absent"), State("suspended", weaker="in"), State("gone", weaker="in")),
+        (
+            make_state("absent"),
+            make_state("suspended", weaker="in"),
+            make_state("gone", weaker="in"),
+        ),
     )
     gone = [report(0, "gone", "a.com"), report(1, "gone", "b.com", against=True)]
     # Leaving does not imply having been absent or suspended: the denial returns to "in".
@@ -179,7 +176,7 @@ def test_a_report_supports_the_states_down_its_weaker_chain_only():
         ("in", "gone", 0, "evidence"),
         ("gone", "in", 1, "denied"),
     ]
-    chained = Signal("s", "in", (State("absent"), State("gone")))
+    chained = make_signal("s", "in", (make_state("absent"), make_state("gone")))
     assert replay(chained, None, gone, NOW).state == "absent"
 
 
@@ -190,7 +187,7 @@ def test_enough_evidence_at_once_goes_straight_to_the_highest_state():
 
 
 def test_hold_keeps_a_burst_of_rumour_from_flapping_the_state():
-    signal = Signal("s", "none", (State("deal", hold=2 * DAY),))
+    signal = make_signal("s", "none", (make_state("deal", hold=2 * DAY),))
     rumour = [report(0, "deal", "a.com"), report(1, "deal", "b.com", against=True)]
     assert replay(signal, None, rumour, NOW).changes == ()
     lasting = [report(0, "deal", "a.com")]
@@ -248,10 +245,10 @@ def test_every_entity_has_its_own_state():
 
 
 def test_an_aggregate_counts_members_in_away_states():
-    aggregate = Signal(
+    aggregate = make_signal(
         "csto-away",
         "few",
-        (State("some", min_count=2), State("most", min_count=3)),
+        (make_state("some", min_count=2), make_state("most", min_count=3)),
         aggregate=Aggregate("csto", ("absent", "suspended", "withdrawn")),
     )
     evidence = [
@@ -291,25 +288,13 @@ def test_the_status_says_where_each_state_stands_now():
     assert (later["absent"].for_outlets, later["absent"].against_outlets) == (0, 0)
 
 
-@dataclass(frozen=True)
-class Corroboration:
-    min_sources: int = 1
-    min_stories: int = 1
-    within: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class CorroboratedState(State):
-    corroboration: Corroboration | None = None
-
-
-SU35_CORROBORATED = Signal(
+SU35_CORROBORATED = make_signal(
     "su35-iran",
     "none",
     (
-        State("deal"),
-        State("delivery-reported"),
-        CorroboratedState(
+        make_state("deal"),
+        make_state("delivery-reported"),
+        make_state(
             "delivered",
             min_sources=2,
             within=14 * DAY,

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from test_evaluate import store_report
-from test_rules import T0, State
-from test_rules import Signal as SignalSpec
+from test_rules import T0, make_signal, make_state
 
 from allywatch.alerts.evaluate import evaluate
 from allywatch.alerts.rules import Evidence, replay
+from allywatch.language.model import Signal
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, writing
 from allywatch.store.models import Alert, Base, Transition
@@ -27,9 +27,9 @@ durations = st.sampled_from([None, 6 * HOUR, 48 * HOUR, 200 * HOUR])
 
 
 @st.composite
-def signals(draw: st.DrawFn) -> SignalSpec:
+def signals(draw: st.DrawFn) -> Signal:
     states = tuple(
-        State(
+        make_state(
             name,
             min_sources=draw(st.integers(1, 3)),
             min_stories=draw(st.integers(1, 2)),
@@ -40,7 +40,7 @@ def signals(draw: st.DrawFn) -> SignalSpec:
         )
         for name in STATES
     )
-    return SignalSpec("sig", "zero", states)
+    return make_signal("sig", "zero", states)
 
 
 reports = st.builds(
@@ -139,7 +139,7 @@ def test_cycles_never_record_one_change_twice(signal, late, seed):
 
 
 def test_late_evidence_that_rewrites_history_is_recorded_once_as_a_revision():
-    signal = SignalSpec("sig", "zero", (State("low", min_sources=2),))
+    signal = make_signal("sig", "zero", (make_state("low", min_sources=2),))
     engine = open_engine("sqlite://")
     Base.metadata.create_all(engine)
     first = Evidence(T0, "low", "a.com", "s1", link="https://a.com/1")
