@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from allywatch.config import Config, ConfigError, load_config
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
+from allywatch.resources import builtin_dir
 from allywatch.store.engine import open_engine
 from allywatch.store.migrate import upgrade
 
@@ -26,7 +27,7 @@ class Workspace:
     @cached_property
     def signals(self) -> list[Signal]:
         try:
-            return load_signals(self.config.signal_paths)
+            return load_signals(self.config.signal_paths, builtin=builtin_dir("signals"))
         except SignalFileError as exc:
             raise ConfigError("invalid signal files:\n  " + "\n  ".join(exc.errors)) from exc
 

@@ -23,7 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.language.loader import load_signals  # noqa: E402
+from allywatch.resources import builtin_dir  # noqa: E402
 from allywatch.watchers.matcher import Matcher  # noqa: E402
 from allywatch.watchers.text import html_to_text  # noqa: E402
 
@@ -85,12 +86,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="best of R runs (default 3)")
     args = parser.parse_args()
     articles = load_articles(args.noise, args.limit)
-    seed = load_signals([builtin_signal_dir() / name for name in SEED_FILES])
+    pack = builtin_dir("signals")
+    seed = load_signals([pack / name for name in SEED_FILES], builtin=pack)
     rng = random.Random(4)
     with tempfile.TemporaryDirectory() as folder:
         for n in range(97):
             (Path(folder) / f"synthetic-{n:03d}.yaml").write_text(synthetic_signal(n, rng))
-        grown = seed + load_signals([Path(folder)])
+        grown = seed + load_signals([Path(folder)], builtin=pack)
     few, many = Matcher(seed), Matcher(grown)
     t_few = t_many = float("inf")
     for _ in range(args.rounds):  # interleaved, best of each

@@ -29,10 +29,11 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.language import yaml_lines as lang_yaml  # noqa: E402
+from allywatch.language.loader import load_signals  # noqa: E402
 from allywatch.language.model import Signal  # noqa: E402
 from allywatch.language.terms import compile_plain  # noqa: E402
-from allywatch.watchers import lang_yaml  # noqa: E402
+from allywatch.resources import builtin_dir  # noqa: E402
 
 
 def compile_all(signals: list[Signal]) -> int:
@@ -63,14 +64,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    paths = [builtin_signal_dir()]
+    pack = builtin_dir("signals")
+    paths = [pack]
     fast_loader = lang_yaml._Loader
     uses_c = issubclass(fast_loader, getattr(yaml, "CSafeLoader", ()))
     print(f"YAML parser of load_signals: {'libyaml' if uses_c else 'pure Python'}")
-    lists = compile_all(load_signals(paths))
+    lists = compile_all(load_signals(paths, builtin=pack))
 
     def eager() -> None:
-        compile_all(load_signals(paths))
+        compile_all(load_signals(paths, builtin=pack))
 
     lang_yaml._Loader = lang_yaml.PurePythonLoader
     try:
@@ -78,7 +80,7 @@ def main() -> int:
     finally:
         lang_yaml._Loader = fast_loader
     eager_c = timed(eager, args.rounds)
-    after = timed(lambda: load_signals(paths), args.rounds)
+    after = timed(lambda: load_signals(paths, builtin=pack), args.rounds)
     print(f"term lists in the pack: {lists}")
     print(f"eager, pure-Python YAML: {before * 1000:7.1f} ms")
     print(f"eager, libyaml:          {eager_c * 1000:7.1f} ms")

@@ -170,7 +170,7 @@ def main_bench() -> None:
     parser.add_argument("--observations", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    signals = load_signals([builtin_dir("signals")])
+    signals = load_signals([builtin_dir("signals")], builtin=builtin_dir("signals"))
     by_id = {s.id: s for s in signals}
     csto = by_id["csto-summit-attendance"]
     runner = CliRunner()

@@ -43,7 +43,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from allywatch.language.loader import builtin_signal_dir, load_signals  # noqa: E402
+from allywatch.language.loader import load_signals  # noqa: E402
+from allywatch.resources import builtin_dir  # noqa: E402
 from allywatch.watchers.matcher import Matcher  # noqa: E402
 from allywatch.watchers.text import html_to_text  # noqa: E402
 
@@ -158,9 +159,9 @@ def main() -> int:
     parser.add_argument("--half", choices=("A", "B", "C"), help="score only this part of the items")
     parser.add_argument("--no-noise", action="store_true", help="skip the noise corpus")
     parser.add_argument("--show", type=int, default=10, help="noise hits to show per signal")
-    parser.add_argument("--signals", type=Path, nargs="*", default=[builtin_signal_dir()])
+    parser.add_argument("--signals", type=Path, nargs="*", default=[builtin_dir("signals")])
     args = parser.parse_args()
-    signals = load_signals(args.signals)
+    signals = load_signals(args.signals, builtin=builtin_dir("signals"))
     initial = {s.id: s.initial for s in signals if s.aggregate is None}
     matcher = Matcher(signals)
     passed = evaluate(matcher, args.dev, initial, args.half)

@@ -4,8 +4,9 @@ A signal file names a question, its states, the term lists its conditions use,
 optionally the entities it tracks, and tests of its own. Files under a
 `vocab/` folder are shared vocabularies instead: term lists (negation, hedging,
 denial and future-tense cues per language, ...) and entities with their
-aliases, which every signal may use without repeating them. The built-in
-vocabulary is always loaded, wherever the signal files live.
+aliases, which every signal may use without repeating them. The caller names
+the built-in pack (`builtin`), whose vocabulary is always loaded, wherever the
+signal files live; where that pack is kept is the application's business.
 
 `load_signals` reports every error it finds at once, each as "FILE:LINE: message".
 The file format is documented in signals/README.md.
@@ -14,7 +15,7 @@ The file format is documented in signals/README.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,6 @@ class _RawList:
 class _Vocab:
     lists: dict[str, _RawList] = field(default_factory=dict)
     entities: dict[str, _RawList] = field(default_factory=dict)
-
-
-def builtin_signal_dir() -> Path:
-    """The built-in pack: `signals/` in a checkout, packaged data in a wheel."""
-    root = Path(__file__).resolve().parent.parent
-    packaged = root / "allywatch" / "_data" / "signals"
-    return packaged if packaged.is_dir() else root / "signals"
 
 
 def _is_vocab(path: Path) -> bool:
@@ -721,17 +715,19 @@ def _read_tests(signal: Signal, raw: Any, errors: _Errors) -> tuple[SignalTest, 
     return tuple(tests) if ok else None
 
 
-def load_signals(paths: list[Path]) -> list[Signal]:
+def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     """Load the signal files in `paths` (files or folders), checking everything first.
 
+    `builtin` is the built-in signal pack: the vocabulary in its `vocab/` folder
+    is loaded whatever `paths` names (its signals only if `paths` names them).
     Raises SignalFileError listing every problem found, in every file.
     """
     errors = _Errors()
     signal_files, vocab_files = _collect(paths, errors)
-    builtin = builtin_signal_dir() / "vocab"
+    builtin_vocab = builtin / "vocab"
     seen: set[Path] = set()
     all_vocab: list[Path] = []
-    for f in [*(_yaml_files(builtin) if builtin.is_dir() else []), *vocab_files]:
+    for f in [*(_yaml_files(builtin_vocab) if builtin_vocab.is_dir() else []), *vocab_files]:
         if f.resolve() not in seen:
             seen.add(f.resolve())
             all_vocab.append(f)

@@ -14,7 +14,10 @@ from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Corroboration
 from allywatch.language.terms import TermError, compile_plain
 from allywatch.language.yaml_lines import PurePythonLoader, YamlFileError, load_yaml
+from allywatch.resources import builtin_dir
 from allywatch.watchers.signal_tests import run_signal_tests
+
+PACK = builtin_dir("signals")  # its vocabulary is always loaded
 
 
 def term_matches(term: str, text: str) -> list[str]:
@@ -31,7 +34,7 @@ def write(folder: Path, name: str, body: str) -> Path:
 
 def errors_of(paths: list[Path]) -> list[str]:
     with pytest.raises(SignalFileError) as caught:
-        load_signals(paths)
+        load_signals(paths, builtin=PACK)
     return caught.value.errors
 
 
@@ -135,7 +138,7 @@ def test_condition_syntax_errors_say_what_was_expected(text: str, message: str) 
 
 def test_load_good_signal(tmp_path: Path) -> None:
     write(tmp_path, "widget.yaml", GOOD)
-    [signal] = load_signals([tmp_path])
+    [signal] = load_signals([tmp_path], builtin=PACK)
     assert signal.id == "widget-deal"
     assert signal.state_names() == ("none", "bought")
     [state] = signal.states
@@ -240,7 +243,7 @@ def test_builtin_vocabulary_is_available_anywhere(tmp_path: Path) -> None:
             expect: no-match
         """,
     )
-    [signal] = load_signals([path])
+    [signal] = load_signals([path], builtin=PACK)
     assert signal.entities == ("Kazakhstan",)
     assert run_signal_tests([signal]) == []
 
@@ -299,13 +302,13 @@ def test_own_vocabulary_folder_adds_lists_and_entities(tmp_path: Path) -> None:
             expect: no-match
         """,
     )
-    [signal] = load_signals([tmp_path])
+    [signal] = load_signals([tmp_path], builtin=PACK)
     assert run_signal_tests([signal]) == []
 
 
 def test_a_vocab_folder_named_directly_is_vocabulary(tmp_path: Path) -> None:
     write(tmp_path, "vocab/extra.yaml", "terms:\n  gizmo: [gizmo*]\n")
-    assert load_signals([tmp_path / "vocab"]) == []
+    assert load_signals([tmp_path / "vocab"], builtin=PACK) == []
 
 
 def test_yaml_booleans_in_term_lists_are_caught(tmp_path: Path) -> None:
@@ -344,7 +347,7 @@ MEMBERS = """
 def test_aggregate_signal(tmp_path: Path) -> None:
     write(tmp_path, "members.yaml", MEMBERS)
     write(tmp_path, "away.yaml", AGGREGATE.replace("OF", "members").replace("AWAY", "absent"))
-    signals = {s.id: s for s in load_signals([tmp_path])}
+    signals = {s.id: s for s in load_signals([tmp_path], builtin=PACK)}
     aggregate = signals["acme-away"].aggregate
     assert aggregate is not None and aggregate.of == "members" and aggregate.away == ("absent",)
     assert signals["acme-away"].states[0].min_count == 1
@@ -384,7 +387,7 @@ def test_failing_embedded_test_is_reported_with_line(tmp_path: Path) -> None:
     path = write(
         tmp_path, "w.yaml", GOOD + "      - text: Acme may buy widgets\n        expect: bought\n"
     )
-    [signal] = load_signals([path])
+    [signal] = load_signals([path], builtin=PACK)
     [failure] = run_signal_tests([signal])
     assert failure.startswith(f"{path}:12: widget-deal:")
     assert "expected bought (for), got nothing" in failure
@@ -422,7 +425,7 @@ def test_label_is_a_short_display_name_defaulting_to_the_id(tmp_path: Path) -> N
         tmp_path, "a.yaml", GOOD.replace("id: widget-deal", "id: widget-deal\n    label: Widgets")
     )
     write(tmp_path, "b.yaml", GOOD.replace("widget-deal", "widget-other"))
-    signals = {s.id: s for s in load_signals([tmp_path])}
+    signals = {s.id: s for s in load_signals([tmp_path], builtin=PACK)}
     assert signals["widget-deal"].label == "Widgets"
     assert signals["widget-other"].label == "widget-other"
 
@@ -438,7 +441,7 @@ def test_bad_label_is_an_error_on_its_line(tmp_path: Path, label: str) -> None:
 def test_corroboration_is_read(tmp_path: Path) -> None:
     body = TWO_STEP.replace("CORROBORATION", "corroboration: {min_sources: 3, within: 14d}")
     write(tmp_path, "w.yaml", body)
-    [signal] = load_signals([tmp_path])
+    [signal] = load_signals([tmp_path], builtin=PACK)
     confirmed = signal.state("confirmed")
     assert confirmed.corroboration == Corroboration(
         min_sources=3, min_stories=1, within=timedelta(days=14)
@@ -450,7 +453,7 @@ def test_corroboration_is_read(tmp_path: Path) -> None:
 def test_corroboration_as_a_block_mapping(tmp_path: Path) -> None:
     block = "corroboration:\n          min_stories: 2\n          min_sources: 2"
     write(tmp_path, "w.yaml", TWO_STEP.replace("CORROBORATION", block))
-    [signal] = load_signals([tmp_path])
+    [signal] = load_signals([tmp_path], builtin=PACK)
     assert signal.state("confirmed").corroboration == Corroboration(2, 2, None)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from allywatch.language.loader import load_signals
 from allywatch.language.records import Observation
+from allywatch.resources import builtin_dir
 from allywatch.watchers.matcher import Matcher
 from allywatch.watchers.text import html_to_text, split_sentences
 
@@ -79,6 +80,8 @@ states:
   agreement: {when: "together(sign, pipe, 6)"}
 """
 
+PACK = builtin_dir("signals")  # its vocabulary is always loaded
+
 
 @pytest.fixture(scope="module")
 def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
@@ -92,7 +95,7 @@ def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     }
     for name, body in signals.items():
         (folder / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
-    return Matcher(load_signals([folder]))
+    return Matcher(load_signals([folder], builtin=PACK))
 
 
 def found(matcher: Matcher, title: str, summary: str = "", signal: str | None = None) -> set:
@@ -333,11 +336,15 @@ def test_a_signal_may_replace_a_cue_list(tmp_path: Path) -> None:
     text = "Arthur says he will not travel to Minsk for the Round Table summit"
     trip = CLUB.replace("away: [skip*, stay* away, not attend]", "away: [not travel]")
     (tmp_path / "club.yaml").write_text(textwrap.dedent(trip), encoding="utf-8")
-    assert found(Matcher(load_signals([tmp_path])), text) == {("Brigadoon", "absent", "for", False)}
+    assert found(Matcher(load_signals([tmp_path], builtin=PACK)), text) == {
+        ("Brigadoon", "absent", "for", False)
+    }
     # With its own `place` cues, "to Minsk" is where Arthur is not going.
     own = trip.replace("  meeting:", "  place: [in, at, to]\n  meeting:")
     (tmp_path / "club.yaml").write_text(textwrap.dedent(own), encoding="utf-8")
-    assert found(Matcher(load_signals([tmp_path])), text) == {("Avalon", "absent", "for", False)}
+    assert found(Matcher(load_signals([tmp_path], builtin=PACK)), text) == {
+        ("Avalon", "absent", "for", False)
+    }
 
 
 def test_a_name_right_before_a_venue_cue_is_a_place(matcher: Matcher) -> None:
@@ -444,7 +451,7 @@ def test_aggregate_signals_are_not_matched(tmp_path: Path) -> None:
         "states:\n  some: {min_count: 1}\n",
         encoding="utf-8",
     )
-    matcher = Matcher(load_signals([tmp_path]))
+    matcher = Matcher(load_signals([tmp_path], builtin=PACK))
     signals = {o.signal for o in matcher.match("Arthur skips the Round Table summit", "")}
     assert signals == {"club-attendance"}
 

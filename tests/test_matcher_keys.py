@@ -108,7 +108,7 @@ def _texts() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def pack():
-    return load_signals([builtin_dir("signals")])
+    return load_signals([builtin_dir("signals")], builtin=builtin_dir("signals"))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from allywatch.watchers.signal_tests import run_signal_tests
 
 @pytest.fixture(scope="module")
 def pack() -> dict[str, Signal]:
-    return {s.id: s for s in load_signals([builtin_dir("signals")])}
+    return {s.id: s for s in load_signals([builtin_dir("signals")], builtin=builtin_dir("signals"))}
 
 
 def test_embedded_tests_pass(pack: dict[str, Signal]) -> None:

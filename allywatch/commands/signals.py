@@ -17,6 +17,7 @@ from allywatch.config import load_config
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
 from allywatch.language.records import Observation
+from allywatch.resources import builtin_dir
 from allywatch.watchers.matcher import Matcher
 from allywatch.watchers.signal_tests import run_signal_tests
 from allywatch.watchers.text import html_to_text
@@ -30,7 +31,7 @@ def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
         config = load_config(ctx.obj.get("config_path") if ctx.obj else None, required=False)
         paths = tuple(config.signal_paths)
     try:
-        return load_signals(list(paths))
+        return load_signals(list(paths), builtin=builtin_dir("signals"))
     except SignalFileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
