@@ -62,11 +62,13 @@ class Near:
 
 
 @dataclass(frozen=True)
-class Article:
+class WholeArticle:
+    """`article(x)`: `x` anywhere in the title or summary, not only in the sentence tested."""
+
     item: Name
 
 
-Node = Name | And | Or | Not | Near | Article
+Node = Name | And | Or | Not | Near | WholeArticle
 
 
 def parse_condition(text: str) -> Node:
@@ -86,7 +88,7 @@ def names_in(node: Node) -> set[str]:
         return {node.name}
     if isinstance(node, And | Or):
         return set().union(*(names_in(i) for i in node.items))
-    if isinstance(node, Not | Article):
+    if isinstance(node, Not | WholeArticle):
         return names_in(node.item)
     return {node.left.name, node.right.name}
 
@@ -100,7 +102,7 @@ def anchor_clauses(node: Node) -> list[frozenset[str]]:
     """
     if isinstance(node, Name):
         return [frozenset({node.name})]
-    if isinstance(node, Article):
+    if isinstance(node, WholeArticle):
         return anchor_clauses(node.item)
     if isinstance(node, Near):
         return [frozenset({node.left.name}), frozenset({node.right.name})]
@@ -196,7 +198,7 @@ class _Parser:
             self.take("(")
             item = self.parse_operand()
             self.take(")")
-            return Article(item)
+            return WholeArticle(item)
         return self.parse_operand()
 
     def parse_operand(self) -> Name:

@@ -60,12 +60,12 @@ from dataclasses import dataclass, field, replace
 from allywatch.language.condition import (
     ENTITY,
     And,
-    Article,
     Name,
     Near,
     Node,
     Not,
     Or,
+    WholeArticle,
     anchor_clauses,
 )
 from allywatch.language.model import Signal, TermList
@@ -254,7 +254,7 @@ def _evaluate(node: Node, ctx: _Context) -> list[_Hit] | None:
     """The evidence for `node` in the context's sentence, or None if it does not hold."""
     if isinstance(node, Name):
         return ctx.list_hits(node.name) or None
-    if isinstance(node, Article):
+    if isinstance(node, WholeArticle):
         found = ctx.list_hits(node.item.name, anywhere=True)
         return [replace(h, context=True) for h in found] or None
     if isinstance(node, Not):
