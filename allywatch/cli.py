@@ -8,30 +8,32 @@ from pathlib import Path
 
 import click
 
-from allywatch.config import ConfigError
+from allywatch.errors import ConfigError
 
-# Which module under allywatch.commands defines each command. Modules are only
-# imported when their command runs, so `allywatch status` does not pay for the
-# fetcher, the scheduler or the mailer. Each module lists its commands in `COMMANDS`.
+# Each command: the module under allywatch.commands that defines it, and the line
+# `allywatch --help` shows for it. Modules are only imported when their command
+# runs (or its own --help is asked for), so `allywatch --help` and `allywatch
+# status` do not pay for the fetcher, the scheduler or the mailer. Each module
+# lists its commands in `COMMANDS`.
 COMMANDS = {
-    "init": "allywatch.commands.setup",
-    "run": "allywatch.commands.cycle",
-    "serve": "allywatch.commands.serve",
-    "status": "allywatch.commands.report",
-    "history": "allywatch.commands.report",
-    "alerts": "allywatch.commands.report",
-    "ack": "allywatch.commands.report",
-    "feeds": "allywatch.commands.feeds",
-    "match": "allywatch.commands.signals",
-    "signals": "allywatch.commands.signals",
-    "subscribers": "allywatch.commands.subscribers",
-    "digest": "allywatch.commands.subscribers",
-    "unsubscribe": "allywatch.commands.subscribers",
-    "unsubscribe-server": "allywatch.commands.subscribers",
-    "explain": "allywatch.commands.state",
-    "silence": "allywatch.commands.state",
-    "backtest": "allywatch.commands.state",
-    "db": "allywatch.commands.db",
+    "init": ("setup", "Write a starter config (real feeds, built-in signals)."),
+    "run": ("cycle", "One cycle: poll, match, evaluate, send due digests."),
+    "serve": ("serve", "Run cycles and digests on a schedule until stopped."),
+    "status": ("report", "Each signal's state, since when, and last evidence."),
+    "history": ("report", "A signal's transitions, newest first."),
+    "alerts": ("report", "Alerts raised, newest first."),
+    "ack": ("report", "Acknowledge an alert."),
+    "feeds": ("feeds", "Sources and their health; add feeds from an OPML file."),
+    "match": ("signals", "Match articles from a JSON Lines file; no database."),
+    "signals": ("signals", "Check signal files and run their embedded tests."),
+    "subscribers": ("subscribers", "Who gets digests, for which signals, how often."),
+    "digest": ("subscribers", "Render or send the digests that are due."),
+    "unsubscribe": ("subscribers", "Honour an unsubscribe token from a digest's link."),
+    "unsubscribe-server": ("subscribers", "Serve unsubscribe links over HTTP."),
+    "explain": ("state", "The articles and matched words behind a signal's state."),
+    "silence": ("state", "Record a signal's changes unannounced for a while."),
+    "backtest": ("state", "Replay dated articles; print when states would change."),
+    "db": ("db", "Upgrade the schema, or copy the database elsewhere."),
 }
 
 
@@ -43,10 +45,15 @@ class _Group(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        module = COMMANDS.get(name)
-        if module is None:
+        if name not in COMMANDS:
             return None
-        return next(c for c in importlib.import_module(module).COMMANDS if c.name == name)
+        module = importlib.import_module(f"allywatch.commands.{COMMANDS[name][0]}")
+        return next(c for c in module.COMMANDS if c.name == name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from COMMANDS, without importing a single command module."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -56,7 +63,7 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -64,7 +71,7 @@ class _Group(click.Group):
     default=None,
     help="Config file (default: $ALLYWATCH_CONFIG, else ./allywatch.yaml).",
 )
-@click.version_option(package_name="allywatch")
+@click.version_option(None, "-V", "--version", package_name="allywatch")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """allywatch: watch the news for signals, and say when one changes."""

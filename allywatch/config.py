@@ -23,15 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.resources import builtin_dir
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used; the message names the file and the key."""
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]

@@ -12,9 +12,9 @@ from allywatch.store.migrate import alembic_config, head_revision
 
 
 def test_every_command_module_lists_exactly_the_commands_mapped_to_it() -> None:
-    for module in set(COMMANDS.values()):
-        defined = {c.name for c in importlib.import_module(module).COMMANDS}
-        mapped = {name for name, where in COMMANDS.items() if where == module}
+    for module in {module for module, _ in COMMANDS.values()}:
+        defined = {c.name for c in importlib.import_module(f"allywatch.commands.{module}").COMMANDS}
+        mapped = {name for name, (where, _) in COMMANDS.items() if where == module}
         assert defined == mapped, module
 
 
