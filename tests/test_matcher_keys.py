@@ -89,8 +89,8 @@ SLOW = os.environ.get("ALLYWATCH_SLOW") == "1"
 
 def _texts() -> list[tuple[str, str]]:
     texts: list[tuple[str, str]] = []
-    sets = sorted((ROOT / "bench").glob("*_signals.jsonl")) if SLOW else []
-    for path in [*sets, ROOT / "bench" / "realworld_signals.jsonl", EVAL / "dev.jsonl"]:
+    sets = sorted((ROOT / "evaluation").glob("*.jsonl")) if SLOW else []
+    for path in [*sets, ROOT / "evaluation" / "outlet-style.jsonl", EVAL / "dev.jsonl"]:
         if path.exists():
             lines = path.read_text(encoding="utf-8").splitlines()
             for line in lines if SLOW else lines[:300]:

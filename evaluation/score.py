@@ -1,21 +1,13 @@
-"""Measure the built-in signals on labelled news: precision and recall per seed signal.
+"""Score the built-in signals on labelled news: precision and recall per seed signal.
 
-    python bench/eval_signals.py [ITEMS.jsonl] [--half A|B|C] [--noise NOISE.jsonl.gz]
-                                 [--signals PATH ...]
+    python evaluation/score.py [ITEMS.jsonl] [--half A|B|C] [--noise NOISE.jsonl.gz]
+                               [--no-noise] [--signals PATH ...]
 
-ITEMS is any labelled file in the dev set's format: the dev set (default), the
-probe set of written headlines beside this script (bench/probe_signals.jsonl),
-the held-out set (bench/heldout_signals.jsonl), written separately from the probe
-set in other styles, or the real-world set (bench/realworld_signals.jsonl):
-headlines and summaries in the manner the outlets of the evaluation data covered
-the 2022-2025 events (wire copy, live blogs, roundups, the evidence often in a
-later sentence), with hedged or unclear items marked ambiguous. Its items
-carry a `half`: A (used to find gaps), B (kept back to measure how far fixes for
-A carry over), C (written later, scored once before being used): `--half B`
-scores one part only. bench/fresh_signals.jsonl, bench/final_signals.jsonl,
-bench/blind2_signals.jsonl and bench/blind3_signals.jsonl are later sets, the
-last three written without reading the signal files; BENCHMARKS.md lists each
-set's first score.
+ITEMS is any labelled file in the dev set's format: one of the sets in this
+folder (MANIFEST.md says what each is, when it was written and whether rules
+were tuned on it), or by default the dev set of the evaluation data outside the
+repository. Items of some sets carry a `half` (A, B or C, see MANIFEST.md):
+`--half B` scores one part only.
 
 Scoring (see the evaluation data's README): per seed signal, the observations
 with polarity "for" at a non-initial state count; a true hit matches a label
@@ -27,7 +19,8 @@ Recall on the other languages is printed beside it, for information.
 
 Unless --no-noise, it also prints how many items of the unlabelled noise corpus
 (default: the 20,000 items of the evaluation data) produce a hit, per signal, and
-shows them.
+shows them. Data that is not there (a clone without the evaluation data beside
+it) is named in one line and skipped.
 """
 
 from __future__ import annotations
@@ -161,11 +154,16 @@ def main() -> int:
     parser.add_argument("--show", type=int, default=10, help="noise hits to show per signal")
     parser.add_argument("--signals", type=Path, nargs="*", default=[builtin_dir("signals")])
     args = parser.parse_args()
+    if args.dev == DEFAULT_DEV and not args.dev.exists():
+        print(f"skipped: no dev set at {DEFAULT_DEV}; name a set, e.g. evaluation/blind-3.jsonl")
+        return 0
     signals = load_signals(args.signals, builtin=builtin_dir("signals"))
     initial = {s.id: s.initial for s in signals if s.aggregate is None}
     matcher = Matcher(signals)
     passed = evaluate(matcher, args.dev, initial, args.half)
-    if not args.no_noise:
+    if not args.no_noise and not args.noise.exists():
+        print(f"\nnoise corpus skipped: not found at {args.noise}")
+    elif not args.no_noise:
         noise(matcher, args.noise, initial, args.show)
     print(
         "\nbar (precision >= 0.95, recall >= 0.90 per seed signal):", "met" if passed else "NOT met"
