@@ -20,12 +20,13 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.resources import builtin_dir
+from allywatch.watchers.fetch import FetchSettings
+from allywatch.watchers.sources import PollInterval, SourceSpec
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"
@@ -38,31 +39,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class SourceConfig(_Strict):
-    """One feed: exactly one of url, google_news, gdelt, path."""
-
-    name: str = Field(min_length=1)
-    url: str | None = None
-    google_news: str | None = None
-    gdelt: str | None = None
-    path: str | None = None
-    language: str = "en"
-    region: str = "US"
-    interval: Duration | None = None
-
-    @model_validator(mode="after")
-    def _one_location(self) -> SourceConfig:
-        given = [k for k in ("url", "google_news", "gdelt", "path") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError(
-                "a source needs exactly one of url, google_news, gdelt, path"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
-        if self.url and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
-        return self
-
-
 class SmtpConfig(_Strict):
     host: str = "localhost"
     port: int = Field(25, ge=1, le=65535)
@@ -72,28 +48,19 @@ class SmtpConfig(_Strict):
     timeout: float = Field(30, gt=0)
 
 
-class FetchConfig(_Strict):
-    concurrency: int = Field(16, ge=1, le=512)
-    per_host: int = Field(4, ge=1, le=64)
-    connect_timeout: float = Field(10, gt=0)
-    read_timeout: float = Field(20, gt=0)
-    deadline: float = Field(60, gt=0)
-    max_bytes: int = Field(20_000_000, ge=1024)
-
-
 class Config(_Strict):
     """A loaded config file; every path in it is absolute."""
 
     database: str = "sqlite:///allywatch.db"
     signals: list[Path] = Field(default_factory=lambda: [builtin_dir("signals")])
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[SourceSpec] = Field(default_factory=list)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     outbox: Path | None = None
-    fetch: FetchConfig = Field(default_factory=FetchConfig)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     # Processes parsing feeds in a busy cycle (None: one per core, at most 4, none on a
     # single core; 0: parse in the cycle's own process).
     parse_workers: int | None = Field(None, ge=0, le=64)
-    poll_interval: Duration = timedelta(minutes=30)
+    poll_interval: PollInterval = timedelta(minutes=30)
     feed_failure_alert_after: Duration = timedelta(hours=24)
     alert_on_first_run: bool = False
     secret: str | None = None
@@ -102,13 +69,20 @@ class Config(_Strict):
 
     @field_validator("sources")
     @classmethod
-    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+    def _unique_names(cls, sources: list[SourceSpec]) -> list[SourceSpec]:
         seen: set[str] = set()
         for source in sources:
             if source.name in seen:
                 raise ValueError(f"two sources are named {source.name!r}")
             seen.add(source.name)
         return sources
+
+    @field_validator("feed_failure_alert_after")
+    @classmethod
+    def _not_negative(cls, after: timedelta) -> timedelta:
+        if after < timedelta(0):
+            raise ValueError("must not be negative")
+        return after
 
     @property
     def signal_paths(self) -> list[Path]:
@@ -174,7 +148,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         out["outbox"] = base / out["outbox"]
     if isinstance(out.get("sources"), list):
         out["sources"] = [
-            {**s, "path": str(base / s["path"])} if isinstance(s, dict) and s.get("path") else s
+            {**s, "path": str(base / s["path"])}
+            if isinstance(s, dict) and isinstance(s.get("path"), str) and s["path"].strip()
+            else s
             for s in out["sources"]
         ]
     return out

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.dispatch import DigestReport
 from allywatch.alerts.evaluate import evaluate
 from allywatch.alerts.feeds import feed_alerts
-from allywatch.config import Config, FetchConfig, SourceConfig
+from allywatch.config import Config
 from allywatch.digests import send_due
 from allywatch.language.records import Article
 from allywatch.store import claims, queries
@@ -40,7 +40,6 @@ from allywatch.watchers.fetch import (
 from allywatch.watchers.matcher import Matcher
 from allywatch.watchers.parse import FeedParseError
 from allywatch.watchers.parse_pool import Parsed, ParsePool
-from allywatch.watchers.sources import SourceSpec, source_location
 from allywatch.workspace import Workspace
 
 GROUPING_WINDOW = timedelta(days=7)
@@ -50,7 +49,7 @@ CLAIM_ROUNDS = 4
 STORE_ALLOWANCE = timedelta(minutes=2)
 
 
-def claim_lease(fetch: FetchConfig, sources: int) -> timedelta:
+def claim_lease(fetch: FetchSettings, sources: int) -> timedelta:
     """How long a claim on `sources` sources holds: every fetch round taking its whole
     deadline, and the storing after. A worker that died is replaced after this."""
     rounds = -(-sources // fetch.concurrency)
@@ -98,7 +97,7 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
                 # A batch is stored once all of it is fetched, in one short stretch: workers
                 # side by side evaluate what is stored, and storing as each fetch ends would
                 # show them a half-stored cycle for as long as its slowest feed takes.
-                results = fetch_all_sync(requests, _fetch_settings(config))
+                results = fetch_all_sync(requests, config.fetch)
                 for source, result in zip(due, results, strict=True):
                     intake.add(source, result)
                 intake.finish()
@@ -124,11 +123,6 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     return report
 
 
-def source_spec(source: SourceConfig) -> SourceSpec:
-    """The watchers' view of a configured source (the config adds only validation)."""
-    return SourceSpec(**source.model_dump())
-
-
 def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
     """Make the sources table agree with the config; map each source's id to how early
     it may be polled: a tenth of its interval, at most EARLY_MAX.
@@ -142,9 +136,7 @@ def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
     }
     with writing(engine) as session:
         claims.exclusive(session, claims.SOURCES)
-        sources = queries.sync_sources(
-            session, [(s.name, source_location(source_spec(s))) for s in config.sources]
-        )
+        sources = queries.sync_sources(session, [(s.name, s.location) for s in config.sources])
         return {s.id: early[s.name] for s in sources}
 
 
@@ -166,10 +158,6 @@ def _claim_due(
     for source in due:
         del margins[source.id]
     return due
-
-
-def _fetch_settings(config: Config) -> FetchSettings:
-    return FetchSettings(**config.fetch.model_dump())
 
 
 class _Stories:

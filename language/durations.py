@@ -14,11 +14,16 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, bool):
         raise ValueError(f"expected a duration like 30m, 12h or 14d, got {text!r}")
     if isinstance(text, int | float):
-        return timedelta(seconds=text)
-    found = _DURATION.match(str(text))
-    if not found:
-        raise ValueError(f"expected a duration like 30m, 12h or 14d, got {text!r}")
-    return timedelta(**{_UNITS[found.group(2)]: float(found.group(1))})
+        amount, unit = text, "seconds"
+    else:
+        found = _DURATION.match(str(text))
+        if not found:
+            raise ValueError(f"expected a duration like 30m, 12h or 14d, got {text!r}")
+        amount, unit = float(found.group(1)), _UNITS[found.group(2)]
+    try:
+        return timedelta(**{unit: amount})
+    except (OverflowError, ValueError):  # too long, or a NaN
+        raise ValueError(f"expected a duration like 30m, 12h or 14d, got {text!r}") from None
 
 
 def format_duration(delta: timedelta) -> str:

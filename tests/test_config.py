@@ -130,3 +130,78 @@ def test_init_writes_a_valid_starter_config_and_refuses_to_overwrite(tmp_path: P
     again = runner.invoke(main, ["--config", str(path), "init"])
     assert again.exit_code != 0
     assert "exists already" in again.output
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "message"),
+    [
+        ("{name: GN, google_news: CSTO, language: english}", "language", "two-letter code"),
+        ("{name: GN, google_news: CSTO, region: usa}", "region", "two-letter country code"),
+        ("{name: GD, gdelt: CSTO, language: tl}", "language", "GDELT language 'tl'"),
+        ("{name: GN, google_news: '  '}", "google_news", "google_news is empty"),
+        ("{name: U, url: 'https://[::1/rss'}", "url", "url must start with http"),
+        ("{name: P, path: 5}", "path", "valid string"),
+        ("{name: P, path: a.xml, interval: 0m}", "interval", "more than 0s"),
+        ("{name: P, path: a.xml, interval: 99999999999w}", "interval", "expected a duration"),
+        ("{name: P, path: a.xml, interval: 1000w}", "interval", "at most 365d"),
+    ],
+)
+def test_bad_source_values_name_file_line_and_key(
+    tmp_path: Path, source: str, key: str, message: str
+) -> None:
+    text = f"sources:\n  - {{name: A, url: 'https://a.example/rss'}}\n  - {source}\n"
+    error = error_for(tmp_path, text)
+    assert f"{tmp_path / 'allywatch.yaml'}: invalid config:" in error
+    assert f"line 3, sources.1.{key}: " in error
+    assert message in error
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("poll_interval: 0s", "poll_interval", "more than 0s"),
+        ("feed_failure_alert_after: -5", "feed_failure_alert_after", "must not be negative"),
+        ("fetch: {deadline: 1.0e+300}", "fetch.deadline", "less than or equal to 86400"),
+        ("fetch: {read_timeout: .inf}", "fetch.read_timeout", "finite number"),
+        ("fetch: {per_host: 0}", "fetch.per_host", "greater than or equal to 1"),
+        ('fetch: {user_agent: "two\\nlines"}', "fetch.user_agent", "one line"),
+        ("fetch: {retries: 3}", "fetch.retries", "unknown key"),
+    ],
+)
+def test_bad_timing_and_fetch_values_name_line_and_key(
+    tmp_path: Path, line: str, key: str, message: str
+) -> None:
+    error = error_for(tmp_path, f"database: sqlite:///x.db\n{line}\n")
+    assert f"line 2, {key}: " in error
+    assert message in error
+
+
+def test_fetch_settings_reach_the_fetcher_as_written(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "fetch: {concurrency: 3, max_redirects: 2}\n"))
+    assert (config.fetch.concurrency, config.fetch.max_redirects) == (3, 2)
+    assert config.fetch.deadline == 60  # the fetcher's own default
+
+
+@pytest.mark.parametrize("command", ["feeds", "run"])
+def test_a_source_the_watchers_cannot_use_stops_every_command_at_load(
+    tmp_path: Path, command: str
+) -> None:
+    """`language: english` used to load, show as ok in `feeds`, and kill `run` with a
+    ValueError traceback."""
+    feed = Path(__file__).resolve().parent.parent / "examples" / "feeds" / "energy-daily.xml"
+    path = write(
+        tmp_path,
+        "database: sqlite:///watch.db\n"
+        "sources:\n"
+        f"  - {{name: Local, path: '{feed}'}}\n"
+        "  - {name: GN, google_news: CSTO, language: english}\n",
+    )
+    result = CliRunner().invoke(main, ["--config", str(path), command])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert f"{path}: invalid config:" in result.output
+    assert (
+        "line 4, sources.1.language: language must be a two-letter code such as 'en',"
+        " got 'english'" in result.output
+    )
+    assert not (tmp_path / "watch.db").exists()

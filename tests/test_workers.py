@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer, Reply
 from newsworld import OUTLETS, RSS, NewsWorld, moment_arg
 from procs import allywatch, start_allywatch
-from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer
 from sqlalchemy import select
 
-from allywatch.config import FetchConfig
 from allywatch.cycle import claim_lease
 from allywatch.store.engine import open_engine, reading
 from allywatch.store.models import Alert, Delivery, Source, Subscriber, Transition
+from allywatch.watchers.fetch import FetchSettings
 
 WORKERS = 3
 QUIET_FEEDS = 30
@@ -258,7 +258,7 @@ def test_a_killed_workers_sources_wait_until_its_claims_run_out(
     before = len(world.server.requests_to("/quiet00.xml"))
 
     # At most: on SQLite the worker claims every source at once.
-    lease = claim_lease(FetchConfig(concurrency=2, deadline=20), len(paths()))
+    lease = claim_lease(FetchSettings(concurrency=2, deadline=20), len(paths()))
     soon = start + timedelta(minutes=1)
     result = allywatch(config, "run", "--now", moment_arg(soon), "--wait", "30s")
     assert result.returncode == 0, result.stderr

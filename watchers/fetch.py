@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Optional decoders: br and zstd are advertised only when they can be decoded.
 try:
@@ -43,6 +44,9 @@ REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECT_CODES = frozenset({301, 308})
 OK_CODES = frozenset({200, 203})
 MAX_POLL_DELAY = timedelta(hours=6)
+# Upper bounds of the fetch settings: a day for any wait, a gibibyte for a body.
+MAX_WAIT = 86_400
+MAX_BODY = 1 << 30
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
@@ -84,28 +88,33 @@ class FetchResult:
     elapsed: float
 
 
-@dataclass(frozen=True)
-class FetchSettings:
-    """Limits for one cycle's fetching (seconds and bytes)."""
+class FetchSettings(BaseModel):
+    """Limits for one cycle's fetching (seconds and bytes): the config file's `fetch:` keys.
 
-    concurrency: int = 16
-    per_host: int = 4
-    connect_timeout: float = 10
-    read_timeout: float = 20
-    deadline: float = 60
-    max_bytes: int = 20_000_000
-    max_redirects: int = 5
-    user_agent: str = "allywatch/0.1 (+https://github.com/allywatch)"
+    Validated when made, so a config file that loaded cannot stop a cycle with
+    an impossible limit.
+    """
 
-    def __post_init__(self) -> None:
-        for name in ("concurrency", "per_host", "max_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"fetch setting {name} must be at least 1")
-        for name in ("connect_timeout", "read_timeout", "deadline"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"fetch setting {name} must be positive")
-        if self.max_redirects < 0:
-            raise ValueError("fetch setting max_redirects must not be negative")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    concurrency: int = Field(16, ge=1, le=512)
+    per_host: int = Field(4, ge=1, le=64)
+    connect_timeout: float = Field(10, gt=0, le=MAX_WAIT)
+    read_timeout: float = Field(20, gt=0, le=MAX_WAIT)
+    deadline: float = Field(60, gt=0, le=MAX_WAIT)
+    max_bytes: int = Field(20_000_000, ge=1, le=MAX_BODY)
+    max_redirects: int = Field(5, ge=0, le=50)
+    user_agent: str = Field("allywatch/0.1 (+https://github.com/allywatch)", min_length=1)
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_header_line(cls, user_agent: str) -> str:
+        if not user_agent.isprintable():
+            raise ValueError("user_agent must be one line of printable characters")
+        return user_agent
+
+
+DEFAULT_SETTINGS = FetchSettings()
 
 
 class FetchFailure(Exception):
@@ -130,7 +139,7 @@ class _Answer:
 
 
 async def fetch_all(
-    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
+    requests: Sequence[FetchRequest], settings: FetchSettings = DEFAULT_SETTINGS
 ) -> list[FetchResult]:
     """Fetch every request concurrently with one client; results come back in the same
     order.
@@ -163,7 +172,7 @@ async def fetch_all(
 
 
 def fetch_all_sync(
-    requests: Sequence[FetchRequest], settings: FetchSettings = FetchSettings()
+    requests: Sequence[FetchRequest], settings: FetchSettings = DEFAULT_SETTINGS
 ) -> list[FetchResult]:
     """`fetch_all` for callers without an event loop."""
     return asyncio.run(fetch_all(requests, settings))

@@ -11,9 +11,21 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 from urllib.parse import urlencode, urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from allywatch.language.durations import format_duration, parse_duration
 
 GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search"
 GDELT_DOC_API = "https://api.gdeltproject.org/api/v2/doc/doc"
@@ -44,20 +56,40 @@ GDELT_LANGUAGES = {
     "zh": "chinese",
 }
 
+# Longer would be a typo, and a next-poll time centuries ahead overflows a datetime.
+MAX_POLL_INTERVAL = timedelta(days=365)
+
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _REGION = re.compile(r"^[A-Z]{2}$")
 _KINDS = ("url", "google_news", "gdelt", "path")
 
 
-@dataclass(frozen=True)
-class SourceSpec:
+def _poll_interval(interval: timedelta) -> timedelta:
+    if not timedelta(0) < interval <= MAX_POLL_INTERVAL:
+        raise ValueError(
+            f"must be more than 0s and at most {format_duration(MAX_POLL_INTERVAL)},"
+            f" got {format_duration(interval)}"
+        )
+    return interval
+
+
+PollInterval = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_poll_interval)]
+"""How often a source is polled, written as a duration ("30m", "2h")."""
+
+
+class SourceSpec(BaseModel):
     """One source as the config file states it: exactly one of url/google_news/gdelt/path.
+
+    Validated when it is made (that is, when the config file loads), so that a
+    source that loaded always has a `location`.
 
     `language` and `region` choose the Google News edition (hl/gl/ceid) and the
     GDELT source language. GDELT ignores `region`: its `sourcecountry:` operator
     filters outlets by their home country, which a watcher of foreign news rarely
     wants; write it into the query when you do.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     url: str | None = None
@@ -66,51 +98,79 @@ class SourceSpec:
     path: str | None = None
     language: str = "en"
     region: str = "US"
-    interval: timedelta | None = None
+    interval: PollInterval | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a source needs a non-empty name")
+        return name
 
-def source_location(spec: SourceSpec) -> str:
-    """The http(s) URL or local file path to fetch for `spec`.
-
-    Raises ValueError naming the source when the spec is not usable.
-    """
-    label = f"source {spec.name!r}"
-    if not spec.name or not spec.name.strip():
-        raise ValueError("a source needs a non-empty name")
-    given = [kind for kind in _KINDS if getattr(spec, kind) is not None]
-    if len(given) != 1:
-        listed = ", ".join(given) if given else "none"
-        raise ValueError(
-            f"{label}: give exactly one of url, google_news, gdelt, path (got {listed})"
-        )
-    kind = given[0]
-    value: str = getattr(spec, kind)
-    if not value.strip():
-        raise ValueError(f"{label}: {kind} is empty")
-    if kind == "url":
-        return check_feed_url(value, label)
-    if kind == "path":
+    @field_validator(*_KINDS)
+    @classmethod
+    def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"{info.field_name} is empty")
         return value
-    if not _LANGUAGE.match(spec.language):
-        raise ValueError(
-            f"{label}: language must be a two-letter code such as 'en', got {spec.language!r}"
-        )
-    if kind == "google_news":
-        if not _REGION.match(spec.region):
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str | None) -> str | None:
+        return None if url is None else http_url(url, "url")
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str, info: ValidationInfo) -> str:
+        if not _LANGUAGE.match(language):
+            raise ValueError(f"language must be a two-letter code such as 'en', got {language!r}")
+        if info.data.get("gdelt") is not None and language not in GDELT_LANGUAGES:
+            known = ", ".join(sorted(GDELT_LANGUAGES))
+            raise ValueError(f"GDELT language {language!r} is not one of {known}")
+        return language
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if not _REGION.match(region):
             raise ValueError(
-                f"{label}: region must be a two-letter country code such as 'US', "
-                f"got {spec.region!r}"
+                f"region must be a two-letter country code such as 'US', got {region!r}"
             )
-        return google_news_url(value, spec.language, spec.region)
-    return gdelt_url(value, spec.language, label)
+        return region
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSpec:
+        given = [kind for kind in _KINDS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a source needs exactly one of url, google_news, gdelt, path"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def location(self) -> str:
+        """The http(s) URL or local file path to fetch."""
+        if self.url is not None:
+            return self.url
+        if self.google_news is not None:
+            return google_news_url(self.google_news, self.language, self.region)
+        if self.gdelt is not None:
+            return gdelt_url(self.gdelt, self.language)
+        assert self.path is not None  # one of the four, checked when made
+        return self.path
 
 
-def check_feed_url(url: str, label: str = "feed") -> str:
+def http_url(url: str, what: str) -> str:
     """Return `url` stripped, or raise ValueError if it is not an absolute http(s) URL."""
     url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{label}: {url!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # a malformed host, such as an unclosed IPv6 bracket
+        usable = False
+    if not usable:
+        raise ValueError(f"{what} must start with http:// or https:// and name a host, got {url!r}")
     return url
 
 
@@ -122,14 +182,11 @@ def google_news_url(query: str, language: str = "en", region: str = "US") -> str
     return f"{GOOGLE_NEWS_SEARCH}?{urlencode(params)}"
 
 
-def gdelt_url(query: str, language: str = "en", label: str = "gdelt source") -> str:
-    """The GDELT DOC 2.0 article-list RSS feed for `query`, newest first."""
-    name = GDELT_LANGUAGES.get(language)
-    if name is None:
-        known = ", ".join(sorted(GDELT_LANGUAGES))
-        raise ValueError(f"{label}: GDELT language {language!r} is not one of {known}")
+def gdelt_url(query: str, language: str = "en") -> str:
+    """The GDELT DOC 2.0 article-list RSS feed for `query`, newest first; `language` is
+    one of GDELT_LANGUAGES."""
     params = {
-        "query": f"{query.strip()} sourcelang:{name}",
+        "query": f"{query.strip()} sourcelang:{GDELT_LANGUAGES[language]}",
         "mode": "ArtList",
         "format": "RSS",
         "sort": "DateDesc",
@@ -167,7 +224,10 @@ def read_opml(data: bytes) -> list[SourceSpec]:
         if not raw_url:
             continue
         label = attrs.get("title") or attrs.get("text") or raw_url
-        url = check_feed_url(raw_url, f"OPML outline {label.strip()!r}")
+        try:
+            url = http_url(raw_url, "xmlUrl")
+        except ValueError as exc:
+            raise ValueError(f"OPML outline {label.strip()!r}: {exc}") from None
         if url in seen_urls:
             continue
         seen_urls.add(url)
