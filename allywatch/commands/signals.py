@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from allywatch.config import load_config
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
-from allywatch.language.records import Observation
+from allywatch.language.records import Article, Observation
 from allywatch.resources import builtin_dir
+from allywatch.watchers.article_file import ArticleFileError, read_article_file
 from allywatch.watchers.matcher import Matcher
 from allywatch.watchers.signal_tests import run_signal_tests
-from allywatch.watchers.text import html_to_text
-
-_ARTICLE_FIELDS = ("title", "summary", "link", "published", "source")
 
 
 def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
@@ -39,37 +37,15 @@ def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
         sys.exit(1)
 
 
-def _read_articles(path: Path) -> list[dict[str, Any]]:
-    """Every article of a JSON Lines file; exits naming the file and line of a bad one."""
-
-    def fail(line: int, message: str) -> None:
-        click.echo(f"allywatch: {path}:{line}: {message}", err=True)
-        sys.exit(1)
-
+def _read_articles(path: Path) -> list[Article]:
+    """Every article of a JSON Lines file ("-": stdin); exits naming the file and line of a
+    bad one. Articles without a `published` time are dated now: matching does not use it."""
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        click.echo(f"allywatch: {path}: cannot read: {exc}", err=True)
+        text = sys.stdin.read() if str(path) == "-" else None
+        return read_article_file(path, text, undated=datetime.now(UTC))
+    except ArticleFileError as exc:
+        click.echo(f"allywatch: {exc}", err=True)
         sys.exit(1)
-    articles = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
-        if not isinstance(item, dict):
-            fail(
-                number, f"expected a JSON object with title and summary, got {type(item).__name__}"
-            )
-        for key in _ARTICLE_FIELDS:
-            if item.get(key) is not None and not isinstance(item[key], str):
-                fail(number, f"`{key}` must be a string, got {type(item[key]).__name__}")
-        if not (item.get("title") or item.get("summary")):
-            fail(number, "an article needs a `title` or a `summary`")
-        articles.append(item)
-    return articles
 
 
 @click.command()
@@ -82,15 +58,13 @@ def match(ctx: click.Context, file: Path, as_json: bool) -> None:
     matcher = Matcher(_signals(ctx))
     matched = 0
     for article in articles:
-        observations = matcher.match(
-            html_to_text(article.get("title") or ""), html_to_text(article.get("summary") or "")
-        )
+        observations = matcher.match(article.title, article.summary)
         matched += bool(observations)
         if as_json:
             click.echo(
                 json.dumps(
                     {
-                        "link": article.get("link"),
+                        "link": article.link or None,
                         "observations": [o.to_json() for o in observations],
                     },
                     ensure_ascii=False,
@@ -102,10 +76,10 @@ def match(ctx: click.Context, file: Path, as_json: bool) -> None:
         click.echo(f"{len(articles)} article(s), {matched} with observations")
 
 
-def _print_article(article: dict[str, Any], observations: list[Observation]) -> None:
-    click.echo(html_to_text(article.get("title") or "") or "(no title)")
-    if article.get("link"):
-        click.echo(f"  {article['link']}")
+def _print_article(article: Article, observations: list[Observation]) -> None:
+    click.echo(article.title or "(no title)")
+    if article.link:
+        click.echo(f"  {article.link}")
     for obs in observations:
         entity = f" [{obs.entity}]" if obs.entity else ""
         hedged = ", hedged" if obs.hedged else ""
