@@ -4,6 +4,9 @@
 the test's tmp_path, or, when ALLYWATCH_TEST_DATABASE_URL names a PostgreSQL
 server, a database created on it for this test and dropped after it. The same
 suite thus proves both.
+
+`feed_server` and `smtp_server` are real servers on 127.0.0.1, one per test,
+stopped after it (tests/feedserver.py, tests/smtpserver.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from databases import TEST_DATABASE_ENV, postgres_database, server_url
+from feedserver import FeedServer
+from smtpserver import SmtpServer
 
 
 @pytest.fixture
@@ -33,3 +38,21 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"needs PostgreSQL: set {TEST_DATABASE_ENV} to a postgresql:// server URL")
     with postgres_database(server) as url:
         yield url
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """An HTTP server on 127.0.0.1 serving whatever the test routes to it."""
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """An SMTP server on 127.0.0.1 keeping every message it accepts."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

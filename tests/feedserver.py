@@ -10,8 +10,8 @@ tests can check what the client sent.
         server.route("/feed.xml", Reply(body=rss, etag='"v1"'))
         url = server.url("/feed.xml")
 
-Tests get one per test from the `feed_server` fixture (`from feedserver import
-serve_feeds` in the test module registers it); benchmarks use the class directly.
+Tests get one per test from the `feed_server` fixture (tests/conftest.py);
+benchmarks use the class directly.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
 
 
 @dataclass
@@ -215,10 +213,3 @@ def _not_modified(reply: Reply, headers: dict[str, str]) -> bool:
     if reply.etag and reply.etag in headers.get("if-none-match", ""):
         return True
     return bool(reply.last_modified) and headers.get("if-modified-since") == reply.last_modified
-
-
-@pytest.fixture(name="feed_server")
-def serve_feeds() -> Iterator[FeedServer]:
-    """A FeedServer on 127.0.0.1, stopped after the test."""
-    with FeedServer() as server:
-        yield server

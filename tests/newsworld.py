@@ -1,11 +1,13 @@
-"""A small world of news for whole-process tests: three outlets' feeds over real HTTP.
+"""A small world of news for whole-process tests: outlets' feeds over real HTTP.
 
-The stories move the built-in signals over a few days (a Su-35 deal, its
-delivery reported, then corroborated; an Armenian freeze; a Kazakh absence; a
-pipeline agreement). Each feed shows only what was published by the world's
-clock, so running `allywatch run --now MOMENT` at each of `moments` plays the
-days out as a real poller would see them. The days lie just ahead of the wall
-clock, so subscribers added today are there before any of the news.
+Each feed shows only what was published by the world's clock, so running
+`allywatch run --now MOMENT` at one moment after another plays the news out as
+a real poller would see it. The default world is three outlets whose stories
+move the built-in signals over a few days (a Su-35 deal, its delivery reported,
+then corroborated; an Armenian freeze; a Kazakh absence; a pipeline agreement),
+played out at `moments`. The days lie just ahead of the wall clock, so
+subscribers added today are there before any of the news. `from_examples` is
+the world of the sample feeds in examples/feeds instead (their news is of 2025).
 
 `snapshot(database)` reads back everything a cycle stores, without row ids,
 so two databases that saw the same news can be compared.
@@ -13,8 +15,10 @@ so two databases that saw the same news can be compared.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,9 @@ from allywatch.store.models import (
 )
 
 RSS = "application/rss+xml; charset=utf-8"
+EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
+ITEM = re.compile(r"\s*<item>.*?</item>", re.S)
+PUB_DATE = re.compile(r"<pubDate>(.*?)</pubDate>")
 
 # (outlet, hours after the first moment, title, summary)
 STORIES = [
@@ -59,9 +66,13 @@ OUTLETS = sorted({outlet for outlet, *_ in STORIES})
 
 
 class NewsWorld:
-    """The outlets' feeds on `server`, as they stood at `clock`."""
+    """The outlets' feeds on `server` (`/OUTLET.xml`), as they stood at `clock`.
 
-    def __init__(self, server: FeedServer) -> None:
+    `documents` maps each outlet to its whole feed, every item dated by its
+    pubDate; by default, the outlets of STORIES.
+    """
+
+    def __init__(self, server: FeedServer, documents: dict[str, str] | None = None) -> None:
         start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
         self.start = start + timedelta(days=1)
         # The first moment sees nothing yet (the baseline); the last, a day after the
@@ -70,8 +81,15 @@ class NewsWorld:
         self.clock = self.start
         self.server = server
         self.requests = 0
-        for outlet in OUTLETS:
+        self.documents = _story_feeds(self.start) if documents is None else documents
+        for outlet in self.documents:
             server.route(f"/{outlet}.xml", self._feed(outlet))
+
+    @classmethod
+    def from_examples(cls, server: FeedServer) -> NewsWorld:
+        """The sample feeds of examples/feeds, one outlet per file (named by its stem)."""
+        feeds = sorted(EXAMPLE_FEEDS.glob("*.xml"))
+        return cls(server, {path.stem: path.read_text(encoding="utf-8") for path in feeds})
 
     def config(
         self,
@@ -84,7 +102,8 @@ class NewsWorld:
         """A config in `folder` (by default, database watch.db there) reading every outlet."""
         folder.mkdir(parents=True, exist_ok=True)
         lines = [f"database: '{database}'", f"poll_interval: {poll_interval}", "sources:"]
-        lines += [f"  - {{name: {o}, url: '{self.server.url(f'/{o}.xml')}'}}" for o in OUTLETS]
+        for outlet in sorted(self.documents):
+            lines.append(f"  - {{name: {outlet}, url: '{self.server.url(f'/{outlet}.xml')}'}}")
         if smtp_port is not None:
             lines += [
                 f"smtp: {{host: 127.0.0.1, port: {smtp_port}, from: 'allywatch <w@example.org>'}}",
@@ -94,25 +113,39 @@ class NewsWorld:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return path
 
-    def _feed(self, outlet: str):
+    def _feed(self, outlet: str) -> Callable[[Seen], Reply]:
+        document = self.documents[outlet]
+
         def respond(_seen: Seen) -> Reply:
             self.requests += 1
-            items = "".join(
-                f"<item><title>{title}</title><description>{summary}</description>"
-                f"<link>https://{outlet}.example.com/news/{index}</link>"
-                f"<pubDate>{format_datetime(self.start + timedelta(hours=hours), usegmt=True)}"
-                "</pubDate></item>"
-                for index, (source, hours, title, summary) in enumerate(STORIES)
-                if source == outlet and self.start + timedelta(hours=hours) <= self.clock
-            )
-            body = (
-                '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-                f"<title>{outlet}</title><link>https://{outlet}.example.com/</link>"
-                f"{items}</channel></rss>"
-            )
-            return Reply(body=body.encode(), headers={"Content-Type": RSS})
+            shown = ITEM.sub(lambda m: m.group(0) if self._published(m.group(0)) else "", document)
+            return Reply(body=shown.encode(), headers={"Content-Type": RSS})
 
         return respond
+
+    def _published(self, item: str) -> bool:
+        date = PUB_DATE.search(item)
+        return date is not None and parsedate_to_datetime(date.group(1)) <= self.clock
+
+
+def _story_feeds(start: datetime) -> dict[str, str]:
+    """Each outlet's feed holding all its STORIES, dated from `start`."""
+    return {
+        outlet: (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{outlet}</title><link>https://{outlet}.example.com/</link>"
+            + "".join(
+                f"<item><title>{title}</title><description>{summary}</description>"
+                f"<link>https://{outlet}.example.com/news/{index}</link>"
+                f"<pubDate>{format_datetime(start + timedelta(hours=hours), usegmt=True)}"
+                "</pubDate></item>"
+                for index, (source, hours, title, summary) in enumerate(STORIES)
+                if source == outlet
+            )
+            + "</channel></rss>"
+        )
+        for outlet in OUTLETS
+    }
 
 
 def moment_arg(moment: datetime) -> str:

@@ -1,8 +1,6 @@
 """A real SMTP server on 127.0.0.1 for tests (aiosmtpd), with ways to misbehave.
 
-    from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (registers the fixture)
-
-    def test_x(smtp_server):
+    def test_x(smtp_server):  # the fixture (tests/conftest.py) starts and stops one
         ...send to smtp_server.host, smtp_server.port...
         assert smtp_server.messages[0]["Subject"] == ...
 
@@ -28,13 +26,11 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -123,16 +119,6 @@ class SmtpServer:
             return AuthResult(success=False, handled=False)
 
         return check
-
-
-@pytest.fixture(name="smtp_server")
-def serve_smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer, Reply
 from procs import allywatch
 
 RSS = "application/rss+xml; charset=utf-8"

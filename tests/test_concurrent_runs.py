@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer
 from newsworld import OUTLETS, NewsWorld, moment_arg, snapshot
 from procs import allywatch, start_allywatch
 

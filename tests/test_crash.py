@@ -24,10 +24,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer
 from newsworld import NewsWorld, moment_arg, snapshot
 from procs import allywatch, start_allywatch
-from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer
 from sqlalchemy import select
 
 from allywatch.store.engine import open_engine, reading

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from feedserver import FeedServer, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer
 from newsworld import NewsWorld, moment_arg
-from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer
 from sqlalchemy import func, select
 
 from allywatch.cli import main

@@ -1,63 +1,28 @@
 """One cycle after another, from feeds served over real HTTP to stored alerts.
 
 The sample feeds in examples/feeds are served by a local HTTP server that only
-shows the items published by the test's clock, so each cycle sees the news of
-its day, as a real poller would.
+shows the items published by the test's clock (tests/newsworld.py), so each
+cycle sees the news of its day, as a real poller would.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from feedserver import FeedServer, Reply
+from newsworld import NewsWorld
 
 from allywatch.cli import main
 
-FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
-ITEM = re.compile(r"\s*<item>.*?</item>", re.S)
-
-
-class NewsClock:
-    """Serves each sample feed as it stood at `now`."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2025, 1, 1, tzinfo=UTC)
-        self.requests = 0
-
-    def handler(self, name: str):
-        def respond(_request: Request) -> Response:
-            self.requests += 1
-            text = (FEEDS / name).read_text(encoding="utf-8")
-            visible = ITEM.sub(lambda m: m.group(0) if self._published(m.group(0)) else "", text)
-            return Response(visible, content_type="application/rss+xml; charset=utf-8")
-
-        return respond
-
-    def _published(self, item: str) -> bool:
-        date = re.search(r"<pubDate>(.*?)</pubDate>", item)
-        return date is not None and parsedate_to_datetime(date.group(1)) <= self.now
-
 
 @pytest.fixture
-def newsroom(tmp_path: Path, httpserver: HTTPServer, database_url: str) -> tuple[Path, NewsClock]:
-    clock = NewsClock()
-    sources = []
-    for feed in sorted(FEEDS.glob("*.xml")):
-        httpserver.expect_request(f"/{feed.name}").respond_with_handler(clock.handler(feed.name))
-        sources.append(f"  - {{name: {feed.stem}, url: '{httpserver.url_for('/' + feed.name)}'}}")
-    config = tmp_path / "allywatch.yaml"
-    config.write_text(
-        f"database: '{database_url}'\npoll_interval: 1h\nsources:\n" + "\n".join(sources) + "\n",
-        encoding="utf-8",
-    )
-    return config, clock
+def newsroom(tmp_path: Path, feed_server: FeedServer, database_url: str) -> tuple[Path, NewsWorld]:
+    world = NewsWorld.from_examples(feed_server)
+    return world.config(tmp_path, database=database_url), world
 
 
 def cli(config: Path, *args: str) -> tuple[int, str]:
@@ -65,8 +30,8 @@ def cli(config: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def run_at(config: Path, clock: NewsClock, moment: str) -> str:
-    clock.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+def run_at(config: Path, world: NewsWorld, moment: str) -> str:
+    world.clock = datetime.fromisoformat(moment).replace(tzinfo=UTC)
     code, output = cli(config, "run", "--now", moment)
     assert code == 0, output
     return output
@@ -78,26 +43,26 @@ def states(config: Path) -> dict[tuple[str, str | None], str]:
     return {(row["signal"], row["entity"]): row["state"] for row in json.loads(output)}
 
 
-def test_cycles_over_time_raise_each_change_once(newsroom: tuple[Path, NewsClock]) -> None:
-    config, clock = newsroom
+def test_cycles_over_time_raise_each_change_once(newsroom: tuple[Path, NewsWorld]) -> None:
+    config, world = newsroom
 
     # A fresh database: the first run reads the backlog quietly.
-    assert run_at(config, clock, "2025-01-15T00:00:00") == ""
+    assert run_at(config, world, "2025-01-15T00:00:00") == ""
     assert states(config)[("power-of-siberia-2", None)] == "talks"
 
-    spring = run_at(config, clock, "2025-04-10T00:00:00")
+    spring = run_at(config, world, "2025-04-10T00:00:00")
     assert "csto-summit-attendance / Armenia: attending -> suspended" in spring
     assert "su35-iran: none -> deal" in spring
 
-    may = run_at(config, clock, "2025-05-25T00:00:00")
+    may = run_at(config, world, "2025-05-25T00:00:00")
     assert "csto-summit-attendance / Kazakhstan: attending -> absent" in may
     assert "Armenia" not in may
 
-    june = run_at(config, clock, "2025-06-05T00:00:00")
+    june = run_at(config, world, "2025-06-05T00:00:00")
     assert "su35-iran: deal -> delivery-reported" in june
     assert "su35-iran: delivery-reported -> delivered" in june
 
-    september = run_at(config, clock, "2025-09-10T00:00:00")
+    september = run_at(config, world, "2025-09-10T00:00:00")
     assert "power-of-siberia-2: talks -> agreement" in september
     # "may skip" is hedged and "has not delivered" is negated: neither changes a state.
     assert "Kyrgyzstan" not in september
@@ -119,17 +84,17 @@ def test_cycles_over_time_raise_each_change_once(newsroom: tuple[Path, NewsClock
     assert delivered["at"].startswith("2025-06-0")
 
     # The same news again, an hour later: nothing new is stored or raised.
-    requests = clock.requests
-    assert run_at(config, clock, "2025-09-10T01:30:00") == ""
-    assert clock.requests > requests
+    requests = world.requests
+    assert run_at(config, world, "2025-09-10T01:30:00") == ""
+    assert world.requests > requests
     code, output = cli(config, "alerts", "--json")
     assert json.loads(output) == before
 
 
-def test_history_lists_transitions_with_their_articles(newsroom: tuple[Path, NewsClock]) -> None:
-    config, clock = newsroom
-    run_at(config, clock, "2025-01-15T00:00:00")
-    run_at(config, clock, "2025-06-05T00:00:00")
+def test_history_lists_transitions_with_their_articles(newsroom: tuple[Path, NewsWorld]) -> None:
+    config, world = newsroom
+    run_at(config, world, "2025-01-15T00:00:00")
+    run_at(config, world, "2025-06-05T00:00:00")
     code, output = cli(config, "history", "su35-iran", "--json")
     assert code == 0, output
     history = json.loads(output)
@@ -140,16 +105,16 @@ def test_history_lists_transitions_with_their_articles(newsroom: tuple[Path, New
 
 
 def test_a_failing_feed_is_reported_and_the_others_still_count(
-    newsroom: tuple[Path, NewsClock], httpserver: HTTPServer
+    newsroom: tuple[Path, NewsWorld], feed_server: FeedServer
 ) -> None:
-    config, clock = newsroom
-    httpserver.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    config, world = newsroom
+    broken = feed_server.route("/broken.xml", Reply(status=500, body=b"oops"))
     text = config.read_text(encoding="utf-8")
     config.write_text(
-        text + f"  - {{name: broken, url: '{httpserver.url_for('/broken.xml')}'}}\n",
+        text + f"  - {{name: broken, url: '{broken}'}}\n",
         encoding="utf-8",
     )
-    clock.now = datetime(2025, 6, 5, tzinfo=UTC)
+    world.clock = datetime(2025, 6, 5, tzinfo=UTC)
     result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", "2025-06-05"])
     assert result.exit_code == 3
     assert "source 'broken' failed" in result.output
@@ -162,19 +127,19 @@ def test_a_failing_feed_is_reported_and_the_others_still_count(
 
 
 def test_a_feed_failing_too_long_raises_one_alert_of_its_own(
-    newsroom: tuple[Path, NewsClock], httpserver: HTTPServer
+    newsroom: tuple[Path, NewsWorld], feed_server: FeedServer
 ) -> None:
-    config, clock = newsroom
-    httpserver.expect_request("/broken.xml").respond_with_data("oops", status=500)
+    config, world = newsroom
+    broken = feed_server.route("/broken.xml", Reply(status=500, body=b"oops"))
     config.write_text(
         config.read_text(encoding="utf-8").replace("poll_interval: 1h\n", "poll_interval: 1h\n"
         "feed_failure_alert_after: 2h\n")
-        + f"  - {{name: broken, url: '{httpserver.url_for('/broken.xml')}'}}\n",
+        + f"  - {{name: broken, url: '{broken}'}}\n",
         encoding="utf-8",
     )  # fmt: skip
 
     def run(moment: str) -> str:
-        clock.now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        world.clock = datetime.fromisoformat(moment).replace(tzinfo=UTC)
         result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", moment])
         assert result.exit_code in (0, 3), result.output
         return result.output

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from feedserver import FeedServer, Reply, gzip_bomb, serve_feeds, zeros  # noqa: F401
+from feedserver import FeedServer, Reply, gzip_bomb, zeros
 
 from allywatch.watchers.fetch import (
     FetchRequest,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer, Reply
 
 from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import brotli
 import pytest
 import zstandard
-from feedserver import FeedServer, Reply, gzip_bomb, serve_feeds  # noqa: F401 (the fixture)
+from feedserver import FeedServer, Reply, gzip_bomb
 
 from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
 from allywatch.watchers.parse import parse_feed

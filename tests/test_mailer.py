@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from digestkit import SIGNAL, add_alert, cli, subscribe_at, workspace, write_config
-from smtpserver import SmtpServer, self_signed, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer, self_signed
 
 from allywatch.digests import send_due
 from allywatch.store import subscribers as store

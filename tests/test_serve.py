@@ -13,9 +13,9 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Reply, serve_feeds  # noqa: F401 (the feed_server fixture)
+from feedserver import FeedServer, Reply
 from procs import allywatch, start_allywatch
-from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer
 from sqlalchemy import select
 
 from allywatch.cycle import CycleReport

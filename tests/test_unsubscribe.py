@@ -14,7 +14,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 from digestkit import SECRET, add_alert, cli, subscribe_at, token_for, workspace, write_config
-from smtpserver import SmtpServer, serve_smtp  # noqa: F401 (the smtp_server fixture)
+from smtpserver import SmtpServer
 from sqlalchemy import Engine
 
 from allywatch.alerts.unsubscribe import make_token
