@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-pg lint bench clean
+.PHONY: demo test test-quick test-pg lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,14 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "digests written to demo/outbox/:" && ls demo/outbox
 
+# Everything, slow tests included; test-quick leaves out the tests marked slow.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+test-quick: $(VENV)/.installed-test
+	$(BIN)/pytest -q -m "not slow"
 
 # The suite again on PostgreSQL: on the server ALLYWATCH_TEST_DATABASE_URL names,
 # else on a local one that .ci/start-postgres installs and starts (needs root).
@@ -36,11 +40,15 @@ test-pg: $(VENV)/.installed-test
 	url="$${ALLYWATCH_TEST_DATABASE_URL:-$$(bash .ci/start-postgres)}" && \
 	ALLYWATCH_TEST_DATABASE_URL="$$url" $(BIN)/pytest -q
 
+# Style, and the direction of imports between the packages (tests/test_layers.py).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/pytest -q tests/test_layers.py
 
+# Timing benchmarks; one that needs the evaluation data outside the repository
+# says so and is skipped (bench/outside_data.py).
 bench: $(VENV)/.installed-test
-	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo build dist *.egg-info

@@ -26,7 +26,8 @@ from pathlib import Path
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_parse import CORPUS, HEADERS, build_feeds, load_items  # noqa: E402
+from bench_parse import HEADERS, build_feeds, load_items  # noqa: E402
+from outside_data import NOISE_CORPUS  # noqa: E402
 
 from allywatch.watchers.parse_pool import default_workers  # noqa: E402
 
@@ -93,7 +94,7 @@ def describe(label: str, run: dict, alone: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, default=NOISE_CORPUS)
     parser.add_argument(
         "--rounds", type=int, default=2, help="interleaved rounds; the best of each is shown"
     )

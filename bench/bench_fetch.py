@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_parse import CORPUS, build_feeds, load_items  # noqa: E402
+from bench_parse import build_feeds, load_items  # noqa: E402
 from feedserver import FeedServer, Reply, Seen  # noqa: E402
+from outside_data import NOISE_CORPUS  # noqa: E402
 
 from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync  # noqa: E402
 from allywatch.watchers.parse import parse_feed  # noqa: E402
@@ -87,7 +88,7 @@ def timed_fetch(requests: list[FetchRequest], settings: FetchSettings) -> tuple[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, default=NOISE_CORPUS)
     parser.add_argument("--skip-serial", action="store_true", help="skip the one-by-one run")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -23,13 +23,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from outside_data import NOISE_CORPUS, require  # noqa: E402
+
 from allywatch.language.loader import load_signals  # noqa: E402
 from allywatch.resources import builtin_dir  # noqa: E402
 from allywatch.watchers.matcher import Matcher  # noqa: E402
 from allywatch.watchers.text import html_to_text  # noqa: E402
 
 SEED_FILES = ("csto-summit-attendance.yaml", "su35-iran.yaml", "power-of-siberia-2.yaml")
-DEFAULT_NOISE = REPO.parent / "shared" / "eval" / "noise2022.jsonl.gz"
 COMMON = [
     "deliver*", "sign*", "agree*", "minister*", "government", "said", "talks", "deal",
     "summit", "troops", "oil", "gas", "build*", "start*", "leave", "join*", "attack*",
@@ -81,11 +82,11 @@ def timed(matcher: Matcher, articles: list[tuple[str, str]]) -> tuple[float, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("noise", nargs="?", type=Path, default=DEFAULT_NOISE)
+    parser.add_argument("noise", nargs="?", type=Path, default=NOISE_CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N articles")
     parser.add_argument("--rounds", type=int, default=3, help="best of R runs (default 3)")
     args = parser.parse_args()
-    articles = load_articles(args.noise, args.limit)
+    articles = load_articles(require(args.noise), args.limit)
     pack = builtin_dir("signals")
     seed = load_signals([pack / name for name in SEED_FILES], builtin=pack)
     rng = random.Random(4)

@@ -37,17 +37,18 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import feedparser
+from outside_data import NOISE_CORPUS, require
 
 from allywatch.watchers.dedup import StoryGrouper
 from allywatch.watchers.parse import parse_feed
 
-CORPUS = Path("/work/shared/eval/noise2022.jsonl.gz")
 FEEDS = 200
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
 
 
 def load_items(corpus: Path) -> list[dict]:
-    with gzip.open(corpus, "rt", encoding="utf-8") as handle:
+    """The corpus's items; a missing corpus ends the benchmark (see outside_data)."""
+    with gzip.open(require(corpus), "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 
@@ -155,7 +156,7 @@ def _peak_rss_mb() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, default=NOISE_CORPUS)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
