@@ -36,9 +36,18 @@ from allywatch.language.regex import regex_keys
 from allywatch.language.terms import TermError, TermKeys, compile_plain, compile_regex
 from allywatch.language.yaml_lines import LList, LMap, YamlFileError, load_yaml
 
-# Cue lists the matcher reads from the vocabulary.
+# Cue lists the matcher reads from the vocabulary (signals/README.md says what each
+# does). Every word the matcher knows is in one of them; a signal's own list of the
+# same name replaces the vocabulary's for that signal, except for the lists read
+# once per article, for every signal alike.
+ARTICLE_CUE_LISTS = ("abbreviation", "clause_break")
 CUE_LISTS = (
+    *ARTICLE_CUE_LISTS,
     "negation", "denial", "rumour", "hedge", "future", "complement", "place", "modifier", "venue",
+    "not_negating", "auxiliary", "still", "trailing_negation", "cessation",
+    "trailing_not_negating", "occurrence", "before_occurrence", "unnamed_source",
+    "source_qualifier", "source_verb", "according_to", "future_in_past", "reporting_verb",
+    "conditional", "subordinator", "with_partner", "passive_infinitive", "list_joiner",
 )  # fmt: skip
 _RESERVED = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -342,6 +351,13 @@ class _SignalReader:
         initial = self._str("initial")
         aggregate = self._aggregate()
         own_lists = self._own_lists()
+        for name in ARTICLE_CUE_LISTS:
+            if name in own_lists:
+                self.err(
+                    own_lists[name].line,
+                    f"`{name}` is read once per article, for every signal:"
+                    " it belongs in a vocabulary file",
+                )
         compiler = _Compiler(own_lists, self.vocab, self.errors, self.shared)
         entities, entity_terms = self._entities(compiler)
         role = self._entity_role()

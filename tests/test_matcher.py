@@ -13,7 +13,7 @@ from allywatch.language.loader import load_signals
 from allywatch.language.records import Observation
 from allywatch.resources import builtin_dir
 from allywatch.watchers.matcher import Matcher
-from allywatch.watchers.text import html_to_text, split_sentences
+from allywatch.watchers.text import html_to_text
 
 GADGETS = """
 id: gadget-exports
@@ -498,13 +498,13 @@ def test_html_to_text_handles_escaped_and_broken_markup() -> None:
     assert html_to_text("  plain\t text  ") == "plain text"
 
 
-def test_paragraphs_end_sentences() -> None:
+def test_paragraphs_end_sentences(matcher: Matcher) -> None:
     text = html_to_text("<p>Talks went on</p><p>Iran received jets</p>")
-    assert split_sentences(text) == ["Talks went on", "Iran received jets"]
+    assert matcher.sentences(text) == ["Talks went on", "Iran received jets"]
 
 
-def test_sentence_splitting_keeps_abbreviations() -> None:
-    assert split_sentences("Mr. Putin met the U.S. envoy. He left! «Да». 3 jets") == [
+def test_sentence_splitting_keeps_abbreviations(matcher: Matcher) -> None:
+    assert matcher.sentences("Mr. Putin met the U.S. envoy. He left! «Да». 3 jets") == [
         "Mr. Putin met the U.S. envoy.",
         "He left!",
         "«Да».",

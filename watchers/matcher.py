@@ -45,6 +45,10 @@ using the cue lists of the vocabulary:
 Per article and entity, only the strongest state evidenced is reported (a
 delivery implies the deal), plus any denials.
 
+Every word these rules name is in a cue list of the vocabulary (signals/vocab/,
+described in signals/README.md); the patterns that put the lists together are
+in cue_patterns.py.
+
 Matching stays cheap as signals grow: the words of an article are looked up
 once in an index of the signals' anchor words (see `_Prefilter`), and only the
 signals whose required term lists can all match are tested further.
@@ -71,64 +75,12 @@ from allywatch.language.condition import (
 from allywatch.language.model import Signal, TermList
 from allywatch.language.records import Evidence, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
+from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
 from allywatch.watchers.text import sentence_spans
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
 HEDGE_AFTER = 3  # ... and after the last one (where the hedge starts)
-# "and" before a modal starts a new verb phrase: "joined the fleet and would be shown".
-_CLAUSE_BREAK = re.compile(
-    r"[,;:()\[\]—–]|\s-\s|\bbut\b|\bwhile\b|\bwhereas\b|\bно\b|\bа\b"
-    r"|\band\s+(?=(?:will|would|may|might|could|can|should|must)\b)",
-    re.I,
-)
-_NOT_ONLY = re.compile(
-    r"\s+only\b|\s+just\b|\s+least\b|\s+to\s+mention\b|\s+(?:только|лишь)\b", re.I
-)
-# A negated predicate right after the match: "Su-35 deliveries to Iran have not
-# started", "Поставки Су-35 в Иран не начались". Not "... not only", "not long ago".
-# "No longer" says that what the words name has ended, whatever the verb (`cease`).
-_TRAILING_NEGATION = re.compile(
-    r"\s+(?:(?:has|have|had|is|are|was|were|do|does|did|will|would|could|can)\s+)?"
-    r"(?:(?:still|so\s+far)\s+)?(?:(?P<cease>no\s+longer)|not|never|yet\s+to)\b"
-    r"|\s+(?:(?:still|so\s+far)\s+)?"
-    r"(?:hasn|haven|hadn|isn|aren|wasn|weren|don|doesn|didn|won|wouldn|couldn|can)['’]t\b"
-    r"|\s+(?:(?:так\s+и|пока|ещ[её]|до\s+сих\s+пор)\s+)?не\b",
-    re.I,
-)
-_NOT_NEGATING = re.compile(
-    r"\s+(?:only|just|least|long|far|because|for\s+the\s+first\s+time|to\s+mention"
-    r"|только|лишь|потому|впервые)\b",
-    re.I,
-)
-# Otherwise only a verb of occurrence, realisation or expectation negates what the
-# match names ("have not started", "has yet to be signed", "is not expected", "так и
-# не состоялась"); any other predicate says something about a thing that happened
-# ("Armenia's non-participation in the summit will not affect ties", "has yet to draw
-# a response").
-_OCCURRENCE = re.compile(
-    r"(?:\s+(?:yet|even|actually|fully|formally|officially|been|be|being|get|got|gotten"
-    r"|был|была|было|были|официально))*\s+"
-    r"(?:start\w*|began|begun|begin\w*|commenc\w*|kick\w*\s+off|launch\w*|happen\w*"
-    r"|occur\w*|take\s+place|taken\s+place|took\s+place|taking\s+place|arriv\w*"
-    r"|materiali[sz]\w*|proceed\w*|go\s+ahead|gone\s+ahead|went\s+ahead|going\s+ahead"
-    r"|come|came|coming|come\s+through|come\s+to\s+pass|off\s+the\s+ground|under\s*way"
-    r"|deliver\w*|ship\w*|sent|handed\s+over|transferr\w*|receiv\w*|reach\w*|deploy\w*"
-    r"|sign|signs|signed|signing|sealed|inked|struck|agreed|approved|finali[sz]\w*"
-    r"|conclud\w*|complet\w*|implement\w*|carried\s+out|fulfill?\w*|execut\w*"
-    r"|reali[sz]\w*|built|build\w*|construct\w*|laid|made|held|confirm\w*|verified"
-    r"|expected|planned|scheduled|due|likely|imminent|forthcoming|in\s+sight|on\s+track"
-    r"|ready|operational|in\s+place|final|possible|feasible|realistic|close|near|exist\w*"
-    r"|mov\w*\s+(?:forward|ahead)|progress\w*|advanc\w*|ratif\w*|take\s+shape|green\s+light"
-    r"|under\s+consideration|on\s+the\s+(?:cards|table|agenda)|true|accurate|correct"
-    r"|начал\w*|начн\w*|начат\w*|стартова\w*|состо[яи]\w*|произо\w*|происход\w*"
-    r"|случ\w*|поступ\w*|прибы\w*|прибуд\w*|пришл\w*|приход\w*|дош\w*|доставл\w*"
-    r"|постав\w*|передан\w*|переда\w*|получ\w*|подписа\w*|подпиш\w*|заключ\w*"
-    r"|одобр\w*|согласова\w*|утвер\w*|построен\w*|постро\w*|стро\w*|заверш\w*"
-    r"|реализ\w*|осуществ\w*|отправ\w*|запущ\w*|запуст\w*|подтвер\w*|ожида\w*"
-    r"|планир\w*|запланир\w*|будет|будут|готов\w*|продвига\w*|существ\w*)(?!\w)",
-    re.I,
-)
 _FIELDS = ("title", "summary")
 _BUCKET = 3  # prefix keys are indexed by this many first letters
 
@@ -136,16 +88,18 @@ _BUCKET = 3  # prefix keys are indexed by this many first letters
 # Names listed with commas ("Gazprom, CNPC sign contract", "Russia, China agree") are
 # one subject, not two clauses: a comma between a capitalised word and a capitalised
 # word followed by a lower-case one.
-_NAME_BEFORE = re.compile(r"(?:^|(?<=\s))[A-ZА-ЯЁ][\w'’-]*\s*$")
-_NAME_AFTER = re.compile(r"\s*[A-ZА-ЯЁ][\w'’-]*\s+[a-zа-яё]")
+_WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<initial>[^\W\d_])[\w'’-]*\s*$")
+_WORDS_AFTER = re.compile(r"\s*(?P<initial>[^\W\d_])[\w'’-]*\s+(?P<next>[^\W\d_])")
 
 
 def _list_comma(text: str, found: re.Match[str]) -> bool:
-    return (
-        found.group() == ","
-        and _NAME_AFTER.match(text, found.end()) is not None
-        and _NAME_BEFORE.search(text, max(0, found.start() - 40), found.start()) is not None
-    )
+    if found.group() != ",":
+        return False
+    after = _WORDS_AFTER.match(text, found.end())
+    if after is None or not after.group("initial").isupper() or not after.group("next").islower():
+        return False
+    before = _WORD_BEFORE.search(text, max(0, found.start() - 40), found.start())
+    return before is not None and before.group("initial").isupper()
 
 
 @dataclass(frozen=True)
@@ -180,14 +134,17 @@ class _Document:
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, title: str, summary: str, vocabulary: _Words) -> _Document:
+    def of(
+        cls, title: str, summary: str, vocabulary: _Words, segmentation: Segmentation
+    ) -> _Document:
         doc = cls((title, summary), vocabulary)
         for index, text in enumerate(doc.texts):
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
-            found = [m for m in _CLAUSE_BREAK.finditer(text) if not _list_comma(text, m)]
+            clause_breaks = segmentation.clause_break.finditer(text)
+            found = [m for m in clause_breaks if not _list_comma(text, m)]
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
-            for start, end in sentence_spans(text):
+            for start, end in sentence_spans(text, segmentation.abbreviation):
                 if text[start:end].strip():
                     doc.units.append(_Unit(index, start, end))
         return doc
@@ -441,6 +398,13 @@ class Matcher:
     def __init__(self, signals: Sequence[Signal]) -> None:
         self.signals = [s for s in signals if s.aggregate is None]
         self._prefilter = _Prefilter(self.signals)
+        self._segmentation = Segmentation.of(self.signals)
+        self._patterns = {id(s): CuePatterns.of(s.cues) for s in self.signals}
+
+    def sentences(self, text: str) -> list[str]:
+        """The sentences of a plain text, as the matcher reads them."""
+        spans = sentence_spans(text, self._segmentation.abbreviation)
+        return [text[a:b].strip() for a, b in spans if text[a:b].strip()]
 
     def match(self, title: str, summary: str) -> list[Observation]:
         """Observations the article evidences; plain text in (run html_to_text first)."""
@@ -448,13 +412,14 @@ class Matcher:
         candidates = self._prefilter.candidates(words)
         if not candidates:
             return []
-        doc = _Document.of(title, summary, words)
+        doc = _Document.of(title, summary, words, self._segmentation)
         observations: list[Observation] = []
         for signal in candidates:
             observations += self._match_signal(signal, doc)
         return observations
 
     def _match_signal(self, signal: Signal, doc: _Document) -> list[Observation]:
+        patterns = self._patterns[id(signal)]
         readings: dict[str | None, list[_Reading]] = {}
         for unit in range(len(doc.units)):
             present = self._actors(signal, doc, unit)
@@ -469,10 +434,12 @@ class Matcher:
                 if not results:
                     continue
                 best = min(score for score, _, _ in results)
-                chosen = _coordinated(doc, {n for score, n, _ in results if score == best}, present)
+                nearest = {n for score, n, _ in results if score == best}
+                chosen = _coordinated(doc, patterns, nearest, present)
                 for _, name, evidence in results:
                     if name in chosen:
-                        reading = _read(signal, state.name, doc, unit, evidence)
+                        match = _Match(signal, patterns, doc, unit, evidence)
+                        reading = _read(match, state.name)
                         if reading is not None:
                             readings.setdefault(name, []).append(reading)
         return [
@@ -529,11 +496,11 @@ def _attached(doc: _Document, name: _Hit, cue: _Hit, joint: re.Pattern[str]) -> 
     )
 
 
-_LIST_JOINER = re.compile(r"\s*(?:,|&|and|or|as well as|along with|и|или)?\s*(?:and\s+)?", re.I)
-
-
 def _coordinated(
-    doc: _Document, chosen: set[str | None], present: list[tuple[str | None, list[_Hit]]]
+    doc: _Document,
+    patterns: CuePatterns,
+    chosen: set[str | None],
+    present: list[tuple[str | None, list[_Hit]]],
 ) -> set[str | None]:
     """`chosen`, plus the entities listed together with them ("Saudi Arabia, Iran and Egypt")."""
     mentions = {name: hits for name, hits in present}
@@ -544,103 +511,188 @@ def _coordinated(
             if name in chosen:
                 continue
             for other in chosen:
-                if any(_joined(doc, a, b) for a in hits for b in mentions.get(other, [])):
+                others = mentions.get(other, [])
+                if any(_joined(doc, patterns, a, b) for a in hits for b in others):
                     chosen = chosen | {name}
                     grown = True
                     break
     return chosen
 
 
-def _joined(doc: _Document, a: _Hit, b: _Hit) -> bool:
-    """Whether two mentions are neighbours in a list: only commas or "and" between them."""
+def _joined(doc: _Document, patterns: CuePatterns, a: _Hit, b: _Hit) -> bool:
+    """Whether two mentions are neighbours in a list: only commas or `list_joiner` words
+    ("and") between them."""
     if a.field != b.field:
         return False
     first, second = (a, b) if a.start < b.start else (b, a)
     between = doc.texts[a.field][first.end : second.start]
-    return _LIST_JOINER.fullmatch(between) is not None
+    return patterns.list_joiner.fullmatch(between) is not None
 
 
-def _read(
-    signal: Signal, state: str, doc: _Document, unit: int, evidence: list[_Hit]
-) -> _Reading | None:
+@dataclass
+class _Match:
+    """A condition match in one sentence, to be read in context."""
+
+    signal: Signal
+    patterns: CuePatterns
+    doc: _Document
+    unit: int
+    evidence: list[_Hit]
+    spans: list[tuple[int, int, int]] = field(init=False)  # (field, start, end) of the evidence
+
+    def __post_init__(self) -> None:
+        self.spans = sorted({(h.field, h.start, h.end) for h in self.evidence})
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """Where the claim of a match lies: its first and last words."""
+
+    first: int  # index of its first word
+    last: int  # index of the word after it
+    start: int  # offset of its first word
+    end: int  # offset of the end of its last word
+    field: int  # field of its last word
+
+    @classmethod
+    def of(cls, hits: list[_Hit]) -> _Anchor:
+        first = min(h.w0 for h in hits)
+        last = max(h.w1 for h in hits)
+        return cls(
+            first=first,
+            last=last,
+            start=min(h.start for h in hits if h.w0 == first),
+            end=max(h.end for h in hits if h.w1 == last),
+            field=next(h.field for h in hits if h.w1 == last),
+        )
+
+    def near(self, cue: _Hit) -> bool:
+        return self.first - HEDGE_BEFORE <= cue.w0 <= self.last + HEDGE_AFTER
+
+
+@dataclass(frozen=True)
+class _Cues:
+    """The cues qualifying a match."""
+
+    hedges: list[_Hit]
+    rumours: list[_Hit]
+    futures: list[_Hit]
+    denials: list[_Hit]
+
+    def all(self) -> tuple[_Hit, ...]:
+        return tuple(self.hedges + self.rumours + self.futures + self.denials)
+
+
+def _read(match: _Match, state: str) -> _Reading | None:
     """Read a condition match in context: negated (None), denied, hedged, or plain."""
-    # What the sentence claims: not the entity, nor background found by article() ("will
-    # not finance the CSTO ..., as Yerevan's participation remains frozen").
-    content = [
-        h
-        for h in evidence
-        if h.term not in signal.entity_terms and h.unit == unit and not h.context
-    ]
-    spans = sorted({(h.field, h.start, h.end) for h in evidence})
-
-    def unit_hits(name: str) -> list[_Hit]:
-        return [h for h in doc.hits(signal.cues[name]) if h.unit == unit and not _inside(h, spans)]
-
-    denials = unit_hits("denial")
-    if not denials and (
-        any(_negated(doc, h, signal.cues["negation"], spans) for h in content)
-        or _negated_after(doc, content)
-    ):
+    claim = _claim(match)
+    denials = _cue_hits(match, "denial")
+    if not denials and _negated_claim(match, claim):
         return None
-    anchor = content or [h for h in evidence if h.unit == unit]
-    first = min(h.w0 for h in anchor)
-    last = max(h.w1 for h in anchor)
+    anchor = _Anchor.of(claim or [h for h in match.evidence if h.unit == match.unit])
+    hedges, futures = _hedges_and_futures(match, anchor)
+    rumours = _rumours(match, state, anchor)
+    return _verdict(match, state, _Cues(hedges, rumours, futures, denials))
 
-    def near(h: _Hit) -> bool:
-        return first - HEDGE_BEFORE <= h.w0 <= last + HEDGE_AFTER
 
-    first_start = min(h.start for h in anchor if h.w0 == first)
-    last_end = max(h.end for h in anchor if h.w1 == last)
-    anchor_field = next(h.field for h in anchor if h.w1 == last)
+def _claim(match: _Match) -> list[_Hit]:
+    """What the sentence claims: its evidence but the entity, and but background found
+    by article() ("will not finance the CSTO ..., as Yerevan's participation remains
+    frozen")."""
+    return [
+        h
+        for h in match.evidence
+        if h.term not in match.signal.entity_terms and h.unit == match.unit and not h.context
+    ]
 
-    def applies(h: _Hit) -> bool:
-        """Near the match; after it, only in its last clause ("signed a memorandum; a
-        contract is expected"); inside it, only in a clause holding part of the match
-        ("CSTO summit: Putin calls for unity; Pashinyan absent"); before it, not
-        across "after", "because" or "since"."""
-        if not near(h):
-            return False
-        if h.start >= last_end:
-            return doc.same_clause(anchor_field, last_end, h.start)
-        if h.start < first_start and _SUBORDINATE.search(doc.texts[h.field], h.end, first_start):
-            return False
-        if h.start > first_start:
-            return any(
-                e.field == h.field and doc.same_clause(h.field, *sorted((e.start, h.start)))
-                for e in evidence
-                if e.unit == unit
-            )
-        return True
 
-    def qualifying(name: str) -> list[_Hit]:
-        return [h for h in unit_hits(name) if applies(h) and not _compound_tail(doc, h)]
+def _cue_hits(match: _Match, name: str) -> list[_Hit]:
+    """A cue list's matches in the match's sentence, but for words of the match itself."""
+    hits = match.doc.hits(match.signal.cues[name])
+    return [h for h in hits if h.unit == match.unit and not _inside(h, match.spans)]
 
-    hedges = qualifying("hedge")
-    reported = [h for h in hedges if h.end <= last_end and _reported_will(doc, unit, h)]
-    hedges = [h for h in hedges if h not in reported]
+
+def _negated_claim(match: _Match, claim: list[_Hit]) -> bool:
+    return any(_negated(match, h) for h in claim) or _negated_after(match, claim)
+
+
+def _qualifying(match: _Match, name: str, anchor: _Anchor) -> list[_Hit]:
+    """A cue list's matches that qualify the match (see `_qualifies`); a cue ending a
+    hyphenated compound describes a thing instead ("the long-delayed deal")."""
+    return [
+        h
+        for h in _cue_hits(match, name)
+        if _qualifies(match, anchor, h) and not _compound_tail(match.doc, h)
+    ]
+
+
+def _qualifies(match: _Match, anchor: _Anchor, cue: _Hit) -> bool:
+    """Whether a cue near the match qualifies it: after it, only in its last clause
+    ("signed a memorandum; a contract is expected"); inside it, only in a clause
+    holding part of the match ("CSTO summit: Putin calls for unity; Pashinyan
+    absent"); before it, not across a `subordinator` ("after", "because")."""
+    if not anchor.near(cue):
+        return False
+    doc = match.doc
+    if cue.start >= anchor.end:
+        return doc.same_clause(anchor.field, anchor.end, cue.start)
+    subordinator = match.signal.cues["subordinator"].pattern
+    if cue.start < anchor.start and subordinator.search(
+        doc.texts[cue.field], cue.end, anchor.start
+    ):
+        return False
+    if cue.start > anchor.start:
+        return any(
+            e.field == cue.field and doc.same_clause(cue.field, *sorted((e.start, cue.start)))
+            for e in match.evidence
+            if e.unit == match.unit
+        )
+    return True
+
+
+def _hedges_and_futures(match: _Match, anchor: _Anchor) -> tuple[list[_Hit], list[_Hit]]:
+    """The hedge and the future cues qualifying the match. A reported "would" in the
+    match is a future, not a hedge; a future cue that is what was agreed is none."""
+    hedges = _qualifying(match, "hedge", anchor)
+    reported = [h for h in hedges if h.end <= anchor.end and _reported_will(match, h)]
+    complements = match.doc.hits(match.signal.cues["complement"])
+    futures = [
+        h for h in _qualifying(match, "future", anchor) if not _complement(match, h, complements)
+    ]
+    return [h for h in hedges if h not in reported], futures + reported
+
+
+def _rumours(match: _Match, state: str, anchor: _Anchor) -> list[_Hit]:
+    """Attributions to unconfirmed sources qualifying the match, with the sentence's
+    framing by unnamed sources for states that take such reports."""
+    rumours = _qualifying(match, "rumour", anchor)
+    if _takes_reports(match.signal, state):
+        rumours += _attribution(match)
+    return rumours
+
+
+def _verdict(match: _Match, state: str, cues: _Cues) -> _Reading:
+    """What the match evidences given its cues: evidence against the state when denied;
+    otherwise the state, or its weaker one when hedged, a question, or reported or
+    planned where the state does not take such reports."""
+    signal = match.signal
+    evidence = tuple(match.evidence) + cues.all()
+    question = match.doc.sentence(match.unit).endswith("?")
+    uncertain = bool(cues.hedges or cues.rumours) or question
+    if cues.denials:
+        return _Reading(state, "against", uncertain, evidence)
     definition = signal.state(state)
-    rumours = qualifying("rumour")
-    if _takes_reports(signal, state):
-        rumours += _attribution(doc, unit)
-    complements = doc.hits(signal.cues["complement"])
-    futures = [h for h in qualifying("future") if not _complement(doc, h, complements)]
-    futures += reported
-    question = doc.sentence(unit).endswith("?")
-    cues = tuple(hedges + rumours + futures + denials)
-    uncertain = bool(hedges or rumours) or question
-    if denials:
-        return _Reading(state, "against", uncertain, tuple(evidence) + cues)
     final = state
     if (
-        hedges
+        cues.hedges
         or question
-        or (rumours and not definition.hedged)
-        or (futures and not definition.future)
+        or (cues.rumours and not definition.hedged)
+        or (cues.futures and not definition.future)
     ):
         final = definition.weaker or signal.initial
     accepted_future = final != signal.initial and signal.state(final).future
-    hedged = uncertain or (bool(futures) and not accepted_future)
-    return _Reading(final, "for", hedged, tuple(evidence) + cues)
+    hedged = uncertain or (bool(cues.futures) and not accepted_future)
+    return _Reading(final, "for", hedged, evidence)
 
 
 def _takes_reports(signal: Signal, state: str) -> bool:
@@ -655,17 +707,19 @@ def _takes_reports(signal: Signal, state: str) -> bool:
     )
 
 
-def _attribution(doc: _Document, unit: int) -> list[_Hit]:
+def _attribution(match: _Match) -> list[_Hit]:
     """An attribution to unnamed sources framing the whole sentence: trailing ("Iran
     receives first Su-35 jets – media", "..., sources say", "... — СМИ") or leading
     ("Report: ..."). It stands in a clause of its own, yet what it attributes is the
     sentence's claim, so it hedges every match in the sentence as "reportedly" would.
     A named outlet or an official one ("- Tasnim", "state media says") does not."""
+    doc, unit = match.doc, match.unit
     u = doc.units[unit]
     text = doc.texts[u.field]
-    found = _ATTRIBUTION_AFTER.search(text, u.start, u.end) or _ATTRIBUTION_BEFORE.match(
+    patterns = match.patterns
+    found = patterns.attribution_after.search(
         text, u.start, u.end
-    )
+    ) or patterns.attribution_before.match(text, u.start, u.end)
     if found is None:
         return []
     start, end = found.span("source")
@@ -677,57 +731,20 @@ def _attribution(doc: _Document, unit: int) -> list[_Hit]:
     ]
 
 
-# Who is unnamed: media, reports, sources, insiders, at most with words that neither
-# name them nor make them official ("Iranian media", "some reports"; not "state media").
-_QUALIFIER = (
-    r"(?:(?:some|several|many|unnamed|anonymous|unidentified|informed|local|foreign|western"
-    r"|regional|independent|opposition|social|online|news|(?-i:[A-Z][a-z]+(?:an|ian|ese|ish|i|ic)))\s+)"
-)
-_UNNAMED = (
-    rf"(?:(?:the\s+)?{_QUALIFIER}{{0,2}}(?:media|press|reports?|sources?|insiders?)"
-    r"|(?:(?:западн|иностранн|зарубежн|местн|иранск|российск|израильск|американск|арабск"
-    r"|украинск|турецк|китайск|армянск)\w*\s+)?(?:СМИ|источник\w*|инсайдер\w*))"
-)
-_SAYS = (
-    r"(?:say|says|said|claim|claims|claimed|suggest|suggests|suggested|allege|alleges"
-    r"|alleged|report|reports|reported|indicate|indicates|write|writes|wrote"
-    r"|сообща\w*|сообщил\w*|пиш\w*|писали|утвержда\w*|переда\w*|узнал\w*)"
-)
-_ATTRIBUTION_AFTER = re.compile(
-    r"(?:\s*[,:]\s*|\s+[-–—]\s*|\s*[–—]\s*)(?P<source>"
-    rf"(?:according\s+to|по\s+(?:данным|информации|сообщениям))\s+{_UNNAMED}"
-    rf"|{_SAYS}\s+{_UNNAMED}"
-    rf"|{_UNNAMED}(?:\s+{_SAYS})?"
-    r")[\s.!\"'”’»)]*$",
-    re.I,
-)
-_ATTRIBUTION_BEFORE = re.compile(
-    r"[\s\"'“«]*(?P<source>media|reports?|sources?|СМИ|источник\w*)\s*:\s", re.I
-)
-
-
-def _reported_will(doc: _Document, unit: int, cue: _Hit) -> bool:
-    """Whether a "would" before the match's last word is a reported "will" ("a
-    commander said the jets would be delivered soon"): a future, not a hedge, unless
-    the sentence makes it conditional. After the match it is another verb's ("said
-    supplying jets to Iran would cross a red line")."""
-    text = doc.texts[cue.field]
-    if text[cue.start : cue.end].lower() != "would":
+def _reported_will(match: _Match, cue: _Hit) -> bool:
+    """Whether a `future_in_past` cue ("would") before the match's last word is a
+    reported "will" ("a commander said the jets would be delivered soon"): after a
+    `reporting_verb`, in a sentence with no `conditional` word. After the match it is
+    another verb's ("said supplying jets to Iran would cross a red line")."""
+    cues = match.signal.cues
+    text = match.doc.texts[cue.field]
+    if cues["future_in_past"].pattern.fullmatch(text, cue.start, cue.end) is None:
         return False
-    u = doc.units[unit]
+    u = match.doc.units[match.unit]
     return (
-        _REPORTING.search(text, u.start, cue.start) is not None
-        and _CONDITIONAL.search(text, u.start, u.end) is None
+        cues["reporting_verb"].pattern.search(text, u.start, cue.start) is not None
+        and cues["conditional"].pattern.search(text, u.start, u.end) is None
     )
-
-
-_REPORTING = re.compile(r"(?<!\w)(?:said|told|announced|added|stated)(?!\w)", re.I)
-_CONDITIONAL = re.compile(r"(?<!\w)(?:if|unless|could|might|may|perhaps|possibly)(?!\w)", re.I)
-
-
-# A conjunction between a cue and the match starts the clause the match is in: "Kremlin
-# seeks explanation after Armenia freezes ..." (the seeking is the Kremlin's).
-_SUBORDINATE = re.compile(r"(?<!\w)(?:after|because|since)(?!\w)", re.I)
 
 
 def _compound_tail(doc: _Document, cue: _Hit) -> bool:
@@ -742,70 +759,65 @@ def _compound_tail(doc: _Document, cue: _Hit) -> bool:
 
 
 _COMPOUND_HYPHENS = "-\u2010\u2011"
+_PARTNER_WORDS = 4  # at most this many words from a complement to a future cue after a partner
 
 
-def _complement(doc: _Document, cue: _Hit, complements: list[_Hit]) -> bool:
+def _complement(match: _Match, cue: _Hit, complements: list[_Hit]) -> bool:
     """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
-    sell"), not a sign that the agreement lies ahead. A passive infinitive ("a deal to be
-    signed") is what lies ahead for the agreement itself. The party agreed with may stand
-    between ("an agreement with China to build")."""
-    if _PASSIVE.match(doc.texts[cue.field], cue.start):
+    sell"), not a sign that the agreement lies ahead. A `passive_infinitive` ("a deal to
+    be signed") is what lies ahead for the agreement itself. The party agreed with may
+    stand between ("an agreement with China to build")."""
+    text = match.doc.texts[cue.field]
+    if match.signal.cues["passive_infinitive"].pattern.match(text, cue.start):
         return False
-    text = doc.texts[cue.field]
     return any(
         c.field == cue.field
         and c.end <= cue.start
         and (
             0 <= cue.w0 - c.w1 <= 1
             or cue.w0 - c.w1 <= _PARTNER_WORDS
-            and _PARTNER.match(text, c.end) is not None
+            and match.patterns.with_partner.match(text, c.end) is not None
         )
         for c in complements
     )
-
-
-# The party agreed with may stand between: "an agreement with China to build".
-_PARTNER = re.compile(r"\s+with\s", re.I)
-_PARTNER_WORDS = 4
-
-
-_PASSIVE = re.compile(r"(?:(?:is|are|was|were)\s+)?to\s+be\b", re.I)
 
 
 def _inside(hit: _Hit, spans: list[tuple[int, int, int]]) -> bool:
     return any(f == hit.field and s <= hit.start and hit.end <= e for f, s, e in spans)
 
 
-def _negated(
-    doc: _Document, hit: _Hit, negation: TermList, spans: list[tuple[int, int, int]]
-) -> bool:
+def _negated(match: _Match, hit: _Hit) -> bool:
     """Whether a negation cue stands just before `hit`, in the same clause."""
+    doc = match.doc
     text = doc.texts[hit.field]
-    for cue in doc.hits(negation):
-        if cue.field != hit.field or cue.end > hit.start or _inside(cue, spans):
+    for cue in doc.hits(match.signal.cues["negation"]):
+        if cue.field != hit.field or cue.end > hit.start or _inside(cue, match.spans):
             continue
         if hit.w0 - cue.w1 > NEGATION_WINDOW:
             continue
-        if _NOT_ONLY.match(text, cue.end):
+        if match.patterns.not_negating.match(text, cue.end):
             continue
         if doc.same_clause(hit.field, cue.end, hit.start):
             return True
     return False
 
 
-def _negated_after(doc: _Document, content: list[_Hit]) -> bool:
+def _negated_after(match: _Match, claim: list[_Hit]) -> bool:
     """Whether a negated predicate follows the match's last word and says that what the
     words name did not come about: "Su-35 deliveries to Iran have not started", "have
     yet to arrive", "так и не начались". A negated predicate of another kind leaves the
     claim standing ("Armenia's non-participation in the summit will not affect ties")."""
-    if not content:
+    if not claim:
         return False
-    last = max(content, key=lambda h: (h.field, h.end))
-    text = doc.texts[last.field]
-    found = _TRAILING_NEGATION.match(text, last.end)
-    if found is None or _NOT_NEGATING.match(text, found.end()):
+    last = max(claim, key=lambda h: (h.field, h.end))
+    text = match.doc.texts[last.field]
+    patterns = match.patterns
+    found = patterns.trailing_negation.match(text, last.end)
+    if found is None or patterns.trailing_not_negating.match(text, found.end()):
         return False
-    return found.group("cease") is not None or _OCCURRENCE.match(text, found.end()) is not None
+    return (
+        found.group("cease") is not None or patterns.occurrence.match(text, found.end()) is not None
+    )
 
 
 def _summarise(

@@ -80,25 +80,28 @@ def html_to_text(s: str) -> str:
 
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) and
-# whitespace, when the next sentence starts with an upper-case letter, a digit or
-# an opening quote. Abbreviations such as "U.S." or "Mr." are not split because the
-# character before the full stop is a single capital or a known abbreviation.
-_SENT_END = re.compile(r"""(?<=[.!?…])["'”’»)\]]*\s+(?=["'“‘«(\[]?[A-ZА-ЯЁ0-9])""")
-_ABBREV = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Gen|Col|Lt|Sgt|Capt|Sen|Rep|Gov|St|Jr|Sr|Inc|Corp|Ltd|Co|vs|No|"
-    r"Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec|г|гг|т|см|им|ул)\.|\b[A-ZА-Я]\.)$"
-)
+# whitespace, when the next sentence starts with a capital letter, a digit or an
+# opening quote. A full stop after an initial ("U.S.", "J. Smith") or a known
+# abbreviation ("Mr.", "Jan.") ends none.
+_SENT_END = re.compile(r"""(?<=[.!?…])["'”’»)\]]*\s+(?=["'“‘«(\[]?(?P<next>[^\W_]))""")
+_INITIAL = re.compile(r"(?<!\w)(?P<letter>[^\W\d_])\.$")
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of `text`; a newline always ends one."""
+def sentence_spans(text: str, abbreviation: re.Pattern[str]) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of `text`; a newline always ends one.
+
+    `abbreviation` finds a known abbreviation with its full stop at the end of a
+    text (see watchers/cue_patterns.py).
+    """
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
         start = offset
         for m in _SENT_END.finditer(line):
-            head = line[start - offset : m.start()]
-            if _ABBREV.search(head.rstrip("\"'”’»)]")):
+            if not _starts_sentence(m.group("next")):
+                continue
+            head = line[start - offset : m.start()].rstrip("\"'”’»)]")
+            if _is_initial(head) or abbreviation.search(head):
                 continue
             spans.append((start, offset + m.start()))
             start = offset + m.end()
@@ -107,6 +110,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def split_sentences(text: str) -> list[str]:
-    """The sentences of `text`, stripped."""
-    return [text[a:b].strip() for a, b in sentence_spans(text) if text[a:b].strip()]
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char in "0123456789"
+
+
+def _is_initial(head: str) -> bool:
+    found = _INITIAL.search(head)
+    return found is not None and found.group("letter").isupper()
