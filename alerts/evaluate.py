@@ -21,17 +21,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.rules import (
-    Change,
-    Evidence,
-    StateStatus,
-    Timeline,
-    replay_aggregate,
-    replay_signal,
-    severity_of,
-)
+from allywatch.alerts.rules import Change, StateStatus, Timeline, replay_all, severity_of
 from allywatch.alerts.silences import is_silenced
 from allywatch.language.model import Signal
+from allywatch.language.records import Observation
 from allywatch.store import queries
 from allywatch.store.models import Alert, SignalState, Transition
 from allywatch.store.silences import list_silences
@@ -61,16 +54,14 @@ def evaluate(
     """
     marks = queries.observation_marks(session)
     stored = {(row.signal, row.entity): row for row in queries.signal_states(session)}
-    plain = [s for s in signals if s.aggregate is None]
     keys = {s.id: _key(s, marks.get(s.id)) for s in signals}
     due = {s.id for s in signals if _due(s, keys[s.id], stored, now)}
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
-    timelines = {
-        s.id: replay_signal(s, stored_evidence(session, s.id), now) for s in plain if s.id in due
-    }
-    for signal in signals:
-        if signal.aggregate is not None and signal.aggregate.of in timelines:
-            timelines[signal.id] = [replay_aggregate(signal, timelines[signal.aggregate.of])]
+    # Aggregates are replayed from their members' timelines, so whenever those are.
+    replayed = [s for s in signals if s.id in due or s.aggregate is not None]
+    timelines = replay_all(
+        replayed, lambda signal_id: queries.stored_observations(session, signal_id), now
+    )
 
     silences = list_silences(session, now)
     by_id = {s.id: s for s in signals}
@@ -172,32 +163,14 @@ def reconcile(
     return out
 
 
-def stored_evidence(session: Session, signal_id: str) -> list[tuple[str | None, Evidence]]:
-    return [
-        (
-            row.entity or None,
-            Evidence(
-                at=row.published_at,
-                state=row.state,
-                outlet=row.outlet,
-                story=row.story,
-                polarity=row.polarity,
-                hedged=row.hedged,
-                link=row.link,
-                title=row.title,
-            ),
-        )
-        for row in queries.evidence_rows(session, signal_id)
-    ]
-
-
-def evidence_json(items: Sequence[Evidence]) -> list[dict[str, object]]:
+def evidence_json(items: Sequence[Observation]) -> list[dict[str, object]]:
+    """The articles a change cites, as transitions and alerts store them."""
     return [
         {
             "link": e.link,
             "title": e.title,
             "outlet": e.outlet,
-            "published": e.at.isoformat(),
+            "published": e.published.isoformat(),
             "state": e.state,
             "polarity": e.polarity,
             "hedged": e.hedged,

@@ -41,7 +41,9 @@ state, or the initial state when none is held. Every change of it is a
 `Change` carrying the articles that caused it.
 
 The signal definitions are the signal language's own types
-(allywatch.language.model).
+(allywatch.language.model), and the observations are the matcher's
+(allywatch.language.records.Observation), placed in their articles: the
+engine reads when each was published, its outlet, story, link and title.
 """
 
 from __future__ import annotations
@@ -51,26 +53,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import NamedTuple
+from operator import attrgetter
 
 from allywatch.language.model import Corroboration, Signal, StateDef
+from allywatch.language.records import Observation
 
 # How many articles a change cites at most (the newest ones).
 MAX_CITED = 20
 
 
-class Evidence(NamedTuple):
-    """One observation as the rules engine sees it (a tuple: replays create many)."""
-
-    at: datetime
-    state: str
-    outlet: str
-    story: str
-    polarity: str = "for"
-    hedged: bool = False
-    link: str = ""
-    title: str = ""
-    words: tuple[str, ...] = ()
+# Reports in time order, ties broken by what they say: a replay does not depend on
+# the order it is given them.
+chronological = attrgetter(
+    "published", "state", "outlet", "story", "polarity", "hedged", "link", "title"
+)
+_published = attrgetter("published")
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,7 @@ class Change:
     from_state: str
     to_state: str
     at: datetime
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[Observation, ...] = ()
     reason: str = "evidence"
 
 
@@ -122,7 +119,7 @@ class Timeline:
     status: tuple[StateStatus, ...] = ()
 
 
-def counts(spec: StateDef, item: Evidence) -> bool:
+def counts(spec: StateDef, item: Observation) -> bool:
     """Whether a report bears on this state at all (hedged ones only where allowed)."""
     return item.polarity in ("for", "against") and (spec.hedged or not item.hedged)
 
@@ -153,11 +150,11 @@ class Tally:
 
     def __init__(self, within: timedelta | None) -> None:
         self.within = within
-        self.items: deque[Evidence] = deque()
+        self.items: deque[Observation] = deque()
         self._outlets = {"for": Counter[str](), "against": Counter[str]()}
         self._stories = {"for": Counter[str](), "against": Counter[str]()}
 
-    def add(self, item: Evidence) -> None:
+    def add(self, item: Observation) -> None:
         self.items.append(item)
         self._outlets[item.polarity][item.outlet] += 1
         self._stories[item.polarity][item.story] += 1
@@ -168,7 +165,7 @@ class Tally:
             return
         start = moment - self.within
         items = self.items
-        while items and items[0].at <= start:
+        while items and items[0].published <= start:
             item = items.popleft()
             for counter, value in (
                 (self._outlets[item.polarity], item.outlet),
@@ -190,7 +187,7 @@ class Tally:
         )
         return for_outlets - against_outlets, for_stories - against_stories
 
-    def reports(self, polarity: str) -> list[Evidence]:
+    def reports(self, polarity: str) -> list[Observation]:
         return [item for item in self.items if item.polarity == polarity]
 
 
@@ -217,7 +214,7 @@ class _State:
         self.standing = self.held = False
         self.changed_at: datetime | None = None
         self.last_support: datetime | None = None
-        self.cause: tuple[Evidence, ...] = ()
+        self.cause: tuple[Observation, ...] = ()
         self.cause_reason = "evidence"
 
     @property
@@ -254,7 +251,7 @@ class _State:
         self.cause = cite(reports or self.corroborating.reports("for"))
         self.cause_reason = "evidence" if reports else "corroborated"
 
-    def fall(self, moment: datetime, reason: str, cause: Iterable[Evidence]) -> None:
+    def fall(self, moment: datetime, reason: str, cause: Iterable[Observation]) -> None:
         self.standing, self.changed_at = False, moment
         self.cause, self.cause_reason = cite(cause), reason
 
@@ -274,16 +271,16 @@ class _State:
         )
 
 
-def cite(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+def cite(items: Iterable[Observation]) -> tuple[Observation, ...]:
     """The articles to cite: each link once, the newest MAX_CITED, oldest first."""
-    unique: dict[str, Evidence] = {}
-    for item in sorted(items):
-        unique.setdefault(item.link or f"{item.outlet}|{item.story}|{item.at}", item)
-    return tuple(sorted(unique.values())[-MAX_CITED:])
+    unique: dict[str, Observation] = {}
+    for item in sorted(items, key=chronological):
+        unique.setdefault(item.link or f"{item.outlet}|{item.story}|{item.published}", item)
+    return tuple(sorted(unique.values(), key=chronological)[-MAX_CITED:])
 
 
 def replay(
-    signal: Signal, entity: str | None, evidence: Iterable[Evidence], now: datetime
+    signal: Signal, entity: str | None, evidence: Iterable[Observation], now: datetime
 ) -> Timeline:
     """Walk one entity's evidence in time order and record every state change up to `now`."""
     chains = {spec.name: implied(signal, spec.name) for spec in signal.states}
@@ -293,9 +290,14 @@ def replay(
     ]
     by_name = {s.spec.name: s for s in states}
     relevant = sorted(
-        e for e in evidence if e.at <= now and (e.state in by_name or e.state == signal.initial)
+        (
+            e
+            for e in evidence
+            if e.published <= now and (e.state in by_name or e.state == signal.initial)
+        ),
+        key=chronological,
     )
-    batches = [(at, list(items)) for at, items in groupby(relevant, key=lambda e: e.at)]
+    batches = [(at, list(items)) for at, items in groupby(relevant, key=_published)]
     committed, since = signal.initial, None
     changes: list[Change] = []
     index = 0
@@ -341,10 +343,10 @@ def _apply(
     by_name: dict[str, _State],
     chains: dict[str, list[str]],
     moment: datetime,
-    batch: list[Evidence],
+    batch: list[Observation],
 ) -> None:
     """Take in the reports published at `moment`: stand, fall, supersede."""
-    touched: dict[str, list[Evidence]] = {}
+    touched: dict[str, list[Observation]] = {}
     for item in batch:
         names = chains.get(item.state, []) if item.polarity == "for" else [item.state]
         for name in names:
@@ -361,7 +363,7 @@ def _apply(
     for s in states:
         for tally in s.tallies():
             tally.slide(moment)
-    fresh: list[tuple[int, list[Evidence]]] = []
+    fresh: list[tuple[int, list[Observation]]] = []
     initial_support = [
         e for e in batch if e.state == signal.initial and e.polarity == "for" and not e.hedged
     ]
@@ -389,20 +391,18 @@ def _apply(
                 s.fall(moment, "superseded", items)
 
 
-def replay_signal(
-    signal: Signal, evidence: Iterable[tuple[str | None, Evidence]], now: datetime
-) -> list[Timeline]:
+def replay_signal(signal: Signal, evidence: Iterable[Observation], now: datetime) -> list[Timeline]:
     """One timeline per entity (or one for the whole signal when it has none)."""
-    by_entity: dict[str | None, list[Evidence]] = {e: [] for e in (signal.entities or (None,))}
-    for entity, item in evidence:
-        if entity in by_entity:
-            by_entity[entity].append(item)
+    by_entity: dict[str | None, list[Observation]] = {e: [] for e in (signal.entities or (None,))}
+    for item in evidence:
+        if item.entity in by_entity:
+            by_entity[item.entity].append(item)
     return [replay(signal, entity, items, now) for entity, items in by_entity.items()]
 
 
 def replay_all(
     signals: Sequence[Signal],
-    evidence: Callable[[str], Iterable[tuple[str | None, Evidence]]],
+    evidence: Callable[[str], Iterable[Observation]],
     now: datetime,
 ) -> dict[str, list[Timeline]]:
     """Every signal's timelines: plain signals from `evidence(signal_id)`, then aggregates."""

@@ -13,7 +13,6 @@ tolerance; what is left over is missed (expected) or false (found).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,26 +21,16 @@ from typing import Any
 
 import yaml
 
-from allywatch.alerts.rules import Change, Evidence, replay_all
+from allywatch.alerts.rules import Change, replay_all
 from allywatch.language.model import Signal
+from allywatch.language.records import Article, Observation
+from allywatch.watchers.article_file import ArticleFileError, read_article_file
 from allywatch.watchers.dedup import StoryGrouper
-from allywatch.watchers.links import canonical_link, outlet_of
 from allywatch.watchers.matcher import Matcher
-from allywatch.watchers.text import html_to_text
 
 
 class BacktestError(Exception):
     """An archive or expectations file that cannot be used; names the file and line."""
-
-
-@dataclass(frozen=True)
-class ArchivedArticle:
-    line: int
-    title: str
-    summary: str
-    link: str
-    published: datetime
-    outlet: str
 
 
 @dataclass(frozen=True)
@@ -59,51 +48,13 @@ class Comparison:
     false: list[Change]
 
 
-def read_archive(path: Path, text: str | None = None) -> list[ArchivedArticle]:
-    """The articles of a JSON Lines archive; `text` when it was read already (stdin)."""
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BacktestError(f"{path}: cannot read: {exc}") from exc
-    articles = []
-    # Lines end at "\n" only: str.splitlines would also split at U+2028 and friends,
-    # which JSON strings may hold unescaped.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            articles.append(_article(path, number, line))
-    return articles
-
-
-def _article(path: Path, number: int, line: str) -> ArchivedArticle:
-    where = f"{path}:{number}"
+def read_archive(path: Path, text: str | None = None) -> list[Article]:
+    """The articles of a JSON Lines archive, each dated; `text` when it was read already
+    (stdin)."""
     try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise BacktestError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(item, dict):
-        raise BacktestError(f"{where}: expected a JSON object, got {type(item).__name__}")
-    for key in ("title", "summary", "link", "source"):
-        if item.get(key) is not None and not isinstance(item[key], str):
-            raise BacktestError(f"{where}: `{key}` must be a string")
-    if not (item.get("title") or item.get("summary")):
-        raise BacktestError(f"{where}: the article has neither title nor summary")
-    if "published" not in item:
-        raise BacktestError(f"{where}: missing `published` (an ISO-8601 time)")
-    published = _time(item["published"])
-    if published is None:
-        raise BacktestError(
-            f"{where}: `published` must be an ISO-8601 time, got {item['published']!r}"
-        )
-    link = canonical_link(item.get("link") or "")
-    return ArchivedArticle(
-        line=number,
-        title=item.get("title") or "",
-        summary=item.get("summary") or "",
-        link=link,
-        published=published,
-        outlet=outlet_of(link) or item.get("source") or "",
-    )
+        return read_article_file(path, text)
+    except ArticleFileError as exc:
+        raise BacktestError(str(exc)) from None
 
 
 def _time(value: Any) -> datetime | None:
@@ -124,7 +75,7 @@ def _time(value: Any) -> datetime | None:
 
 def backtest(
     signals: Sequence[Signal],
-    articles: Iterable[ArchivedArticle],
+    articles: Iterable[Article],
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Change]:
@@ -135,40 +86,23 @@ def backtest(
     """
     matcher = Matcher(signals)
     grouper = StoryGrouper()
-    evidence: dict[str, list[tuple[str | None, Evidence]]] = {s.id: [] for s in signals}
+    observations: dict[str, list[Observation]] = {s.id: [] for s in signals}
     seen: set[str] = set()
     newest: datetime | None = None
-    for article in sorted(articles, key=lambda a: (a.published, a.line)):
+    for article in sorted(articles, key=lambda a: a.published):
         if progress is not None:
             progress(1)
         if article.link and article.link in seen:
             continue  # the same article twice in the archive counts once, as in a live run
         seen.add(article.link)
         newest = article.published if newest is None else max(newest, article.published)
-        title, summary = html_to_text(article.title), html_to_text(article.summary)
-        key = article.link or f"line-{article.line}"
-        story = grouper.add(key, title, summary)
-        for obs in matcher.match(title, summary):
-            evidence.setdefault(obs.signal, []).append(
-                (
-                    obs.entity,
-                    Evidence(
-                        at=article.published,
-                        state=obs.state,
-                        outlet=article.outlet,
-                        story=story,
-                        polarity=obs.polarity,
-                        hedged=obs.hedged,
-                        link=article.link,
-                        title=title,
-                        words=tuple(dict.fromkeys(e.text for e in obs.evidence)),
-                    ),
-                )
-            )
+        story = grouper.add(article.uid, article.title, article.summary)
+        for obs in matcher.match(article.title, article.summary):
+            observations.setdefault(obs.signal, []).append(obs.in_article(article, story))
     now = until or newest
     if now is None:
         return []
-    timelines = replay_all(signals, lambda signal_id: evidence.get(signal_id, []), now)
+    timelines = replay_all(signals, lambda signal_id: observations.get(signal_id, []), now)
     changes = [c for group in timelines.values() for t in group for c in t.changes]
     aggregates = {s.id for s in signals if s.aggregate is not None}
     return sorted(changes, key=lambda c: (c.at, c.signal in aggregates, c.signal, c.entity or ""))

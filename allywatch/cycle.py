@@ -25,7 +25,7 @@ from allywatch.alerts.evaluate import evaluate
 from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config
 from allywatch.digests import send_due
-from allywatch.language.records import Article
+from allywatch.language.records import Article, Observation
 from allywatch.store import claims, queries
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source
@@ -266,10 +266,7 @@ class _Intake:
         # turn, so that workers do them side by side; the turn rechecks the rest only
         # if another worker stored articles meanwhile.
         unknown = _unknown(engine, articles, stories)
-        matched = [
-            (a, print_, [o.to_json() for o in self.matcher.match(a.title, a.summary)])
-            for a, print_ in unknown
-        ]
+        matched = [(a, print_, self.matcher.match(a.title, a.summary)) for a, print_ in unknown]
         with writing(engine) as session:
             claims.exclusive(session, claims.ARTICLES)
             source = claims.release_source(session, source_id, self.worker)
@@ -321,7 +318,7 @@ def _unknown(engine: Engine, articles: Parsed, stories: _Stories) -> Parsed:
 def _store_articles(
     session: Session,
     source: Source,
-    matched: list[tuple[Article, Fingerprint | None, list[dict]]],
+    matched: list[tuple[Article, Fingerprint | None, list[Observation]]],
     now: datetime,
     stories: _Stories,
     recheck: bool,
@@ -335,27 +332,15 @@ def _store_articles(
         known_uids, known_links = queries.known_article_keys(
             session, [a.uid for a, _, _ in matched], [a.link for a, _, _ in matched]
         )
-    batch: list[tuple[dict, list[dict]]] = []
+    batch: list[tuple[Article, str, list[Observation]]] = []
     for article, print_, observations in matched:
         if article.uid in known_uids or article.link in known_links:
             continue
         known_uids.add(article.uid)
         known_links.add(article.link)
-        columns = {
-            "uid": article.uid,
-            "link": article.link,
-            "title": article.title,
-            "summary": article.summary,
-            "published_at": article.published,
-            "first_seen_at": now,
-            "source_id": source.id,
-            "source_name": source.name,
-            "outlet": article.outlet or source.name,
-            "story": stories.grouper.add_fingerprint(article.uid, print_),
-        }
-        batch.append((columns, observations))
+        batch.append((article, stories.grouper.add_fingerprint(article.uid, print_), observations))
     if batch:
-        stories.last_id = queries.add_articles(session, batch)
+        stories.last_id = queries.add_articles(session, source, now, batch)
     report.new_articles += len(batch)
-    report.observations += sum(len(observations) for _, observations in batch)
+    report.observations += sum(len(observations) for _, _, observations in batch)
     return len(batch)

@@ -16,33 +16,27 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.rules import supporters
 from allywatch.language.durations import format_duration
 from allywatch.language.model import Signal, StateDef
+from allywatch.language.records import Observation
 from allywatch.store import queries
-from allywatch.store.models import Observation
 
 # Articles listed per state and side (the newest ones).
 LISTED = 10
 
 
 @dataclass(frozen=True)
-class Article:
-    outlet: str
-    published: datetime
-    title: str
-    link: str
-    words: tuple[str, ...]
-    hedged: bool
-    counted: bool
-
-
-@dataclass(frozen=True)
 class StateView:
-    """One state of the signal: its requirement, where it stands, the articles in its window."""
+    """One state of the signal: its requirement, where it stands, the observations in its
+    window (newest first), and whether hedged ones count towards it."""
 
     name: str
     requirement: str
     status: dict[str, Any]
-    supporting: list[Article]
-    opposing: list[Article]
+    supporting: list[Observation]
+    opposing: list[Observation]
+    hedged_counts: bool
+
+    def counted(self, observation: Observation) -> bool:
+        return self.hedged_counts or not observation.hedged
 
 
 @dataclass(frozen=True)
@@ -101,12 +95,9 @@ def explain(
         # Reports of stronger states support this one too (alerts.rules.implied).
         bearing = {"for": supporters(signal, spec.name), "against": [spec.name]}
         sides = {
-            polarity: [
-                _article(obs, article, spec.hedged)
-                for obs, article in queries.observations_between(
-                    session, signal.id, key, bearing_states, polarity, start, moment, LISTED
-                )
-            ]
+            polarity: queries.observations_between(
+                session, signal.id, key, bearing_states, polarity, start, moment, LISTED
+            )
             if moment is not None
             else []
             for polarity, bearing_states in bearing.items()
@@ -118,6 +109,7 @@ def explain(
                 status=status,
                 supporting=sides["for"],
                 opposing=sides["against"],
+                hedged_counts=spec.hedged,
             )
         )
     return _with_changes(base, signal, views)
@@ -206,23 +198,6 @@ def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> lis
     return out
 
 
-def _article(obs: Observation, article: Any, hedged_counts: bool) -> Article:
-    words = []
-    for item in obs.evidence or []:
-        text = item.get("text") if isinstance(item, dict) else None
-        if text and text not in words:
-            words.append(text)
-    return Article(
-        outlet=obs.outlet,
-        published=obs.published_at,
-        title=article.title,
-        link=article.link,
-        words=tuple(words),
-        hedged=obs.hedged,
-        counted=hedged_counts or not obs.hedged,
-    )
-
-
 def _requirement(spec: StateDef) -> str:
     parts = [f"{spec.min_sources} outlet(s)", f"{spec.min_stories} story(ies)"]
     text = " and ".join(parts)
@@ -242,15 +217,15 @@ def _day(value: str | datetime) -> str:
 
 
 def as_json(explanation: Explanation) -> dict[str, Any]:
-    def article(a: Article) -> dict[str, Any]:
+    def article(view: StateView, obs: Observation) -> dict[str, Any]:
         return {
-            "outlet": a.outlet,
-            "published": a.published.isoformat(),
-            "title": a.title,
-            "link": a.link,
-            "words": list(a.words),
-            "hedged": a.hedged,
-            "counted": a.counted,
+            "outlet": obs.outlet,
+            "published": obs.published.isoformat(),
+            "title": obs.title,
+            "link": obs.link,
+            "words": list(obs.words()),
+            "hedged": obs.hedged,
+            "counted": view.counted(obs),
         }
 
     entered = dict(explanation.entered) if explanation.entered else None
@@ -270,8 +245,8 @@ def as_json(explanation: Explanation) -> dict[str, Any]:
                 "name": v.name,
                 "requirement": v.requirement,
                 "status": v.status,
-                "supporting": [article(a) for a in v.supporting],
-                "opposing": [article(a) for a in v.opposing],
+                "supporting": [article(v, a) for a in v.supporting],
+                "opposing": [article(v, a) for a in v.opposing],
             }
             for v in explanation.states
         ],
@@ -313,17 +288,23 @@ def render(explanation: Explanation) -> list[str]:
             "supported" if status.get("standing") else "not supported" if status else "no evidence"
         )
         lines.append(f"{view.name} ({standing}; needs {view.requirement})")
-        for label, articles in (("for", view.supporting), ("against", view.opposing)):
-            if not articles:
+        for label, observations in (("for", view.supporting), ("against", view.opposing)):
+            if not observations:
                 continue
             lines.append(f"  {label}:")
-            for a in articles:
+            for obs in observations:
                 flags = (
-                    " (hedged, not counted)" if not a.counted else " (hedged)" if a.hedged else ""
+                    " (hedged, not counted)"
+                    if not view.counted(obs)
+                    else " (hedged)"
+                    if obs.hedged
+                    else ""
                 )
-                words = f"  [{', '.join(a.words)}]" if a.words else ""
+                words = ", ".join(obs.words())
+                words = f"  [{words}]" if words else ""
                 lines.append(
-                    f"    {a.published:%Y-%m-%d} {a.outlet}: {a.title}{flags}{words} <{a.link}>"
+                    f"    {obs.published:%Y-%m-%d} {obs.outlet}: {obs.title}{flags}{words}"
+                    f" <{obs.link}>"
                 )
     if e.would_change:
         lines.append("")

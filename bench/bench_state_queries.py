@@ -17,6 +17,7 @@ alone costs (the part that does not depend on the data).
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sqlite3
 import statistics
@@ -33,6 +34,7 @@ from allywatch.cli import main
 from allywatch.explain import explain
 from allywatch.language.loader import load_signals
 from allywatch.language.model import Signal
+from allywatch.language.records import MatchedTerm, Observation
 from allywatch.resources import builtin_dir
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, reading, writing
@@ -42,6 +44,8 @@ from allywatch.workspace import Workspace
 START = datetime(2021, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=5 * 365)
 OUTLETS = [f"outlet{n}.example" for n in range(200)]
+# The terms every observation matched, as the store keeps them.
+EVIDENCE = json.dumps([MatchedTerm("t", "word", "title", 0, 4, "word").to_json()])
 
 
 def _sqlite_time(moment: datetime) -> str:
@@ -90,7 +94,7 @@ def populate(path: Path, signals: list[Signal], count: int, seed: int = 7) -> No
             observations.append(
                 (number + 1, number + 1, signal.id, entity, state,
                  "against" if rnd.random() < 0.1 else "for", rnd.random() < 0.1,
-                 '[{"term": "t", "text": "word", "field": "title"}]', published, outlet, story)
+                 EVIDENCE, published, outlet, story)
             )  # fmt: skip
         connection.executemany(
             "INSERT INTO articles (id, uid, link, title, summary, published_at, first_seen_at,"
@@ -123,12 +127,7 @@ def add_one(session, signal: str, moment: datetime) -> None:
         outlet="outlet0.example",
         story="one-more",
     )
-    queries.add_observations(
-        session,
-        article,
-        [{"signal": signal, "entity": None, "state": "deal", "polarity": "for", "hedged": False,
-          "evidence": []}],
-    )  # fmt: skip
+    queries.add_observations(session, article, [Observation(signal, None, "deal")])
 
 
 def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:

@@ -1,15 +1,17 @@
-"""The values the watchers hand to the rest of allywatch: articles and observations.
+"""The values that flow through the pipeline: one `Article` from parsing to the store,
+one `Observation` from the matcher to the rules engine.
 
-They are plain frozen dataclasses so that the cycle can pass them to the store
-(which knows nothing of watchers) as dictionaries, and so that `allywatch match`
-can print them without a database.
+An article is a frozen dataclass. An observation is a NamedTuple: a replay holds
+every observation of a signal (a million stored ones is an ordinary replay), and
+tuples are cheap to build in bulk and quick to read, which the rules engine was
+made fast on. `allywatch match` prints them without a database.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Polarity = Literal["for", "against"]
 
@@ -34,7 +36,7 @@ class Article:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class MatchedTerm:
     """One matched word or phrase: which term list, the text, where it stood."""
 
     term: str
@@ -47,24 +49,55 @@ class Evidence:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MatchedTerm:
+        return cls(**data)
 
-@dataclass(frozen=True)
-class Observation:
-    """An article evidencing (or denying) one state of one signal."""
+
+class Observation(NamedTuple):
+    """An article evidencing (or denying) one state of one signal.
+
+    The matcher fills in what it read: the signal, entity, state, polarity,
+    whether the report was hedged, and `evidence`, the terms it matched.
+    `in_article` adds what the rules engine needs of the article it was read
+    in: when it was published, its outlet, its story (syndicated copies share
+    one), its link and title. Observations read back from the store carry them
+    too.
+    """
 
     signal: str
     entity: str | None
     state: str
     polarity: Polarity = "for"
     hedged: bool = False
-    evidence: tuple[Evidence, ...] = field(default_factory=tuple)
+    evidence: tuple[MatchedTerm, ...] = ()
+    published: datetime | None = None
+    outlet: str = ""
+    story: str = ""
+    link: str = ""
+    title: str = ""
+
+    def in_article(self, article: Article, story: str) -> Observation:
+        """This observation, placed in the article it was read in (filed in `story`)."""
+        return self._replace(
+            published=article.published,
+            outlet=article.outlet,
+            story=story,
+            link=article.link,
+            title=article.title,
+        )
+
+    def words(self) -> tuple[str, ...]:
+        """The matched texts, each once, in the order they stood."""
+        return tuple(dict.fromkeys(term.text for term in self.evidence if term.text))
 
     def to_json(self) -> dict[str, Any]:
+        """What the matcher read (the article's own facts are the article's)."""
         return {
             "signal": self.signal,
             "entity": self.entity,
             "state": self.state,
             "polarity": self.polarity,
             "hedged": self.hedged,
-            "evidence": [e.to_json() for e in self.evidence],
+            "evidence": [term.to_json() for term in self.evidence],
         }

@@ -42,7 +42,9 @@ class Source(Base):
     claimed_until: Mapped[datetime | None]
 
 
-class Article(Base):
+class ArticleRow(Base):
+    """A stored article (language.records.Article, plus where and when it was taken in)."""
+
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,7 +62,10 @@ class Article(Base):
     story: Mapped[str] = mapped_column(String(512), index=True)
 
 
-class Observation(Base):
+class ObservationRow(Base):
+    """A stored observation; when, where and which story are copied from its article
+    so that replaying a signal reads one table."""
+
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("article_id", "signal", "entity", "state", "polarity"),

@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from allywatch.store.models import Alert, Article, Observation, Run, SignalState, Source, Transition
+from allywatch.language.records import Article, MatchedTerm, Observation, Polarity
+from allywatch.store.models import (
+    Alert,
+    ArticleRow,
+    ObservationRow,
+    Run,
+    SignalState,
+    Source,
+    Transition,
+)
 
 # --- sources -----------------------------------------------------------------
 
@@ -101,14 +110,14 @@ def known_article_keys(
     uid_hits: set[str] = set()
     link_hits: set[str] = set()
     for chunk in _chunks(list(uids)):
-        uid_hits.update(session.scalars(select(Article.uid).where(Article.uid.in_(chunk))))
+        uid_hits.update(session.scalars(select(ArticleRow.uid).where(ArticleRow.uid.in_(chunk))))
     for chunk in _chunks(list(links)):
-        link_hits.update(session.scalars(select(Article.link).where(Article.link.in_(chunk))))
+        link_hits.update(session.scalars(select(ArticleRow.link).where(ArticleRow.link.in_(chunk))))
     return uid_hits, link_hits
 
 
-def add_article(session: Session, **fields: Any) -> Article:
-    article = Article(**fields)
+def add_article(session: Session, **fields: Any) -> ArticleRow:
+    article = ArticleRow(**fields)
     session.add(article)
     session.flush()
     return article
@@ -119,30 +128,38 @@ def recent_articles(
 ) -> list[tuple[int, str, str, str, str]]:
     """(id, uid, title, summary, story) of articles stored after the article `after_id`
     (and first seen since `since`, if given), in the order they were stored."""
-    query = select(Article.id, Article.uid, Article.title, Article.summary, Article.story).where(
-        Article.id > after_id
-    )
+    query = select(
+        ArticleRow.id, ArticleRow.uid, ArticleRow.title, ArticleRow.summary, ArticleRow.story
+    ).where(ArticleRow.id > after_id)
     if since is not None:
-        query = query.where(Article.first_seen_at >= since)
-    rows = session.execute(query.order_by(Article.id))
+        query = query.where(ArticleRow.first_seen_at >= since)
+    rows = session.execute(query.order_by(ArticleRow.id))
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 def last_article_id(session: Session) -> int:
     """The id of the article stored last (0 when there is none)."""
-    return session.scalar(select(func.max(Article.id))) or 0
+    return session.scalar(select(func.max(ArticleRow.id))) or 0
 
 
-def add_observations(session: Session, article: Article, observations: Iterable[dict]) -> int:
+def add_observations(
+    session: Session, article: ArticleRow, observations: Iterable[Observation]
+) -> int:
     rows = [_observation_row(article.id, _article_columns(article), obs) for obs in observations]
     if rows:
-        session.execute(insert(Observation), rows)
+        session.execute(insert(ObservationRow), rows)
     return len(rows)
 
 
-def add_articles(session: Session, batch: Sequence[tuple[dict[str, Any], Sequence[dict]]]) -> int:
-    """Store (article columns, its observations) pairs in order, with one batched insert
-    of the articles and one of the observations (instead of a round trip per row).
+def add_articles(
+    session: Session,
+    source: Source,
+    first_seen: datetime,
+    batch: Sequence[tuple[Article, str, Sequence[Observation]]],
+) -> int:
+    """Store (article, its story key, its observations) triples from `source` in order,
+    with one batched insert of the articles and one of the observations (instead of
+    a round trip per row).
 
     Returns the id of the last article stored (0 for an empty batch).
     """
@@ -151,18 +168,32 @@ def add_articles(session: Session, batch: Sequence[tuple[dict[str, Any], Sequenc
     # Core statements on the session's connection: the ORM's bulk path adds nothing here
     # but cost (these rows are never loaded as objects in this session).
     connection = session.connection()
-    articles, observations_table = Article.__table__, Observation.__table__
+    articles, observations_table = ArticleRow.__table__, ObservationRow.__table__
+    columns = [
+        {
+            "uid": article.uid,
+            "link": article.link,
+            "title": article.title,
+            "summary": article.summary,
+            "published_at": article.published,
+            "first_seen_at": first_seen,
+            "source_id": source.id,
+            "source_name": source.name,
+            "outlet": article.outlet or source.name,  # a feed item naming no outlet is its feed's
+            "story": story,
+        }
+        for article, story, _ in batch
+    ]
     ids = (
         connection.execute(
-            insert(articles).returning(articles.c.id, sort_by_parameter_order=True),
-            [columns for columns, _ in batch],
+            insert(articles).returning(articles.c.id, sort_by_parameter_order=True), columns
         )
         .scalars()
         .all()
     )
     rows = [
-        _observation_row(article_id, columns, obs)
-        for article_id, (columns, observations) in zip(ids, batch, strict=True)
+        _observation_row(article_id, article, obs)
+        for article_id, article, (_, _, observations) in zip(ids, columns, batch, strict=True)
         for obs in observations
     ]
     if rows:
@@ -170,7 +201,7 @@ def add_articles(session: Session, batch: Sequence[tuple[dict[str, Any], Sequenc
     return ids[-1]
 
 
-def _article_columns(article: Article) -> dict[str, Any]:
+def _article_columns(article: ArticleRow) -> dict[str, Any]:
     return {
         "published_at": article.published_at,
         "outlet": article.outlet,
@@ -178,16 +209,16 @@ def _article_columns(article: Article) -> dict[str, Any]:
     }
 
 
-def _observation_row(article_id: int, article: dict[str, Any], obs: dict) -> dict[str, Any]:
+def _observation_row(article_id: int, article: dict[str, Any], obs: Observation) -> dict[str, Any]:
     """An observation's columns; when, where and which story come from its article."""
     return {
         "article_id": article_id,
-        "signal": obs["signal"],
-        "entity": obs["entity"] or "",
-        "state": obs["state"],
-        "polarity": obs["polarity"],
-        "hedged": obs["hedged"],
-        "evidence": obs["evidence"],
+        "signal": obs.signal,
+        "entity": obs.entity or "",
+        "state": obs.state,
+        "polarity": obs.polarity,
+        "hedged": obs.hedged,
+        "evidence": [term.to_json() for term in obs.evidence],
         "published_at": article["published_at"],
         "outlet": article["outlet"],
         "story": article["story"],
@@ -295,46 +326,76 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[start : start + size]
 
 
-def latest_evidence(
-    session: Session, signal: str, entity: str
-) -> tuple[Observation, Article] | None:
-    """The newest observation (with its article) for a signal's entity."""
-    row = session.execute(
-        select(Observation, Article)
-        .join(Article, Article.id == Observation.article_id)
-        .where(Observation.signal == signal, Observation.entity == entity)
-        .order_by(Observation.published_at.desc(), Observation.id.desc())
-        .limit(1)
-    ).first()
-    return (row[0], row[1]) if row else None
-
-
 # --- the rules engine's reads -------------------------------------------------
 
 
-def evidence_rows(session: Session, signal: str) -> list[Any]:
-    """A signal's observations as plain rows (what replaying needs, nothing more), oldest first.
+# What an Observation read back needs of its row and its article, in the order
+# `_observation` takes them.
+_OBSERVATION_COLUMNS = (
+    ObservationRow.signal,
+    ObservationRow.entity,
+    ObservationRow.state,
+    ObservationRow.polarity,
+    ObservationRow.hedged,
+    ObservationRow.published_at,
+    ObservationRow.outlet,
+    ObservationRow.story,
+    ArticleRow.link,
+    ArticleRow.title,
+)
 
-    Each row has entity, state, polarity, hedged, published_at, outlet, story, link, title.
-    """
-    return list(
-        session.execute(
-            select(
-                Observation.entity,
-                Observation.state,
-                Observation.polarity,
-                Observation.hedged,
-                Observation.published_at,
-                Observation.outlet,
-                Observation.story,
-                Article.link,
-                Article.title,
-            )
-            .join(Article, Article.id == Observation.article_id)
-            .where(Observation.signal == signal)
-            .order_by(Observation.published_at, Observation.id)
-        )
+
+def _observation(
+    signal: str,
+    entity: str,
+    state: str,
+    polarity: Polarity,
+    hedged: bool,
+    published: datetime,
+    outlet: str,
+    story: str,
+    link: str,
+    title: str,
+    evidence: Sequence[dict[str, Any]] | None = None,
+) -> Observation:
+    terms = tuple(MatchedTerm.from_json(term) for term in evidence) if evidence else ()
+    return Observation(
+        signal,
+        entity or None,
+        state,
+        polarity,
+        hedged,
+        terms,
+        published,
+        outlet,
+        story,
+        link,
+        title,
     )
+
+
+def stored_observations(session: Session, signal: str) -> list[Observation]:
+    """A signal's observations, oldest first, placed in their articles but without the
+    terms matched (replaying does not read them)."""
+    rows = session.execute(
+        select(*_OBSERVATION_COLUMNS)
+        .join(ArticleRow, ArticleRow.id == ObservationRow.article_id)
+        .where(ObservationRow.signal == signal)
+        .order_by(ObservationRow.published_at, ObservationRow.id)
+    )
+    return [_observation(*row) for row in rows]
+
+
+def latest_evidence(session: Session, signal: str, entity: str) -> Observation | None:
+    """The newest observation of a signal's entity (without the terms matched)."""
+    row = session.execute(
+        select(*_OBSERVATION_COLUMNS)
+        .join(ArticleRow, ArticleRow.id == ObservationRow.article_id)
+        .where(ObservationRow.signal == signal, ObservationRow.entity == entity)
+        .order_by(ObservationRow.published_at.desc(), ObservationRow.id.desc())
+        .limit(1)
+    ).first()
+    return _observation(*row) if row else None
 
 
 def observation_marks(session: Session) -> dict[str, list[int]]:
@@ -343,9 +404,9 @@ def observation_marks(session: Session) -> dict[str, list[int]]:
     A signal whose mark is unchanged has had no observation added or removed.
     """
     rows = session.execute(
-        select(Observation.signal, func.count(Observation.id), func.max(Observation.id)).group_by(
-            Observation.signal
-        )
+        select(
+            ObservationRow.signal, func.count(ObservationRow.id), func.max(ObservationRow.id)
+        ).group_by(ObservationRow.signal)
     )
     return {signal: [count, newest] for signal, count, newest in rows}
 
@@ -378,21 +439,21 @@ def observations_between(
     start: datetime | None,
     end: datetime,
     limit: int,
-) -> list[tuple[Observation, Article]]:
+) -> list[Observation]:
     """An entity's observations of some states, for or against, published in (start, end],
-    newest first."""
+    newest first, with the terms matched."""
     query = (
-        select(Observation, Article)
-        .join(Article, Article.id == Observation.article_id)
+        select(*_OBSERVATION_COLUMNS, ObservationRow.evidence)
+        .join(ArticleRow, ArticleRow.id == ObservationRow.article_id)
         .where(
-            Observation.signal == signal,
-            Observation.entity == entity,
-            Observation.state.in_(states),
-            Observation.polarity == polarity,
-            Observation.published_at <= end,
+            ObservationRow.signal == signal,
+            ObservationRow.entity == entity,
+            ObservationRow.state.in_(states),
+            ObservationRow.polarity == polarity,
+            ObservationRow.published_at <= end,
         )
     )
     if start is not None:
-        query = query.where(Observation.published_at > start)
-    query = query.order_by(Observation.published_at.desc(), Observation.id.desc()).limit(limit)
-    return [(obs, article) for obs, article in session.execute(query)]
+        query = query.where(ObservationRow.published_at > start)
+    query = query.order_by(ObservationRow.published_at.desc(), ObservationRow.id.desc())
+    return [_observation(*row) for row in session.execute(query.limit(limit))]

@@ -28,9 +28,9 @@ from sqlalchemy import select
 from allywatch.store.engine import open_engine, reading
 from allywatch.store.models import (
     Alert,
-    Article,
+    ArticleRow,
     Delivery,
-    Observation,
+    ObservationRow,
     SignalState,
     Subscriber,
     Transition,
@@ -160,18 +160,23 @@ def snapshot(database: Path | str) -> dict[str, list[Any]]:
     engine = open_engine(database if isinstance(database, str) else f"sqlite:///{database}")
     try:
         with reading(engine) as s:
-            uid = dict(s.execute(select(Article.id, Article.uid)).all())
+            uid = dict(s.execute(select(ArticleRow.id, ArticleRow.uid)).all())
             key = dict(s.execute(select(Alert.id, Alert.key)).all())
             email = dict(s.execute(select(Subscriber.id, Subscriber.email)).all())
             return {
                 "articles": sorted(
                     s.execute(
-                        select(Article.uid, Article.link, Article.title, Article.published_at)
+                        select(
+                            ArticleRow.uid,
+                            ArticleRow.link,
+                            ArticleRow.title,
+                            ArticleRow.published_at,
+                        )
                     ).all()
                 ),
                 "observations": sorted(
                     (uid[o.article_id], o.signal, o.entity, o.state, o.polarity, o.hedged)
-                    for o in s.scalars(select(Observation))
+                    for o in s.scalars(select(ObservationRow))
                 ),
                 "transitions": sorted(
                     (t.signal, t.entity, t.from_state, t.to_state, t.at)

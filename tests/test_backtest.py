@@ -173,7 +173,10 @@ def test_backtest_compares_with_expected_transitions(workdir: Path):
         ('["a list"]', "archive.jsonl:2: expected a JSON object, got list"),
         ('{"title": "x"}', "archive.jsonl:2: missing `published`"),
         ('{"title": "x", "published": "last Tuesday"}', "archive.jsonl:2: `published` must be"),
-        ('{"summary": "", "published": "2024-01-01"}', "archive.jsonl:2: the article has neither"),
+        (
+            '{"summary": "", "published": "2024-01-01"}',
+            "archive.jsonl:2: an article needs a `title` or a `summary`",
+        ),
     ],
 )
 def test_a_malformed_line_is_named_by_file_and_line(workdir: Path, line: str, message: str):

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from allywatch.cli import main
 from allywatch.store.engine import open_engine
 from allywatch.store.migrate import head_revision
-from allywatch.store.models import Article, Base, Subscriber
+from allywatch.store.models import ArticleRow, Base, Subscriber
 
 
 def cli(config: Path, *args: str) -> Result:
@@ -92,7 +92,7 @@ def test_copy_moves_everything_and_keeps_ids(watched: tuple, database_url: str, 
     try:
         with engine.connect() as connection:
             emails = connection.scalars(select(Subscriber.email).order_by(Subscriber.id)).all()
-            articles = connection.scalar(select(func.count()).select_from(Article))
+            articles = connection.scalar(select(func.count()).select_from(ArticleRow))
     finally:
         engine.dispose()
     assert emails == ["ana@example.org", "ben@example.org"]

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from test_rules import CSTO, DAY, SU35, T0, make_signal, make_state, report
 
 from allywatch.alerts.evaluate import evaluate
-from allywatch.alerts.rules import Evidence
 from allywatch.cli import main
 from allywatch.language.model import Aggregate
+from allywatch.language.records import MatchedTerm, Observation
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, reading, writing
 from allywatch.store.migrate import upgrade
@@ -32,9 +32,9 @@ AWAY = make_signal(
 
 
 def store_report(
-    session, signal: str, entity: str | None, item: Evidence, words: tuple[str, ...] = ()
+    session, signal: str, entity: str | None, item: Observation, words: tuple[str, ...] = ()
 ) -> None:
-    """Store one article and its one observation, as a cycle would."""
+    """Store one article and its one observation (of `signal` and `entity`), as a cycle would."""
     number = next(_numbers)
     article = queries.add_article(
         session,
@@ -42,25 +42,18 @@ def store_report(
         link=f"{item.link}#{number}",
         title=item.title,
         summary="",
-        published_at=item.at,
-        first_seen_at=item.at,
+        published_at=item.published,
+        first_seen_at=item.published,
         source_name=item.outlet,
         outlet=item.outlet,
         story=item.story,
     )
+    terms = tuple(
+        MatchedTerm(term="t", text=w, field="title", start=0, end=len(w), sentence=item.title)
+        for w in words
+    )
     queries.add_observations(
-        session,
-        article,
-        [
-            {
-                "signal": signal,
-                "entity": entity,
-                "state": item.state,
-                "polarity": item.polarity,
-                "hedged": item.hedged,
-                "evidence": [{"term": "t", "text": w, "field": "title"} for w in words],
-            }
-        ],
+        session, article, [item._replace(signal=signal, entity=entity, evidence=terms)]
     )
 
 

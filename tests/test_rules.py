@@ -1,4 +1,4 @@
-"""The rules engine on hand-made evidence: thresholds, denials, hold, expiry, aggregates."""
+"""The rules engine on hand-made observations: thresholds, denials, hold, expiry, aggregates."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from allywatch.alerts.rules import Evidence, replay, replay_aggregate, replay_signal, severity_of
+from allywatch.alerts.rules import replay, replay_aggregate, replay_signal, severity_of
 from allywatch.language.model import Aggregate, Corroboration, Signal, StateDef
+from allywatch.language.records import Observation
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -58,10 +59,15 @@ def report(
     *,
     against: bool = False,
     hedged: bool = False,
-) -> Evidence:
-    return Evidence(
-        at=T0 + days * DAY,
+    entity: str | None = None,
+) -> Observation:
+    """An observation of `state`, placed in an article published `days` after T0 (the
+    rules engine reads neither its signal nor the terms matched)."""
+    return Observation(
+        signal="",
+        entity=entity,
         state=state,
+        published=T0 + days * DAY,
         outlet=outlet,
         story=story or f"{outlet}-{state}-{days}",
         polarity="against" if against else "for",
@@ -232,9 +238,9 @@ def test_durable_states_neither_expire_nor_yield_to_lower_evidence():
 
 def test_every_entity_has_its_own_state():
     evidence = [
-        ("Armenia", report(0, "suspended", "a.com")),
-        ("Belarus", report(1, "absent", "b.com")),
-        ("Narnia", report(1, "withdrawn", "c.com")),  # not an entity of the signal
+        report(0, "suspended", "a.com", entity="Armenia"),
+        report(1, "absent", "b.com", entity="Belarus"),
+        report(1, "withdrawn", "c.com", entity="Narnia"),  # not an entity of the signal
     ]
     timelines = replay_signal(CSTO, evidence, T0 + 2 * DAY)
     assert [(t.entity, t.state) for t in timelines] == [
@@ -252,9 +258,9 @@ def test_an_aggregate_counts_members_in_away_states():
         aggregate=Aggregate("csto", ("absent", "suspended", "withdrawn")),
     )
     evidence = [
-        ("Armenia", report(0, "suspended", "a.com")),
-        ("Belarus", report(1, "absent", "b.com")),
-        ("Kazakhstan", report(1, "absent", "c.com")),
+        report(0, "suspended", "a.com", entity="Armenia"),
+        report(1, "absent", "b.com", entity="Belarus"),
+        report(1, "absent", "c.com", entity="Kazakhstan"),
     ]
     members = replay_signal(CSTO, evidence, NOW)
     timeline = replay_aggregate(aggregate, members)

@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from test_evaluate import store_report
-from test_rules import T0, make_signal, make_state
+from test_rules import T0, make_signal, make_state, report
 
 from allywatch.alerts.evaluate import evaluate
-from allywatch.alerts.rules import Evidence, replay
+from allywatch.alerts.rules import replay
 from allywatch.language.model import Signal
+from allywatch.language.records import Observation
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, writing
 from allywatch.store.models import Alert, Base, Transition
@@ -44,9 +45,11 @@ def signals(draw: st.DrawFn) -> Signal:
 
 
 reports = st.builds(
-    lambda hours, state, outlet, story, against, hedged: Evidence(
-        at=T0 + hours * HOUR,
+    lambda hours, state, outlet, story, against, hedged: Observation(
+        signal="sig",
+        entity=None,
         state=state,
+        published=T0 + hours * HOUR,
         outlet=outlet,
         story=f"story-{story}",
         polarity="against" if against else "for",
@@ -86,7 +89,7 @@ def test_a_replay_is_causal_and_its_changes_form_a_chain(signal, evidence, cut_h
     full = replay(signal, None, evidence, END)
     assert_chain(signal.initial, [(c.from_state, c.to_state, c.at) for c in full.changes])
     cut = T0 + cut_hours * HOUR
-    early = replay(signal, None, [e for e in evidence if e.at <= cut], cut)
+    early = replay(signal, None, [e for e in evidence if e.published <= cut], cut)
     assert early.changes == tuple(c for c in full.changes if c.at <= cut)
 
 
@@ -97,18 +100,22 @@ def test_cycles_never_record_one_change_twice(signal, late, seed):
     # Reports spread over three weeks; each becomes visible at its publication time,
     # or (late) up to 150 hours after it; cycles run at random moments.
     evidence = [
-        Evidence(
-            T0 + rnd.randint(0, 400) * HOUR,
-            rnd.choice(("zero", *STATES)),
-            rnd.choice(OUTLETS),
-            f"story-{rnd.randint(0, 5)}",
-            rnd.choice(("for", "against")),
-            rnd.random() < 0.2,
+        Observation(
+            signal="sig",
+            entity=None,
+            state=rnd.choice(("zero", *STATES)),
+            polarity=rnd.choice(("for", "against")),
+            hedged=rnd.random() < 0.2,
+            published=T0 + rnd.randint(0, 400) * HOUR,
+            outlet=rnd.choice(OUTLETS),
+            story=f"story-{rnd.randint(0, 5)}",
             link=f"https://example.org/{number}",
         )
         for number in range(rnd.randint(0, 60))
     ]
-    arrivals = [e.at + (rnd.randint(0, 150) * HOUR if late else timedelta(0)) for e in evidence]
+    arrivals = [
+        e.published + (rnd.randint(0, 150) * HOUR if late else timedelta(0)) for e in evidence
+    ]
     cycles = sorted(T0 + rnd.randint(0, 520) * HOUR for _ in range(rnd.randint(1, 10)))
     engine = open_engine("sqlite://")
     Base.metadata.create_all(engine)
@@ -142,9 +149,9 @@ def test_late_evidence_that_rewrites_history_is_recorded_once_as_a_revision():
     signal = make_signal("sig", "zero", (make_state("low", min_sources=2),))
     engine = open_engine("sqlite://")
     Base.metadata.create_all(engine)
-    first = Evidence(T0, "low", "a.com", "s1", link="https://a.com/1")
-    second = Evidence(T0 + HOUR, "low", "b.com", "s2", link="https://b.com/2")
-    denial = Evidence(T0 + HOUR / 2, "low", "c.com", "s3", "against", link="https://c.com/3")
+    first = report(0, "low", "a.com")
+    second = report(1 / 24, "low", "b.com")
+    denial = report(1 / 48, "low", "c.com", against=True)
     with writing(engine) as session:
         store_report(session, signal.id, None, first)
         store_report(session, signal.id, None, second)

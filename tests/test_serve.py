@@ -22,7 +22,7 @@ from allywatch.cycle import CycleReport
 from allywatch.runlock import CYCLE, RunLock
 from allywatch.serve import Server, kv
 from allywatch.store.engine import open_engine, reading
-from allywatch.store.models import Article, Run
+from allywatch.store.models import ArticleRow, Run
 from allywatch.workspace import Workspace
 
 RSS = "application/rss+xml; charset=utf-8"
@@ -98,7 +98,7 @@ def runs(database: str) -> list[str]:
 
 def article_links(database: str) -> set[str]:
     with reading(open_engine(database)) as session:
-        return set(session.scalars(select(Article.link)))
+        return set(session.scalars(select(ArticleRow.link)))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from allywatch.cli import main
 from allywatch.store.engine import open_engine, reading
-from allywatch.store.models import Article
+from allywatch.store.models import ArticleRow
 
 GUID = "urn:uuid:" + "0123456789abcdef" * 31  # 505 characters: under the parser's cap
 HOST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 57]) + ".ru"  # 253: DNS's longest
@@ -45,7 +45,7 @@ def test_long_values_from_a_feed_are_stored(database_url: str, tmp_path: Path) -
     engine = open_engine(database_url)
     try:
         with reading(engine) as session:
-            article = session.scalars(select(Article)).one()
+            article = session.scalars(select(ArticleRow)).one()
     finally:
         engine.dispose()
     assert article.uid == GUID

@@ -73,7 +73,7 @@ from allywatch.language.condition import (
     anchor_clauses,
 )
 from allywatch.language.model import Signal, TermList
-from allywatch.language.records import Evidence, Observation
+from allywatch.language.records import MatchedTerm, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
 from allywatch.watchers.text import sentence_spans
@@ -854,7 +854,7 @@ def _observation(
 ) -> Observation:
     hits = sorted(set(reading.evidence), key=lambda h: (h.field, h.start, h.end))
     evidence = tuple(
-        Evidence(
+        MatchedTerm(
             term=h.term,
             text=doc.texts[h.field][h.start : h.end],
             field=_FIELDS[h.field],  # type: ignore[arg-type]

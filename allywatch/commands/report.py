@@ -109,14 +109,13 @@ def _digest_health(session: Session) -> list[str]:
 def _evidence_json(latest) -> dict | None:
     if latest is None:
         return None
-    obs, article = latest
     return {
-        "state": obs.state,
-        "polarity": obs.polarity,
-        "published": iso(obs.published_at),
-        "outlet": article.outlet,
-        "title": article.title,
-        "link": article.link,
+        "state": latest.state,
+        "polarity": latest.polarity,
+        "published": iso(latest.published),
+        "outlet": latest.outlet,
+        "title": latest.title,
+        "link": latest.link,
     }
 
 

@@ -242,7 +242,9 @@ def backtest_command(
         click.echo(f"{when(change.at)}  {subject}: {change.from_state} -> {change.to_state}{why}")
         for item in change.evidence:
             against = " [against]" if item.polarity == "against" else ""
-            click.echo(f"    {item.at:%Y-%m-%d} {item.outlet}: {item.title}{against} <{item.link}>")
+            click.echo(
+                f"    {item.published:%Y-%m-%d} {item.outlet}: {item.title}{against} <{item.link}>"
+            )
     if comparison is not None:
         click.echo()
         click.echo(
