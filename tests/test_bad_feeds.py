@@ -182,6 +182,7 @@ def bad_world(tmp_path: Path, feed_server: FeedServer) -> tuple[Path, dict[str, 
     return config, fates, secret_value
 
 
+@pytest.mark.slow
 def test_every_broken_feed_is_survived_and_recorded(
     bad_world: tuple[Path, dict[str, str], str],
 ) -> None:
@@ -207,6 +208,7 @@ def test_every_broken_feed_is_survived_and_recorded(
     assert "Traceback" not in again.stderr
 
 
+@pytest.mark.slow
 def test_no_local_file_is_ever_read_through_a_feed(
     bad_world: tuple[Path, dict[str, str], str],
 ) -> None:

@@ -54,6 +54,7 @@ def together(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]
     return finished
 
 
+@pytest.mark.slow
 def test_four_runs_started_together_take_turns(
     world: NewsWorld, tmp_path: Path, database_url: str
 ) -> None:
@@ -73,6 +74,7 @@ def test_four_runs_started_together_take_turns(
     assert snapshot(database_url) == expected
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_get_its_turn_says_so(world: NewsWorld, tmp_path: Path) -> None:
     config = world.config(tmp_path)
     assert allywatch(config, "run").returncode == 0
@@ -116,6 +118,7 @@ run_cycle(workspace, datetime.fromisoformat(sys.argv[2]))
 """
 
 
+@pytest.mark.slow
 def test_without_the_lock_the_database_still_keeps_everything_once(
     world: NewsWorld, tmp_path: Path, database_url: str
 ) -> None:
@@ -135,6 +138,7 @@ def test_without_the_lock_the_database_still_keeps_everything_once(
     assert snapshot(database_url) == expected
 
 
+@pytest.mark.slow
 def test_a_cron_run_is_quiet_unless_something_changed(world: NewsWorld, tmp_path: Path) -> None:
     config = world.config(tmp_path)
     first, news, _ = world.moments[:3]

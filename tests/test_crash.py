@@ -175,6 +175,7 @@ class Killer:
         return sum(self.landed.values())
 
 
+@pytest.mark.slow
 def test_runs_killed_at_random_points_lose_and_repeat_nothing(
     world: NewsWorld, smtp_server: SmtpServer, tmp_path: Path
 ) -> None:

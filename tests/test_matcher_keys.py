@@ -118,6 +118,7 @@ def texts(pack) -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_no_text_a_term_list_matches_lacks_its_keys(pack, texts) -> None:
     lists = {
         id(t): t
@@ -136,6 +137,7 @@ def test_no_text_a_term_list_matches_lacks_its_keys(pack, texts) -> None:
     assert matched > 500
 
 
+@pytest.mark.slow
 def test_skipping_by_keys_changes_no_observation(pack, texts, monkeypatch) -> None:
     fast = Matcher(pack)
     expected = [[o.to_json() for o in fast.match(t, s)] for t, s in texts]

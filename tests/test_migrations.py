@@ -51,6 +51,7 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     assert differences(engine) == []
 
 
+@pytest.mark.slow
 def test_processes_upgrading_a_new_database_at_once_all_succeed(database_url: str) -> None:
     processes = [
         subprocess.Popen(

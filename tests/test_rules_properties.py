@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -93,6 +94,7 @@ def test_a_replay_is_causal_and_its_changes_form_a_chain(signal, evidence, cut_h
     assert early.changes == tuple(c for c in full.changes if c.at <= cut)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(signals(), st.booleans(), st.integers(0, 2**32 - 1))
 def test_cycles_never_record_one_change_twice(signal, late, seed):

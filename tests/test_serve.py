@@ -111,6 +111,7 @@ def serving() -> Iterator[list[Serving]]:
             server.process.wait()
 
 
+@pytest.mark.slow
 def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
     tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
@@ -140,6 +141,7 @@ def test_serve_polls_each_source_at_its_own_interval_and_stops_on_sigterm(
     assert allywatch(config, "run", "--wait", "0").returncode == 0
 
 
+@pytest.mark.slow
 def test_a_second_serve_on_the_same_database_refuses_to_start(
     tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
@@ -164,6 +166,7 @@ def test_a_second_serve_on_the_same_database_refuses_to_start(
     assert third.stop() == 0
 
 
+@pytest.mark.slow
 def test_sigterm_lets_the_cycle_in_progress_finish(
     tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
@@ -192,6 +195,7 @@ def test_sigterm_lets_the_cycle_in_progress_finish(
     assert runs(database_url) == ["ok"]
 
 
+@pytest.mark.slow
 def test_serve_skips_its_tick_while_a_cron_run_holds_the_database(
     tmp_path: Path, feed_server: FeedServer, serving: list[Serving], database_url: str
 ) -> None:
@@ -225,6 +229,7 @@ def test_bad_tick_spelling_is_refused(tmp_path: Path) -> None:
     assert "expected a duration" in result.stderr
 
 
+@pytest.mark.slow
 def test_serve_stops_cleanly_between_ticks(
     tmp_path: Path, serving: list[Serving], database_url: str
 ) -> None:
@@ -237,6 +242,7 @@ def test_serve_stops_cleanly_between_ticks(
     assert runs(database_url) == ["ok"]
 
 
+@pytest.mark.slow
 def test_serve_raises_an_alert_after_the_poll_that_brings_it_and_mails_it_once(
     tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer, serving: list[Serving]
 ) -> None:

@@ -223,6 +223,7 @@ def test_three_workers_fetch_each_source_once_and_alert_once(
 SLOW = 60.0  # seconds: the feed that keeps the doomed worker busy until it is killed
 
 
+@pytest.mark.slow
 def test_a_killed_workers_sources_wait_until_its_claims_run_out(
     world: NewsWorld, smtp_server: SmtpServer, database_url: str, tmp_path: Path
 ) -> None:
