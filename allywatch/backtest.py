@@ -22,10 +22,11 @@ from typing import Any
 import yaml
 
 from allywatch.alerts.rules import Change, replay_all
+from allywatch.cycle import KnownArticles, dedup, match
 from allywatch.language.model import Signal
 from allywatch.language.records import Article, Observation
 from allywatch.watchers.article_file import ArticleFileError, read_article_file
-from allywatch.watchers.dedup import StoryGrouper
+from allywatch.watchers.dedup import StoryGrouper, fingerprint
 from allywatch.watchers.matcher import Matcher
 
 
@@ -86,19 +87,18 @@ def backtest(
     """
     matcher = Matcher(signals)
     grouper = StoryGrouper()
+    known = KnownArticles()  # the same article twice in the archive counts once, as live
     observations: dict[str, list[Observation]] = {s.id: [] for s in signals}
-    seen: set[str] = set()
     newest: datetime | None = None
     for article in sorted(articles, key=lambda a: a.published):
         if progress is not None:
             progress(1)
-        if article.link and article.link in seen:
-            continue  # the same article twice in the archive counts once, as in a live run
-        seen.add(article.link)
-        newest = article.published if newest is None else max(newest, article.published)
-        story = grouper.add(article.uid, article.title, article.summary)
-        for obs in matcher.match(article.title, article.summary):
-            observations.setdefault(obs.signal, []).append(obs.in_article(article, story))
+        parsed = [(article, fingerprint(article.title, article.summary))]
+        for new in match(matcher, dedup(parsed, known)):
+            newest = article.published if newest is None else max(newest, article.published)
+            story = grouper.add_fingerprint(article.uid, new.fingerprint)
+            for obs in new.observations:
+                observations.setdefault(obs.signal, []).append(obs.in_article(article, story))
     now = until or newest
     if now is None:
         return []

@@ -1,27 +1,41 @@
-"""One cycle: poll the due sources, store new articles, match them, evaluate, alert.
+"""One cycle, as a sequence of typed steps, one function each:
 
-This is the only place where the three step packages meet: watchers produce
-articles and observations, store keeps them, alerts turns them into state.
-Each source's results are written in one transaction, so a cycle killed
-half-way leaves whole sources stored and the rest for the next cycle.
+    fetch     due sources -> one FetchResult each               (watchers)
+    parse     a FetchResult -> Parsed: articles and fingerprints (watchers, parse pool)
+    dedup     Parsed -> the articles not stored yet
+    match     articles -> Matched: each with its Observations   (watchers)
+    store     Matched -> article rows filed into stories, observation rows (store)
+    evaluate  stored observations -> transitions and alerts     (alerts)
+    deliver   due digests -> sent                                (alerts)
 
-Several workers may run cycles on one database at once (see store/claims.py):
-each claims batches of due sources, so every source is polled by one of them;
-storing results and evaluating the rules take turns across workers.
+This is the only place where the step packages meet. `run_cycle` (and
+`_Intake`, which takes in one source's outcome at a time) wires the steps
+together and holds, around them and never inside them, what lets several
+workers run cycles on one database at once (see store/claims.py): each claims
+batches of due sources, so every source is polled by one of them; dedup and
+match run side by side, storing takes turns (`dedup_again` first drops what
+another worker stored meanwhile), and so does evaluating. Each source's results
+are written in one transaction, so a cycle killed half-way leaves whole sources
+stored and the rest for the next cycle.
+
+`backtest` goes through dedup and match too, and through the rules engine's
+replay_all as evaluate does.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from allywatch.alerts.dispatch import DigestReport
-from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.evaluate import evaluate as evaluate_signals
 from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config
 from allywatch.digests import send_due
@@ -93,12 +107,10 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
         with ParsePool(config.parse_workers) as pool:
             intake = _Intake(workspace, worker, now, matcher, stories, report, intervals, pool)
             while due := _claim_due(engine, config, worker, now, margins):
-                requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in due]
                 # A batch is stored once all of it is fetched, in one short stretch: workers
                 # side by side evaluate what is stored, and storing as each fetch ends would
                 # show them a half-stored cycle for as long as its slowest feed takes.
-                results = fetch_all_sync(requests, config.fetch)
-                for source, result in zip(due, results, strict=True):
+                for source, result in zip(due, fetch(due, config.fetch), strict=True):
                     intake.add(source, result)
                 intake.finish()
     finally:
@@ -111,16 +123,120 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
         # changes the whole cycle does not bear out. A worker that stored something
         # always evaluates, so evaluation is never put off for long.
         if report.polled or not claims.busy_workers(session, worker, now):
-            # Changes dated before allywatch first ran are the backlog: the baseline, not news.
-            backlog = None if config.alert_on_first_run else queries.first_run_started(session)
-            report.alerts = evaluate(session, workspace.signals, now, backlog_before=backlog)
+            report.alerts = evaluate(session, workspace, now)
         configured = queries.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )
-    report.digests = send_due(workspace, now)
+    report.digests = deliver(workspace, now)
     return report
+
+
+# --- the steps -----------------------------------------------------------------
+
+
+def fetch(sources: Sequence[Source], settings: FetchSettings) -> list[FetchResult]:
+    """Fetch every source (conditional GETs where it allows); one result per source, in order."""
+    requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in sources]
+    return fetch_all_sync(requests, settings)
+
+
+def parse(pool: ParsePool, result: FetchResult, now: datetime) -> Future[Parsed] | None:
+    """Start parsing a fetched document in the parse pool; None when nothing was fetched
+    (an error, or not modified since the last poll)."""
+    if result.status != "ok":
+        return None
+    return pool.submit(result.body or b"", result.headers, result.name, result.final_location, now)
+
+
+@dataclass
+class KnownArticles:
+    """The articles stored (or taken in) already, by uid and by link.
+
+    An article is known when either is: feeds reissue items under new ids, and
+    one item may come with several ids. An empty link identifies nothing.
+    """
+
+    uids: set[str] = field(default_factory=set)
+    links: set[str] = field(default_factory=set)
+
+    @classmethod
+    def stored(cls, session: Session, articles: Sequence[Article]) -> KnownArticles:
+        """Which of `articles` the database holds already."""
+        return cls(
+            *queries.known_article_keys(
+                session, [a.uid for a in articles], [a.link for a in articles]
+            )
+        )
+
+    def take(self, article: Article) -> bool:
+        """Whether `article` is new; a new one becomes known, so a later copy is not."""
+        if article.uid in self.uids or (article.link and article.link in self.links):
+            return False
+        self.uids.add(article.uid)
+        self.links.add(article.link)
+        return True
+
+
+def dedup(parsed: Parsed, known: KnownArticles) -> Parsed:
+    """The articles not known yet, each once (its first copy); they become known."""
+    return [(article, print_) for article, print_ in parsed if known.take(article)]
+
+
+class Matched(NamedTuple):
+    """An article, its fingerprint (for story grouping) and what the matcher read in it."""
+
+    article: Article
+    fingerprint: Fingerprint | None
+    observations: list[Observation]
+
+
+def match(matcher: Matcher, parsed: Parsed) -> list[Matched]:
+    """Read each article against every signal."""
+    return [Matched(a, print_, matcher.match(a.title, a.summary)) for a, print_ in parsed]
+
+
+def dedup_again(session: Session, stories: _Stories, matched: list[Matched]) -> list[Matched]:
+    """In the storing turn: drop the articles another worker stored since `dedup` looked.
+
+    `dedup` and `match` run before the turn so that workers do them side by
+    side; meanwhile another worker may store some of the same articles (two
+    feeds carrying one item). Checking again inside the turn keeps each article
+    stored once. It costs a query only when somebody stored articles since this
+    worker last looked (catching the story grouper up counts them).
+    """
+    if not matched or stories.catch_up(session) == 0:
+        return matched
+    known = KnownArticles.stored(session, [m.article for m in matched])
+    return [m for m in matched if known.take(m.article)]
+
+
+def store(
+    session: Session, source: Source, matched: Sequence[Matched], now: datetime, stories: _Stories
+) -> None:
+    """Store the articles, each filed into its story, with their observations."""
+    batch = [
+        (m.article, stories.grouper.add_fingerprint(m.article.uid, m.fingerprint), m.observations)
+        for m in matched
+    ]
+    if batch:
+        stories.last_id = queries.add_articles(session, source, now, batch)
+
+
+def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Alert]:
+    """Bring every signal's state up to date with the stored observations; the alerts raised."""
+    # Changes dated before allywatch first ran are the backlog: the baseline, not news.
+    backlog = None if workspace.config.alert_on_first_run else queries.first_run_started(session)
+    return evaluate_signals(session, workspace.signals, now, backlog_before=backlog)
+
+
+def deliver(workspace: Workspace, now: datetime) -> DigestReport:
+    """Send the digests that are due."""
+    return send_due(workspace, now)
+
+
+# --- around the steps ------------------------------------------------------------
 
 
 def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
@@ -204,7 +320,7 @@ class _Stories:
 
 
 class _Intake:
-    """Takes fetch results in the order they come and stores each source's outcome,
+    """Takes fetch results in the order they come and takes in each source's outcome,
     in that order, once its document is parsed (in the parse pool meanwhile)."""
 
     def __init__(
@@ -225,122 +341,92 @@ class _Intake:
         self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
 
     def add(self, source: Source, result: FetchResult) -> None:
-        parsed = None
-        if result.status == "ok":
-            parsed = self.pool.submit(
-                result.body or b"", result.headers, result.name, result.final_location, self.now
-            )
-        self.pending.append((source, result, parsed))
+        self.pending.append((source, result, parse(self.pool, result, self.now)))
         while self.pending and (self.pending[0][2] is None or self.pending[0][2].done()):
-            self._store(*self.pending.popleft())
+            self._take_in(*self.pending.popleft())
 
     def finish(self) -> None:
-        """Store every outcome still waiting for its parse, helping the pool parse meanwhile."""
+        """Take in every outcome still waiting for its parse, helping the pool parse meanwhile."""
         while self.pending:
             parsed = self.pending[0][2]
             while parsed is not None and not parsed.done() and self.pool.help():
                 pass
-            self._store(*self.pending.popleft())
+            self._take_in(*self.pending.popleft())
 
-    def _store(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
+    def _take_in(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
+        """Dedup and match a source's articles, then, in the storing turn, store them and
+        the source's fetch state (or its failure)."""
         self.report.polled += 1
-        articles: Parsed = []
-        error: tuple[str, str] | None = None
-        if result.status == "error":
-            error = (result.error_kind or "error", _printable(result.error or "fetch failed"))
-        elif parsed is not None:
-            try:
-                articles = parsed.result()
-            except FeedParseError as exc:
-                error = ("parse", _printable(str(exc)))
-            except BrokenExecutor as exc:  # a parse worker died (killed, out of memory)
-                error = ("parse", f"the parsing process died: {exc}")
-        self._store_outcome(source.id, result, articles, error)
-
-    def _store_outcome(
-        self, source_id: int, result: FetchResult, articles: Parsed, error: tuple[str, str] | None
-    ) -> None:
-        engine, now, report, stories = self.workspace.engine, self.now, self.report, self.stories
-        interval = self.intervals[result.name]
-        # Weeding out known articles and matching the rest happen before the storing
-        # turn, so that workers do them side by side; the turn rechecks the rest only
-        # if another worker stored articles meanwhile.
-        unknown = _unknown(engine, articles, stories)
-        matched = [(a, print_, self.matcher.match(a.title, a.summary)) for a, print_ in unknown]
-        with writing(engine) as session:
+        articles, error = _outcome(result, parsed)
+        matched = match(self.matcher, self._dedup(articles))
+        with writing(self.workspace.engine) as session:
             claims.exclusive(session, claims.ARTICLES)
-            source = claims.release_source(session, source_id, self.worker)
-            if source is None:  # the claim ran out and another worker polls the source now
+            row = claims.release_source(session, source.id, self.worker)
+            if row is None:  # the claim ran out and another worker polls the source now
                 return
             if error is not None:
-                report.failed.append((source.name, f"{error[0]}: {error[1]}"))
-                failures = (source.consecutive_failures or 0) + 1
-                queries.record_fetch_failure(
-                    session,
-                    source,
-                    now=now,
-                    kind=error[0],
-                    message=error[1],
-                    next_poll_at=now + next_poll_delay(failures, result.retry_after, interval),
-                )
+                self._record_failure(session, row, result, error)
                 return
-            recheck = bool(matched) and stories.catch_up(session) > 0
-            new = _store_articles(session, source, matched, now, stories, recheck, report)
+            new = dedup_again(session, self.stories, matched)
+            store(session, row, new, self.now, self.stories)
             queries.record_fetch_success(
                 session,
-                source,
-                now=now,
+                row,
+                now=self.now,
                 location=result.final_location,
                 etag=result.etag,
                 last_modified=result.last_modified,
-                next_poll_at=now + next_poll_delay(0, result.retry_after, interval),
-                new_articles=new,
+                next_poll_at=self.now + next_poll_delay(0, result.retry_after, self._interval(row)),
+                new_articles=len(new),
             )
+        self.report.new_articles += len(new)
+        self.report.observations += sum(len(m.observations) for m in new)
+
+    def _dedup(self, articles: Parsed) -> Parsed:
+        """`dedup` against the database as it is now, outside the storing turn."""
+        if not articles:
+            return []
+        with reading(self.workspace.engine) as session:
+            # Building (or catching up) the story grouper here leaves the turn little to do.
+            self.stories.catch_up(session)
+            known = KnownArticles.stored(session, [a for a, _ in articles])
+        return dedup(articles, known)
+
+    def _record_failure(
+        self, session: Session, source: Source, result: FetchResult, error: tuple[str, str]
+    ) -> None:
+        self.report.failed.append((source.name, f"{error[0]}: {error[1]}"))
+        failures = (source.consecutive_failures or 0) + 1
+        delay = next_poll_delay(failures, result.retry_after, self._interval(source))
+        queries.record_fetch_failure(
+            session,
+            source,
+            now=self.now,
+            kind=error[0],
+            message=error[1],
+            next_poll_at=self.now + delay,
+        )
+
+    def _interval(self, source: Source) -> timedelta:
+        return self.intervals[source.name]
+
+
+def _outcome(
+    result: FetchResult, parsed: Future[Parsed] | None
+) -> tuple[Parsed, tuple[str, str] | None]:
+    """A source's articles, or what went wrong as (kind, message)."""
+    if result.status == "error":
+        return [], (result.error_kind or "error", _printable(result.error or "fetch failed"))
+    if parsed is None:
+        return [], None  # not modified
+    try:
+        return parsed.result(), None
+    except FeedParseError as exc:
+        return [], ("parse", _printable(str(exc)))
+    except BrokenExecutor as exc:  # a parse worker died (killed, out of memory)
+        return [], ("parse", f"the parsing process died: {exc}")
 
 
 def _printable(message: str) -> str:
     """An error message fit for a terminal and a log: feed bytes quoted in it may be binary."""
     return "".join(c if c.isprintable() else "?" for c in message.replace("\ufffd", "?"))
-
-
-def _unknown(engine: Engine, articles: Parsed, stories: _Stories) -> Parsed:
-    """The articles not stored yet as far as can be told now; brings `stories` up to date."""
-    if not articles:
-        return []
-    with reading(engine) as session:
-        stories.catch_up(session)
-        known_uids, known_links = queries.known_article_keys(
-            session, [a.uid for a, _ in articles], [a.link for a, _ in articles]
-        )
-    return [(a, p) for a, p in articles if a.uid not in known_uids and a.link not in known_links]
-
-
-def _store_articles(
-    session: Session,
-    source: Source,
-    matched: list[tuple[Article, Fingerprint | None, list[Observation]]],
-    now: datetime,
-    stories: _Stories,
-    recheck: bool,
-    report: CycleReport,
-) -> int:
-    """Store the articles not stored yet (checking the database again if `recheck`),
-    with their observations; returns how many."""
-    known_uids: set[str] = set()
-    known_links: set[str] = set()
-    if recheck:
-        known_uids, known_links = queries.known_article_keys(
-            session, [a.uid for a, _, _ in matched], [a.link for a, _, _ in matched]
-        )
-    batch: list[tuple[Article, str, list[Observation]]] = []
-    for article, print_, observations in matched:
-        if article.uid in known_uids or article.link in known_links:
-            continue
-        known_uids.add(article.uid)
-        known_links.add(article.link)
-        batch.append((article, stories.grouper.add_fingerprint(article.uid, print_), observations))
-    if batch:
-        stories.last_id = queries.add_articles(session, source, now, batch)
-    report.new_articles += len(batch)
-    report.observations += sum(len(observations) for _, _, observations in batch)
-    return len(batch)
