@@ -41,6 +41,24 @@ class Corroboration:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A recurring event a signal's states can be tied to (a yearly summit, a parade).
+
+    Reports of its states (any entity's) form occurrences: a report more than `gap`
+    after the previous one starts the next occurrence. A state tied to the event is
+    "absent from this occurrence": it ends when newer evidence says otherwise, or
+    `lapses` after the occurrence's last report. `places` names where an occurrence
+    is held ("the summit in Bishkek"); `label` is how `status` names the event.
+    """
+
+    name: str
+    label: str
+    gap: timedelta
+    lapses: timedelta | None = None
+    places: TermList | None = None
+
+
+@dataclass(frozen=True)
 class StateDef:
     """One non-initial state: when an article evidences it, and the evidence the state needs.
 
@@ -65,6 +83,7 @@ class StateDef:
     future: bool = False
     weaker: str | None = None
     corroboration: Corroboration | None = None
+    event: str | None = None  # the name of the recurring event the state belongs to
 
 
 @dataclass(frozen=True)
@@ -153,6 +172,11 @@ class Signal:
     entity_role: str = "actor"
     # A short display name ("Su-35/Iran"); the id when the file gives none.
     label: str = ""
+    # Recurring events the states may be tied to, by name.
+    events: Mapping[str, Event] = field(default_factory=dict, compare=False, repr=False)
+    # The initial state's own definition, where the file gives it a condition:
+    # evidence for the status quo ("attends the summit", "talks continue").
+    status_quo: StateDef | None = None
 
     def __post_init__(self) -> None:
         if not self.label:

@@ -76,6 +76,7 @@ class Observation(NamedTuple):
     story: str = ""
     link: str = ""
     title: str = ""
+    tier: str = "other"  # the source's tier (official, wire, major, other)
 
     def in_article(self, article: Article, story: str) -> Observation:
         """This observation, placed in the article it was read in (filed in `story`)."""
