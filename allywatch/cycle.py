@@ -154,8 +154,9 @@ def parse(pool: ParsePool, result: FetchResult, now: datetime) -> Future[Parsed]
 class KnownArticles:
     """The articles stored (or taken in) already, by uid and by link.
 
-    An article is known when either is: feeds reissue items under new ids, and
-    one item may come with several ids. An empty link identifies nothing.
+    An article is known when its uid or its link is: a feed may reissue an item
+    under a new id, and several feeds may carry one link. An empty link
+    identifies nothing.
     """
 
     uids: set[str] = field(default_factory=set)
