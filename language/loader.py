@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from allywatch.language.model import (
     SEVERITIES,
     Aggregate,
     Corroboration,
+    Event,
     Signal,
     SignalTest,
     StateDef,
@@ -225,6 +227,10 @@ class _Compiler:
         raw = raw or self.vocab.entities.get(name)
         return self._compile(("entity", name), raw) if raw else None
 
+    def written_in_place(self, name: str, raw: _RawList) -> TermList | None:
+        """A list written where it is used, not named in `terms` (an event's places)."""
+        return self._compile(("in place", name), raw)
+
     def _compile(self, key: tuple[str, str], raw: _RawList) -> TermList | None:
         if key in self.cache:
             return self.cache[key]
@@ -291,14 +297,21 @@ class _Compiler:
 
 _SIGNAL_KEYS = {
     "id", "label", "question", "description", "initial", "entities", "entity_role", "terms",
-    "states", "tests", "aggregate",
+    "states", "tests", "aggregate", "events",
 }  # fmt: skip
 LABEL_MAX = 40
 ENTITY_ROLES = ("actor", "place")
 _STATE_KEYS = {
     "when", "min_sources", "min_stories", "within", "hold", "expires", "hedged", "future",
-    "weaker", "severity", "min_count", "corroboration",
+    "weaker", "severity", "min_count", "corroboration", "event",
 }  # fmt: skip
+# The initial state's entry is evidence for the status quo, tied to an event or not;
+# it has no thresholds to reach (it is where a signal starts).
+_STATUS_QUO_KEYS = ("when", "event")
+_EVENT_KEYS = ("label", "gap", "lapses", "places")
+# A critical state whose file says neither `min_sources` nor `corroboration` needs
+# this many independent outlets: one outlet's report is not enough to alert on.
+CRITICAL_MIN_SOURCES = 2
 _CORROBORATION_KEYS = ("min_sources", "min_stories", "within")
 _TEST_KEYS = {"text", "title", "summary", "expect", "entity", "polarity", "hedged"}
 
@@ -361,7 +374,10 @@ class _SignalReader:
         compiler = _Compiler(own_lists, self.vocab, self.errors, self.shared)
         entities, entity_terms = self._entities(compiler)
         role = self._entity_role()
-        states, conditions = self._states(initial, aggregate is not None, entities, compiler)
+        events = self._events(compiler)
+        states, status_quo, conditions = self._states(
+            initial, aggregate is not None, entities, compiler
+        )
         for name in own_lists:  # unused lists are checked too
             compiler.term_list(name)
         terms: dict[str, TermList] = {}
@@ -399,6 +415,8 @@ class _SignalReader:
             cues=cues,
             entity_role=role,
             label=label or "",
+            events=events,
+            status_quo=status_quo,
         )
         return signal, data.get("tests")
 
@@ -426,7 +444,7 @@ class _SignalReader:
         if raw is None:
             return None
         line = self.data.line_of("aggregate")
-        for key in ("terms", "entities", "tests"):
+        for key in ("terms", "entities", "tests", "events"):
             if key in self.data:
                 self.err(self.data.line_of(key), f"an aggregate signal has no `{key}`")
         if not isinstance(raw, LMap) or set(raw) != {"of", "away"}:
@@ -498,23 +516,83 @@ class _SignalReader:
             compiled[name] = terms
         return names, compiled
 
+    def _events(self, compiler: _Compiler) -> dict[str, Event]:
+        raw = self.data.get("events")
+        events: dict[str, Event] = {}
+        if raw is None:
+            return events
+        if not isinstance(raw, LMap) or not raw:
+            self.err(
+                self.data.line_of("events"),
+                "`events` must map event names to {label, gap, lapses, places}",
+            )
+            return events
+        for name, settings in raw.items():
+            event = self._event(name, settings, raw.line_of(name), compiler)
+            if event is not None:
+                events[name] = event
+        return events
+
+    def _event(self, name: Any, raw: Any, line: int, compiler: _Compiler) -> Event | None:
+        if not isinstance(name, str) or not _ID.match(name):
+            self.err(line, f"bad event name {name!r}: expected lower-case letters, digits, -")
+            return None
+        if not isinstance(raw, LMap):
+            self.err(line, f"event {name!r}: expected a mapping such as {{gap: 45d, lapses: 200d}}")
+            return None
+        ok = True
+
+        def bad(key: str, message: str) -> None:
+            nonlocal ok
+            ok = False
+            self.err(raw.line_of(key), f"event {name!r}: {message}")
+
+        for key in raw:
+            if key not in _EVENT_KEYS:
+                bad(key, f"unknown key {key!r}: expected one of {', '.join(_EVENT_KEYS)}")
+        if "gap" not in raw:
+            bad(name, "missing `gap` (how far apart two reports belong to different occurrences)")
+        values: dict[str, Any] = {}
+        _thresholds(raw, (), ("gap", "lapses"), values, bad)
+        for key, value in values.items():
+            if value <= timedelta(0):
+                bad(key, f"`{key}` must be longer than nothing, got {raw[key]!r}")
+        label = raw.get("label", name)
+        if not isinstance(label, str) or not label.strip() or "\n" in label:
+            bad("label", "`label` must be a name on one line, such as CSTO summit")
+        if "places" in raw:
+            what = f"event {name!r}: `places`"
+            places = _raw_list(raw["places"], self.path, raw.line_of("places"), self.errors, what)
+            compiled = places and compiler.written_in_place(f"{name} places", places)
+            if compiled is None:
+                ok = False
+            values["places"] = compiled
+        if not ok:
+            return None
+        return Event(name=name, label=label.strip(), **values)
+
     def _states(
         self, initial: str | None, aggregate: bool, entities: list[str], compiler: _Compiler
-    ) -> tuple[list[StateDef], dict[str, Node]]:
+    ) -> tuple[list[StateDef], StateDef | None, dict[str, Node]]:
+        """The non-initial states, the initial state's own entry if it has one (the
+        status quo), and the conditions of both by state name."""
         raw = self.data.get("states")
         states: list[StateDef] = []
+        status_quo: StateDef | None = None
         conditions: dict[str, Node] = {}
         if not isinstance(raw, LMap) or not raw:
             self.err(self.data.line_of("states"), "`states` must map state names to their settings")
-            return states, conditions
-        order = [initial, *raw.keys()]
+            return states, status_quo, conditions
+        order = [initial, *(name for name in raw if name != initial)]
         for name, settings in raw.items():
             line = raw.line_of(name)
             if not isinstance(name, str) or not _ID.match(name):
                 self.err(line, f"bad state name {name!r}: expected lower-case letters, digits, -")
                 continue
             if name == initial:
-                self.err(line, f"state {name!r} is the initial state; list only the others")
+                status_quo = self._status_quo(
+                    name, settings, line, aggregate, entities, compiler, conditions
+                )
                 continue
             if name == NO_MATCH:
                 self.err(line, f"{NO_MATCH!r} is reserved for tests")
@@ -525,7 +603,66 @@ class _SignalReader:
             state = self._state(name, settings, aggregate, order, entities, compiler, conditions)
             if state is not None:
                 states.append(state)
-        return states, conditions
+        return states, status_quo, conditions
+
+    def _status_quo(
+        self,
+        name: str,
+        raw: Any,
+        line: int,
+        aggregate: bool,
+        entities: list[str],
+        compiler: _Compiler,
+        conditions: dict[str, Node],
+    ) -> StateDef | None:
+        """The initial state's entry: a condition for evidence of the status quo
+        ("talks continue", "attends the summit"), and the event it belongs to."""
+        where = f"state {name!r} (the initial state)"
+        if aggregate:
+            self.err(line, f"{where}: an aggregate signal's initial state has no entry")
+            return None
+        if not isinstance(raw, LMap):
+            self.err(line, f'{where}: expected a mapping such as {{when: "a and b"}}')
+            return None
+        ok = True
+
+        def bad(key: str, message: str) -> None:
+            nonlocal ok
+            ok = False
+            self.err(raw.line_of(key), f"{where}: {message}")
+
+        for key in raw:
+            if key not in _STATUS_QUO_KEYS:
+                bad(
+                    key,
+                    f"{key!r} cannot be set here: the initial state's entry gives only"
+                    " `when` (evidence for the status quo) and `event`",
+                )
+        event = self._event_ref(raw, bad)
+        if "when" not in raw:
+            bad(name, "missing `when` (the condition for evidence of the status quo)")
+        else:
+            node = self._condition(name, raw, entities, compiler)
+            if node is None:
+                ok = False
+            else:
+                conditions[name] = node
+        return StateDef(name=name, when=raw.get("when"), event=event) if ok else None
+
+    def _event_ref(self, raw: LMap, bad: Callable[[str, str], None]) -> str | None:
+        """A state's `event`: the name of one of the signal's `events`."""
+        if "event" not in raw:
+            return None
+        declared = self.data.get("events")
+        names = list(declared) if isinstance(declared, LMap) else []
+        if raw["event"] not in names:
+            bad(
+                "event",
+                f"`event` must name one of the signal's `events` ({', '.join(names) or 'none'}),"
+                f" got {raw['event']!r}",
+            )
+            return None
+        return raw["event"]
 
     def _state(
         self,
@@ -564,6 +701,12 @@ class _SignalReader:
                 bad("severity", f"`severity` must be one of {', '.join(SEVERITIES)}")
             else:
                 values["severity"] = raw["severity"]
+        critical = values.get("severity") == "critical"
+        if critical and not aggregate and "min_sources" not in raw and "corroboration" not in raw:
+            values["min_sources"] = CRITICAL_MIN_SOURCES
+        event = self._event_ref(raw, bad)
+        if event is not None:
+            values["event"] = event
         index = order.index(name)
         weaker = raw.get("weaker", order[index - 1])
         if "weaker" in raw and (weaker not in order or weaker == name):

@@ -390,7 +390,7 @@ def test_failing_embedded_test_is_reported_with_line(tmp_path: Path) -> None:
     [signal] = load_signals([path], builtin=PACK)
     [failure] = run_signal_tests([signal])
     assert failure.startswith(f"{path}:12: widget-deal:")
-    assert "expected bought (for), got nothing" in failure
+    assert "expected bought (for), got none (for, hedged)" in failure
 
 
 def test_a_broken_vocabulary_list_is_reported_once(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ from allywatch.language.condition import (
     WholeArticle,
     anchor_clauses,
 )
-from allywatch.language.model import Signal, TermList
+from allywatch.language.model import Signal, StateDef, TermList
 from allywatch.language.records import MatchedTerm, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
@@ -421,9 +421,10 @@ class Matcher:
     def _match_signal(self, signal: Signal, doc: _Document) -> list[Observation]:
         patterns = self._patterns[id(signal)]
         readings: dict[str | None, list[_Reading]] = {}
+        defined = (signal.status_quo, *signal.states) if signal.status_quo else signal.states
         for unit in range(len(doc.units)):
             present = self._actors(signal, doc, unit)
-            for state in signal.states:
+            for state in defined:
                 condition = signal.conditions[state.name]
                 results = []
                 for name, mentions in present:
@@ -681,7 +682,7 @@ def _verdict(match: _Match, state: str, cues: _Cues) -> _Reading:
     uncertain = bool(cues.hedges or cues.rumours) or question
     if cues.denials:
         return _Reading(state, "against", uncertain, evidence)
-    definition = signal.state(state)
+    definition = _definition(signal, state)
     final = state
     if (
         cues.hedges
@@ -695,12 +696,20 @@ def _verdict(match: _Match, state: str, cues: _Cues) -> _Reading:
     return _Reading(final, "for", hedged, evidence)
 
 
+def _definition(signal: Signal, state: str) -> StateDef:
+    """A state's definition; the initial state's is the status quo's entry (read only
+    where the file gives one: its condition is what matched)."""
+    if state == signal.initial and signal.status_quo is not None:
+        return signal.status_quo
+    return signal.state(state)
+
+
 def _takes_reports(signal: Signal, state: str) -> bool:
     """Whether a state sits on a signal's ladder of reported and confirmed news: it
     takes hedged reports, or its `weaker` state does ("delivered" above
     "delivery-reported"). Elsewhere a headline's "– media" is its way of citing a
     report, and the report stands ("Power of Siberia 2 shelved, sources say")."""
-    definition = signal.state(state)
+    definition = _definition(signal, state)
     weaker = definition.weaker
     return definition.hedged or (
         weaker is not None and weaker != signal.initial and signal.state(weaker).hedged

@@ -1,4 +1,11 @@
-"""Running the tests embedded in signal files (`allywatch signals test`) through the matcher."""
+"""Running the tests embedded in signal files (`allywatch signals test`) through the matcher.
+
+A test expects a state, the initial one included (an observation of the status quo:
+"talks continue"), or `no-match`: the text evidences no state at all. A hedged report
+that lands on the initial state ("Armenia may leave the CSTO" is no evidence of
+leaving) evidences nothing, so `no-match` allows it; a test expecting the initial
+state wants an unhedged report of it unless it says `hedged: true`.
+"""
 
 from __future__ import annotations
 
@@ -26,21 +33,31 @@ def run_signal_tests(signals: list[Signal]) -> list[str]:
 
 
 def _test_problem(signal: Signal, test: SignalTest, observations: list[Observation]) -> str | None:
-    found = [o for o in observations if o.state != signal.initial]
-    described = ", ".join(_describe(o) for o in found) or "nothing"
-    if test.expect in (NO_MATCH, signal.initial):
+    found = [o for o in observations if not _demoted(signal, o)]
+    described = ", ".join(_describe(o) for o in observations) or "nothing"
+    if test.expect == NO_MATCH:
         if any(o.polarity == "for" for o in found):
             return f"expected no match, got {described}"
         return None
-    hits = [o for o in found if o.state == test.expect and o.polarity == test.polarity]
+    hedged = test.hedged
+    if hedged is None and test.expect == signal.initial:
+        hedged = False
+    hits = [o for o in observations if o.state == test.expect and o.polarity == test.polarity]
     if not hits:
         return f"expected {test.expect} ({test.polarity}), got {described}"
-    if test.hedged is not None and all(o.hedged != test.hedged for o in hits):
-        return f"expected hedged={test.hedged}, got {described}"
-    others = [o for o in found if o.polarity == "for" and o.state != test.expect]
+    if hedged is not None and all(o.hedged != hedged for o in hits):
+        return f"expected hedged={hedged}, got {described}"
+    others = [
+        o for o in found if o.polarity == "for" and o.state not in (test.expect, signal.initial)
+    ]
     if test.polarity == "for" and others:
         return f"expected only {test.expect}, got {described}"
     return None
+
+
+def _demoted(signal: Signal, observation: Observation) -> bool:
+    """A hedged report of the initial state: a hedge or a plan that evidences nothing."""
+    return observation.state == signal.initial and observation.hedged
 
 
 def _describe(o: Observation) -> str:
