@@ -42,8 +42,11 @@ using the cue lists of the vocabulary:
   hyphenated to a `modifier` cue ("the Russia-led bloc") or right before a
   `venue` cue ("the Minsk summit") is not an actor.
 
-Per article and entity, only the strongest state evidenced is reported (a
-delivery implies the deal), plus any denials.
+The initial state's own condition, where the signal file gives one, is read the
+same way: its observations are evidence for the status quo ("talks continue",
+"Tokayev arrives for the CSTO summit"). Per article and entity, only the strongest
+state evidenced is reported (a delivery implies the deal; "attended last year,
+skips this one" is an absence), plus any denials.
 
 Every word these rules name is in a cue list of the vocabulary (signals/vocab/,
 described in signals/README.md); the patterns that put the lists together are
