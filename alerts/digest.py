@@ -137,31 +137,17 @@ class Composer:
     def _groups(self, alerts: Sequence[Alert], zone: ZoneInfo) -> list[dict[str, Any]]:
         """Alerts grouped by signal, in order of each signal's first alert."""
         groups: dict[str, dict[str, Any]] = {}
-        for alert in alerts:
-            signal_id = alert.signal or ""
-            text = self.signals.get(signal_id, SignalText(signal_id, ""))
+        for change in alert_changes(alerts, self.signals, zone):
             group = groups.setdefault(
-                signal_id,
+                change["signal"],
                 {
-                    "id": signal_id,
-                    "label": one_line(text.label) or signal_id,
-                    "question": text.question,
+                    "id": change["signal"],
+                    "label": change["label"],
+                    "question": change["question"],
                     "changes": [],
                 },
             )
-            evidence = [_evidence(item, zone) for item in (alert.evidence or [])]
-            group["changes"].append(
-                {
-                    "entity": alert.entity or "",
-                    "from_state": alert.from_state or "",
-                    "to_state": alert.to_state or "",
-                    "to_words": _words(alert.to_state or ""),
-                    "at": _local(alert.at, zone),
-                    "severity": alert.severity,
-                    "evidence": evidence[:EVIDENCE_LIMIT],
-                    "more_evidence": max(0, len(evidence) - EVIDENCE_LIMIT),
-                }
-            )
+            group["changes"].append(change)
         return list(groups.values())
 
     @staticmethod
@@ -186,6 +172,43 @@ class Composer:
                 return f"{subject} (+{len(parts) - index} more)"
             subject = candidate
         return subject[:SUBJECT_LIMIT]
+
+
+def alert_changes(
+    alerts: Sequence[Alert], signals: Mapping[str, SignalText], zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Each alert as the digest and chat templates show it, feed text folded to one line
+    and evidence links kept only when they are http(s). An alert about a feed (no
+    signal) has its message as its headline and no states."""
+    changes = []
+    for alert in alerts:
+        signal_id = alert.signal or ""
+        text = signals.get(signal_id, SignalText(signal_id, ""))
+        evidence = [_evidence(item, zone) for item in (alert.evidence or [])]
+        entity = alert.entity or ""
+        to_words = _words(alert.to_state or "")
+        label = one_line(text.label) or signal_id
+        changes.append(
+            {
+                "signal": signal_id,
+                "label": label,
+                "question": text.question,
+                "headline": (
+                    f"{label}: {entity + ' ' if entity else ''}{to_words}"
+                    if signal_id
+                    else one_line(alert.message)
+                ),
+                "entity": entity,
+                "from_state": alert.from_state or "",
+                "to_state": alert.to_state or "",
+                "to_words": to_words,
+                "at": _local(alert.at, zone),
+                "severity": alert.severity,
+                "evidence": evidence[:EVIDENCE_LIMIT],
+                "more_evidence": max(0, len(evidence) - EVIDENCE_LIMIT),
+            }
+        )
+    return changes
 
 
 def build_message(digest: Digest, sender: str, now: datetime) -> EmailMessage:

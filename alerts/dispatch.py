@@ -15,6 +15,14 @@ digest is then sent by a later run (only a kill in the instant between the
 server's "250 OK" and the commit can repeat a message, and it would repeat it
 with the same Message-ID). A message the server refuses leaves the digest
 pending, with the error and the time of the next attempt (exponential backoff).
+
+A subscriber is reached through one of two channels, by its address: an email
+address gets email digests (the mailer), an Apprise URL gets chat messages
+(alerts/notify.py), one per alert when its cadence is `immediate`. Both go
+through the same lease, records and retries above; a message that carries
+several alerts is recorded as it is accepted, so a run stopped between two
+messages sends neither again. The config's `notify:` URLs are kept as
+subscribers of every signal, immediate, that also get the alerts about feeds.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import jinja2
 from sqlalchemy import Engine
@@ -37,12 +47,24 @@ from allywatch.alerts.digest import (
     SignalText,
     Unsubscribe,
     build_message,
+    feed_health,
 )
 from allywatch.alerts.mailer import Mailer, MailError
+from allywatch.alerts.notify import (
+    OPERATOR_PREFIX,
+    AppriseSender,
+    ChatComposer,
+    ChatMessage,
+    NotifyError,
+    is_apprise_url,
+    is_operator,
+    operator_address,
+    target_url,
+)
 from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
-from allywatch.store.models import Subscriber
+from allywatch.store.models import Alert, Subscriber
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=5)
@@ -63,6 +85,11 @@ class DigestSettings:
     secret: str | None
     base_url: str | None
     feeds: Sequence[str] = ()
+    # Apprise URLs that get every announced alert at once (the config's `notify:`).
+    notify: Sequence[str] = ()
+
+
+Message = Digest | ChatMessage
 
 
 @dataclass(frozen=True)
@@ -91,20 +118,26 @@ def send_due_digests(
     *,
     emails: Collection[str] | None = None,
     ignore_schedule: bool = False,
+    sender: AppriseSender | None = None,
 ) -> DigestReport:
     """Send every digest that is due at `now` (or, with `ignore_schedule`, every pending one).
 
-    `emails` limits the run to those subscribers.
+    `emails` limits the run to those subscribers (email addresses or Apprise URLs).
     """
     report = DigestReport()
+    with writing(engine) as session:
+        store.sync_operators(
+            session, OPERATOR_PREFIX, [operator_address(u) for u in settings.notify], now
+        )
     with reading(engine) as session:
         candidates = [(s.id, s.email) for s in _candidates(session, now, emails, ignore_schedule)]
-    if candidates and not settings.secret:
-        report.failed.extend((email, NO_SECRET) for _, email in candidates)
-        return report
-    run = _Run(engine, settings, mailer, now, ignore_schedule, report)
-    for subscriber_id, email in candidates:
-        run.send(subscriber_id, email)
+    if not settings.secret:
+        report.failed.extend((a, NO_SECRET) for _, a in candidates if not is_apprise_url(a))
+        candidates = [(i, a) for i, a in candidates if is_apprise_url(a)]
+    channels = _Channels(settings, mailer, sender or AppriseSender())
+    run = _Run(engine, channels, now, ignore_schedule, report)
+    for subscriber_id, address in candidates:
+        run.send(subscriber_id, address)
     return report
 
 
@@ -115,16 +148,14 @@ def preview_digests(
     *,
     emails: Collection[str] | None = None,
     ignore_schedule: bool = False,
-) -> list[Digest]:
-    """The digests `send_due_digests` would send now, rendered but neither sent nor recorded."""
-    composer = Composer(settings.template_dir, settings.signals, settings.sender)
-    digests = []
+) -> list[Message]:
+    """The messages `send_due_digests` would send now, rendered but neither sent nor recorded."""
+    channels = _Channels(settings, None, AppriseSender())
+    messages: list[Message] = []
     with reading(engine) as session:
         for subscriber in _candidates(session, now, emails, ignore_schedule):
-            digest = _compose(session, settings, composer, subscriber, now)
-            if digest is not None:
-                digests.append(digest)
-    return digests
+            messages += channels.of(subscriber.email).compose(session, subscriber, now)
+    return messages
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -139,7 +170,7 @@ def _candidates(
     ignore_schedule: bool,
 ) -> list[Subscriber]:
     """Active subscribers that have a digest, or an empty due slot, to deal with now."""
-    wanted = {e.lower() for e in emails} if emails is not None else None
+    wanted = set(emails) if emails is not None else None
     out = []
     for subscriber in store.list_subscribers(session, active_only=True):
         if wanted is not None and subscriber.email not in wanted:
@@ -160,7 +191,12 @@ def _has_work(
     """An immediate subscriber with nothing to send needs no attention; a due slot always does."""
     if subscriber.cadence != "immediate" and not ignore_schedule:
         return True
-    return bool(store.pending_alerts(session, subscriber)) or _quiet_due(subscriber, now)
+    return bool(_pending(session, subscriber)) or _quiet_due(subscriber, now)
+
+
+def _pending(session: Session, subscriber: Subscriber) -> list[Alert]:
+    """The subscriber's unsent alerts; the operator's channel also gets those about feeds."""
+    return store.pending_alerts(session, subscriber, feed_alerts=is_operator(subscriber.email))
 
 
 def _due(subscriber: Subscriber, now: datetime) -> bool:
@@ -189,54 +225,112 @@ def _quiet_due(subscriber: Subscriber, now: datetime) -> bool:
     )
 
 
+class _Channel(Protocol):
+    """How a subscriber is reached: what it would be sent now, and sending one message."""
+
+    def compose(
+        self, session: Session, subscriber: Subscriber, now: datetime
+    ) -> Sequence[Message]: ...
+
+    def send(self, message: Message, now: datetime) -> None: ...
+
+
+class _EmailChannel:
+    def __init__(self, settings: DigestSettings, mailer: Mailer | None):
+        self.settings, self.mailer = settings, mailer
+        self.composer = Composer(settings.template_dir, settings.signals, settings.sender)
+
+    def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[Digest]:
+        digest = _compose(session, self.settings, self.composer, subscriber, now)
+        return [digest] if digest is not None else []
+
+    def send(self, message: Message, now: datetime) -> None:
+        assert isinstance(message, Digest) and self.mailer is not None
+        self.mailer.send(build_message(message, self.settings.sender, now))
+
+
+class _ChatChannel:
+    def __init__(self, settings: DigestSettings, sender: AppriseSender):
+        self.settings, self.sender = settings, sender
+        self.composer = ChatComposer(settings.template_dir, settings.signals)
+
+    def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[ChatMessage]:
+        alerts = _pending(session, subscriber)
+        if not alerts and not _quiet_due(subscriber, now):
+            return []
+        return self.composer.compose(
+            subscriber_id=subscriber.id,
+            recipient=subscriber.email,
+            alerts=alerts,
+            markdown=self.sender.takes_markdown(target_url(subscriber.email)),
+            one_per_alert=subscriber.cadence == "immediate",
+            feed_health=_feed_health(session, self.settings, subscriber.timezone),
+            timezone=subscriber.timezone,
+            now=now,
+            quiet_since=subscriber.last_sent_at or subscriber.created_at,
+        )
+
+    def send(self, message: Message, now: datetime) -> None:
+        assert isinstance(message, ChatMessage)
+        self.sender.send(target_url(message.recipient), message)
+
+
+class _Channels:
+    def __init__(self, settings: DigestSettings, mailer: Mailer | None, sender: AppriseSender):
+        self.email = _EmailChannel(settings, mailer)
+        self.chat = _ChatChannel(settings, sender)
+
+    def of(self, address: str) -> _Channel:
+        return self.chat if is_apprise_url(address) or is_operator(address) else self.email
+
+
 class _Run:
     """One pass over the candidates: lease, compose, send, record, one subscriber at a time."""
 
     def __init__(
         self,
         engine: Engine,
-        settings: DigestSettings,
-        mailer: Mailer,
+        channels: _Channels,
         now: datetime,
         ignore_schedule: bool,
         report: DigestReport,
     ):
-        self.engine, self.settings, self.mailer = engine, settings, mailer
+        self.engine, self.channels = engine, channels
         self.now, self.ignore_schedule, self.report = now, ignore_schedule, report
-        self.composer = Composer(settings.template_dir, settings.signals, settings.sender)
 
-    def send(self, subscriber_id: int, email: str) -> None:
+    def send(self, subscriber_id: int, address: str) -> None:
         token = uuid.uuid4().hex
         with writing(self.engine) as session:
             claimed = store.claim_subscriber(
                 session, subscriber_id, token, self.now, self.now + LEASE
             )
         if not claimed:
-            self.report.busy.append(email)
+            self.report.busy.append(address)
             return
+        channel = self.channels.of(address)
         try:
-            digest = self._digest(subscriber_id, token)
-            if digest is None:
-                return
-            self.mailer.send(build_message(digest, self.settings.sender, self.now))
-        except (MailError, jinja2.TemplateError) as exc:
-            error = str(exc) if isinstance(exc, MailError) else f"template: {exc}"
+            messages = self._messages(channel, subscriber_id, token)
+            for index, message in enumerate(messages):
+                channel.send(message, self.now)
+                with writing(self.engine) as session:
+                    store.record_deliveries(
+                        session, subscriber_id, message.alert_ids, message.message_id, self.now
+                    )
+                    if index == len(messages) - 1:
+                        store.record_digest_sent(session, subscriber_id, token, self.now)
+                self.report.sent.append(
+                    SentDigest(address, message.message_id, len(message.alert_ids), message.quiet)
+                )
+        except (MailError, NotifyError, jinja2.TemplateError) as exc:
+            error = f"template: {exc}" if isinstance(exc, jinja2.TemplateError) else str(exc)
             with writing(self.engine) as session:
                 store.record_digest_failure(
                     session, subscriber_id, token, error, self.now, retry_delay
                 )
-            self.report.failed.append((email, error))
-            return
-        with writing(self.engine) as session:
-            store.record_digest_sent(
-                session, subscriber_id, token, digest.alert_ids, digest.message_id, self.now
-            )
-        self.report.sent.append(
-            SentDigest(email, digest.message_id, len(digest.alert_ids), digest.quiet)
-        )
+            self.report.failed.append((address, error))
 
-    def _digest(self, subscriber_id: int, token: str) -> Digest | None:
-        """Under our lease, what to send; None after recording that there is nothing.
+    def _messages(self, channel: _Channel, subscriber_id: int, token: str) -> Sequence[Message]:
+        """Under our lease, what to send; nothing after recording that there is nothing.
 
         Read only now, not when the candidates were listed: a run that held
         the lease before us may have sent these alerts in the meantime.
@@ -246,19 +340,30 @@ class _Run:
             wanted = subscriber is not None and subscriber.active
             if subscriber is not None and wanted and not self.ignore_schedule:
                 wanted = _due(subscriber, self.now)
-            digest = (
-                _compose(session, self.settings, self.composer, subscriber, self.now)
+            messages = (
+                channel.compose(session, subscriber, self.now)
                 if subscriber is not None and wanted
-                else None
+                else []
             )
-        if digest is None:
+        if not messages:
             with writing(self.engine) as session:
                 if wanted:
                     store.record_digest_empty(session, subscriber_id, token, self.now)
                     self.report.empty += 1
                 else:
                     store.release_claim(session, subscriber_id, token)
-        return digest
+        return messages
+
+
+def _feed_problems(session: Session, settings: DigestSettings) -> list[FeedProblem]:
+    return [
+        FeedProblem(s.name, s.failing_since)
+        for s in store.failing_sources(session, list(settings.feeds))
+    ]
+
+
+def _feed_health(session: Session, settings: DigestSettings, timezone: str) -> str | None:
+    return feed_health(_feed_problems(session, settings), len(settings.feeds), ZoneInfo(timezone))
 
 
 def _compose(
@@ -269,13 +374,10 @@ def _compose(
     now: datetime,
 ) -> Digest | None:
     """The subscriber's digest, an "all quiet" note when one is owed, or None."""
-    alerts = store.pending_alerts(session, subscriber)
+    alerts = _pending(session, subscriber)
     if not alerts and not _quiet_due(subscriber, now):
         return None
-    problems = [
-        FeedProblem(s.name, s.failing_since)
-        for s in store.failing_sources(session, list(settings.feeds))
-    ]
+    problems = _feed_problems(session, settings)
     secret = settings.secret or ""
     token = make_token(secret, subscriber.id, subscriber.email) if secret else "(no secret set)"
     link = unsubscribe_url(settings.base_url, token) if settings.base_url and secret else None

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from allywatch.alerts import schedule
+from allywatch.alerts.notify import NotifyUrlError, check_url, is_apprise_url
 from allywatch.store import subscribers as store
 from allywatch.store.models import Subscriber
 
@@ -46,6 +47,16 @@ def normalise_email(text: str) -> str:
     return normalised
 
 
+def normalise_address(text: str) -> str:
+    """An email address, or an Apprise URL (scheme://...), in its stored form."""
+    if is_apprise_url(text):
+        try:
+            return check_url(text)
+        except NotifyUrlError as exc:
+            raise SubscriptionError(str(exc)) from exc
+    return normalise_email(text)
+
+
 def subscribe(
     session: Session,
     email: str,
@@ -59,8 +70,9 @@ def subscribe(
     all_quiet: bool = False,
     now: datetime,
 ) -> Subscriber:
-    """Store a new subscriber; `signals=None` means every signal."""
-    address = normalise_email(email)
+    """Store a new subscriber (an email address or an Apprise URL); `signals=None` means
+    every signal."""
+    address = normalise_address(email)
     try:
         schedule.check_cadence(cadence)
         schedule.parse_send_time(send_time)

@@ -65,6 +65,10 @@ class Config(_Strict):
     alert_on_first_run: bool = False
     secret: str | None = None
     base_url: str | None = None
+    # Apprise URLs that get every announced alert at once (the operator's channel).
+    notify: list[str] = Field(default_factory=list)
+    # A folder: the HTML report and alerts.xml, rewritten after a cycle that changed something.
+    report: Path | None = None
     path: Path | None = None
 
     @field_validator("sources")
@@ -76,6 +80,19 @@ class Config(_Strict):
                 raise ValueError(f"two sources are named {source.name!r}")
             seen.add(source.name)
         return sources
+
+    @field_validator("notify")
+    @classmethod
+    def _apprise_urls(cls, urls: list[str]) -> list[str]:
+        if not urls:
+            return urls
+        # Apprise loads its many plugins when imported: only configs that name URLs pay.
+        from allywatch.alerts.notify import NotifyUrlError, check_url
+
+        try:
+            return list(dict.fromkeys(check_url(url) for url in urls))
+        except NotifyUrlError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("feed_failure_alert_after")
     @classmethod
@@ -144,8 +161,9 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         out["signals"] = [base / item if isinstance(item, str) else item for item in out["signals"]]
     elif isinstance(out.get("signals"), str):
         out["signals"] = [base / out["signals"]]
-    if isinstance(out.get("outbox"), str):
-        out["outbox"] = base / out["outbox"]
+    for folder in ("outbox", "report"):
+        if isinstance(out.get(folder), str):
+            out[folder] = base / out[folder]
     if isinstance(out.get("sources"), list):
         out["sources"] = [
             {**s, "path": str(base / s["path"])}

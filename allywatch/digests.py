@@ -37,6 +37,7 @@ def digest_settings(workspace: Workspace) -> DigestSettings:
         secret=unsubscribe_secret(config),
         base_url=config.base_url,
         feeds=[s.name for s in config.sources],
+        notify=config.notify,
     )
 
 

@@ -61,18 +61,22 @@ def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscrib
     return subscriber
 
 
-def pending_alerts(session: Session, subscriber: Subscriber) -> list[Alert]:
+def pending_alerts(
+    session: Session, subscriber: Subscriber, *, feed_alerts: bool = False
+) -> list[Alert]:
     """Announced alerts on the subscriber's signals, raised since it subscribed, not yet sent.
 
-    Oldest first. Alerts without a signal (feed problems) are not digest material.
+    Oldest first. Alerts without a signal (feed problems) are not digest material;
+    `feed_alerts` includes them (the operator's channel gets them).
     """
     sent = exists().where(Delivery.subscriber_id == subscriber.id, Delivery.alert_id == Alert.id)
     query = select(Alert).where(
         Alert.announced.is_(True),
-        Alert.signal.is_not(None),
         Alert.created_at >= subscriber.created_at,
         ~sent,
     )
+    if not feed_alerts:
+        query = query.where(Alert.signal.is_not(None))
     if subscriber.signals is not None:
         query = query.where(Alert.signal.in_(subscriber.signals))
     return list(session.scalars(query.order_by(Alert.at, Alert.id)))
@@ -103,15 +107,14 @@ def release_claim(session: Session, subscriber_id: int, token: str) -> Subscribe
     return subscriber
 
 
-def record_digest_sent(
+def record_deliveries(
     session: Session,
     subscriber_id: int,
-    token: str,
     alert_ids: Sequence[int],
     message_id: str,
     now: datetime,
 ) -> None:
-    """The mail server accepted the digest: remember which alerts it carried.
+    """A message was accepted: remember which alerts it carried.
 
     An alert already recorded (a run whose lease ran out while it was still
     sending) keeps its first record.
@@ -129,6 +132,11 @@ def record_digest_sent(
                 subscriber_id=subscriber_id, alert_id=alert_id, message_id=message_id, sent_at=now
             )
         )
+    session.flush()
+
+
+def record_digest_sent(session: Session, subscriber_id: int, token: str, now: datetime) -> None:
+    """Everything due was accepted (its deliveries recorded): drop the lease, clear failures."""
     subscriber = release_claim(session, subscriber_id, token)
     if subscriber is not None:
         subscriber.last_digest_at = subscriber.last_sent_at = now
@@ -162,6 +170,36 @@ def record_digest_failure(
     subscriber.last_error = error[:2000]
     subscriber.last_error_at = now
     subscriber.next_attempt_at = now + retry_delay(subscriber.failures)
+
+
+def sync_operators(session: Session, prefix: str, addresses: Sequence[str], now: datetime) -> None:
+    """Make the operator's subscribers (every signal, immediate) agree with `addresses`.
+
+    The operator's subscribers are those whose address starts with `prefix`
+    (as every one of `addresses` does). One no longer listed is deactivated,
+    keeping its delivery records; listed again, it gets the alerts raised from
+    then on.
+    """
+    wanted = set(addresses)
+    existing = {
+        s.email: s
+        for s in session.scalars(select(Subscriber).where(Subscriber.email.startswith(prefix)))
+    }
+    for address, subscriber in existing.items():
+        if address not in wanted and subscriber.active:
+            subscriber.active = False
+            subscriber.unsubscribed_at = now
+    for address in addresses:
+        subscriber = existing.get(address)
+        if subscriber is None:
+            add_subscriber(
+                session, email=address, signals=None, cadence="immediate", created_at=now
+            )
+        elif not subscriber.active:
+            subscriber.active = True
+            subscriber.unsubscribed_at = None
+            subscriber.created_at = now
+    session.flush()
 
 
 def failing_sources(session: Session, names: Sequence[str]) -> list[Source]:

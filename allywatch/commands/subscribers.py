@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 
 from allywatch.alerts.digest import build_message
 from allywatch.alerts.dispatch import preview_digests
+from allywatch.alerts.notify import ChatMessage, is_apprise_url, is_operator, redact, target_url
 from allywatch.alerts.schedule import CADENCES, WEEKDAYS
-from allywatch.alerts.subscriptions import SubscriptionError, normalise_email, subscribe
+from allywatch.alerts.subscriptions import SubscriptionError, normalise_address, subscribe
 from allywatch.alerts.unsubscribe import TokenError, honour
 from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import SECRET_ENV, digest_settings, send_due, unsubscribe_secret
-from allywatch.output import echo_json, echo_table, iso, when
+from allywatch.output import echo, echo_json, echo_table, iso, terminal_safe, when
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Subscriber
@@ -48,7 +49,7 @@ def subscribers() -> None:
 
 
 @subscribers.command(name="add")
-@click.argument("email")
+@click.argument("email", metavar="ADDRESS")
 @click.option(
     "--signals", "signal_ids", default=None, help="Comma-separated signal ids (default: all)."
 )
@@ -70,7 +71,8 @@ def add(
     weekday: str,
     all_quiet: bool,
 ) -> None:
-    """Subscribe EMAIL to digests."""
+    """Subscribe ADDRESS to digests: an email address, or an Apprise URL
+    (json://host/hook, tgram://token/chat, ...) for chat messages instead of email."""
     workspace = Workspace.open(ctx.obj["config_path"])
     known = {s.id for s in workspace.signals}
     try:
@@ -87,29 +89,29 @@ def add(
                 all_quiet=all_quiet,
                 now=datetime.now(UTC),
             )
-            line = f"subscribed {subscriber.email}: {_describe(subscriber)}"
+            line = f"subscribed {_shown(subscriber.email)}: {_describe(subscriber)}"
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
     except IntegrityError as exc:
-        raise click.ClickException(f"{email.strip().lower()} is subscribed already") from exc
-    click.echo(line)
+        raise click.ClickException(f"{email.strip()} is subscribed already") from exc
+    echo(line)
 
 
 @subscribers.command(name="remove")
-@click.argument("email")
+@click.argument("email", metavar="ADDRESS")
 @click.pass_context
 def remove(ctx: click.Context, email: str) -> None:
-    """Delete EMAIL and its delivery records."""
+    """Delete ADDRESS (an email address or Apprise URL) and its delivery records."""
     workspace = Workspace.open(ctx.obj["config_path"])
     try:
-        address = normalise_email(email)
+        address = normalise_address(email)
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
     with writing(workspace.engine) as session:
         removed = store.remove_subscriber(session, address)
     if not removed:
-        raise click.ClickException(f"{address} is not a subscriber")
-    click.echo(f"removed {address}")
+        raise click.ClickException(f"{_shown(address)} is not a subscriber")
+    echo(f"removed {_shown(address)}")
 
 
 @subscribers.command(name="list")
@@ -150,7 +152,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         ["email", "signals", "schedule", "last sent", "state"],
         [
             [
-                s.email,
+                _shown(s.email),
                 ",".join(s.signals) if s.signals is not None else "all",
                 _schedule(s),
                 when(s.last_sent_at),
@@ -217,6 +219,10 @@ def preview(
         )
         return
     for item in digests:
+        if isinstance(item, ChatMessage):
+            echo(f"=== To: {_shown(item.recipient)}  Title: {item.subject}")
+            echo(item.text)
+            continue
         message = build_message(item, settings.sender, moment)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -245,11 +251,11 @@ def send(ctx: click.Context, emails: tuple[str, ...], pending: bool, now: dateti
     report = send_due(workspace, _now(now), emails=_addresses(emails), ignore_schedule=pending)
     for sent in report.sent:
         what = "all-quiet note" if sent.quiet else f"{sent.alerts} alert(s)"
-        click.echo(f"sent {sent.email}: {what}")
+        echo(f"sent {_shown(sent.email)}: {what}")
     for email in report.busy:
-        click.echo(f"skipped {email}: another run is sending its digest")
+        echo(f"skipped {_shown(email)}: another run is sending its digest")
     for email, error in report.failed:
-        click.echo(f"digest for {email} failed: {error}", err=True)
+        click.echo(terminal_safe(f"digest for {_shown(email)} failed: {error}"), err=True)
     if not (report.sent or report.failed or report.busy):
         click.echo("no digests due")
     sys.exit(1 if report.failed else 0)
@@ -305,9 +311,16 @@ def _addresses(emails: tuple[str, ...]) -> list[str] | None:
     if not emails:
         return None
     try:
-        return [normalise_email(e) for e in emails]
+        return [normalise_address(e) for e in emails]
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _shown(address: str) -> str:
+    """An address as printed: an Apprise URL with its tokens and passwords hidden."""
+    if is_operator(address):
+        return f"{redact(target_url(address))} (config notify:)"
+    return redact(address) if is_apprise_url(address) else address
 
 
 def _schedule(s: Subscriber) -> str:
