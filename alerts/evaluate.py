@@ -15,13 +15,21 @@ again with nothing new records nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.rules import Change, StateStatus, Timeline, replay_all, severity_of
+from allywatch.alerts.occurrences import Occurrence
+from allywatch.alerts.rules import (
+    DEFAULT_TIER_WEIGHTS,
+    Change,
+    StateStatus,
+    Timeline,
+    replay_all,
+    severity_of,
+)
 from allywatch.alerts.silences import is_silenced
 from allywatch.language.model import Signal
 from allywatch.language.records import Observation
@@ -39,8 +47,11 @@ def evaluate(
     *,
     announce: bool = True,
     backlog_before: datetime | None = None,
+    weights: Mapping[str, int] = DEFAULT_TIER_WEIGHTS,
 ) -> list[Alert]:
     """Bring stored state up to date with the observations; return the alerts raised.
+
+    `weights` are the source tiers' weights (see alerts.rules).
 
     Alerts are recorded but not announced (so nobody is mailed them) when
     `announce` is false, when their change happened before `backlog_before`
@@ -54,13 +65,16 @@ def evaluate(
     """
     marks = queries.observation_marks(session)
     stored = {(row.signal, row.entity): row for row in queries.signal_states(session)}
-    keys = {s.id: _key(s, marks.get(s.id)) for s in signals}
+    keys = {s.id: _key(s, marks.get(s.id), weights) for s in signals}
     due = {s.id for s in signals if _due(s, keys[s.id], stored, now)}
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
     # Aggregates are replayed from their members' timelines, so whenever those are.
     replayed = [s for s in signals if s.id in due or s.aggregate is not None]
     timelines = replay_all(
-        replayed, lambda signal_id: queries.stored_observations(session, signal_id), now
+        replayed,
+        lambda signal_id: queries.stored_observations(session, signal_id),
+        now,
+        weights=weights,
     )
 
     silences = list_silences(session, now)
@@ -86,14 +100,24 @@ def evaluate(
                 since,
                 now,
                 _detail(timeline, now, keys[signal_id]),
+                _occurrence_json(timeline.occurrence),
             )
     return raised
 
 
-def _key(signal: Signal, mark: list[int] | None) -> dict[str, object]:
-    """What a signal's evaluation depends on besides the clock: definition and observations."""
+def _key(signal: Signal, mark: list[int] | None, weights: Mapping[str, int]) -> dict[str, object]:
+    """What a signal's evaluation depends on besides the clock: definition, observations
+    and tier weights."""
     definition = repr(
-        (signal.initial, tuple(signal.entities), tuple(signal.states), signal.aggregate)
+        (
+            signal.initial,
+            tuple(signal.entities),
+            tuple(signal.states),
+            signal.aggregate,
+            signal.status_quo,
+            sorted(signal.events.items()),
+            sorted(weights.items()),
+        )
     )
     return {
         "definition": hashlib.sha256(definition.encode()).hexdigest()[:16],
@@ -121,7 +145,12 @@ def _due(
 
 
 def _detail(timeline: Timeline, now: datetime, key: dict[str, object]) -> dict[str, object]:
-    timers = [t for s in timeline.status for t in (s.expires_at, s.pending_until) if t is not None]
+    timers = [
+        t
+        for s in timeline.status
+        for t in (s.expires_at, s.lapses_at, s.pending_until)
+        if t is not None
+    ]
     return {
         "at": now.isoformat(),
         "next": min(timers).isoformat() if timers else None,
@@ -158,6 +187,7 @@ def reconcile(
                 now if now > after else after + _TICK,
                 behind[-1].evidence if behind else (),
                 "revised",
+                timeline.occurrence,
             )
         )
     return out
@@ -194,6 +224,7 @@ def _record(
         evidence=evidence,
         recorded_at=now,
         reason=change.reason,
+        occurrence=_occurrence_json(change.occurrence),
     )
     alert = queries.add_alert(
         session,
@@ -220,6 +251,10 @@ def message(change: Change) -> str:
     subject = f"{change.signal} / {change.entity}" if change.entity else change.signal
     why = "" if change.reason in ("evidence", "count") else f" ({change.reason})"
     return f"{subject}: {change.from_state} -> {change.to_state}{why}"
+
+
+def _occurrence_json(occurrence: Occurrence | None) -> dict[str, object] | None:
+    return occurrence.to_json() if occurrence is not None else None
 
 
 def _status_json(status: StateStatus) -> dict[str, object]:

@@ -95,6 +95,9 @@ class SignalState(Base):
     updated_at: Mapped[datetime]
     # {"at": evaluation time, "states": [rules.StateStatus as JSON, ...]}, for `explain`.
     detail: Mapped[dict[str, Any] | None]
+    # The occurrence of a recurring event the state belongs to (rules Occurrence.to_json:
+    # event, label, place, date, start), as known at `updated_at`; None when tied to none.
+    occurrence: Mapped[dict[str, Any] | None]
 
 
 class Transition(Base):
@@ -112,8 +115,11 @@ class Transition(Base):
     at: Mapped[datetime]
     evidence: Mapped[list[Any]]
     recorded_at: Mapped[datetime]
-    # Why: evidence, denied, expired, superseded, count or revised (see alerts.rules.Change).
+    # Why: evidence, corroborated, denied, expired, superseded, lapsed, count or revised
+    # (see alerts.rules.Change).
     reason: Mapped[str] = mapped_column(String(20), default="evidence")
+    # The occurrence the state changed to belongs to, as SignalState.occurrence.
+    occurrence: Mapped[dict[str, Any] | None]
 
 
 class Alert(Base):

@@ -246,6 +246,7 @@ def set_signal_state(
     since: datetime | None,
     now: datetime,
     detail: dict[str, Any] | None = None,
+    occurrence: dict[str, Any] | None = None,
 ) -> None:
     row = session.get(SignalState, (signal, entity))
     if row is None:
@@ -257,10 +258,12 @@ def set_signal_state(
                 since=since,
                 updated_at=now,
                 detail=detail,
+                occurrence=occurrence,
             )
         )
-    elif (row.state, row.since, row.detail) != (state, since, detail):
-        row.state, row.since, row.updated_at, row.detail = state, since, now, detail
+    elif (row.state, row.since, row.detail, row.occurrence) != (state, since, detail, occurrence):
+        row.state, row.since, row.updated_at = state, since, now
+        row.detail, row.occurrence = detail, occurrence
 
 
 def transitions_for(session: Session, signal: str, entity: str | None = None) -> list[Transition]:
