@@ -551,7 +551,12 @@ class _SignalReader:
             if key not in _EVENT_KEYS:
                 bad(key, f"unknown key {key!r}: expected one of {', '.join(_EVENT_KEYS)}")
         if "gap" not in raw:
-            bad(name, "missing `gap` (how far apart two reports belong to different occurrences)")
+            ok = False
+            self.err(
+                line,
+                f"event {name!r}: missing `gap` (how far apart two reports belong to"
+                " different occurrences)",
+            )
         values: dict[str, Any] = {}
         _thresholds(raw, (), ("gap", "lapses"), values, bad)
         for key, value in values.items():
@@ -640,7 +645,10 @@ class _SignalReader:
                 )
         event = self._event_ref(raw, bad)
         if "when" not in raw:
-            bad(name, "missing `when` (the condition for evidence of the status quo)")
+            ok = False
+            self.err(
+                line, f"{where}: missing `when` (the condition for evidence of the status quo)"
+            )
         else:
             node = self._condition(name, raw, entities, compiler)
             if node is None:

@@ -120,3 +120,46 @@ def test_delivery_is_also_reached_by_independent_reports(pack: dict[str, Signal]
     assert delivered.corroboration is not None
     assert delivered.corroboration.min_sources == 3
     assert delivered.corroboration.within == timedelta(days=14)
+
+
+def test_csto_summits_are_a_recurring_event(pack: dict[str, Signal]) -> None:
+    csto = pack["csto-summit-attendance"]
+    summit = csto.events["summit"]
+    assert summit.gap <= timedelta(days=60) and summit.lapses is not None
+    assert summit.places is not None
+    for city in ("Bishkek", "Минске", "Nur-Sultan", "St Petersburg", "Астане"):
+        assert summit.places.pattern.fullmatch(city), city
+    assert csto.status_quo is not None and csto.status_quo.event == "summit"
+    assert csto.state("absent").event == "summit"
+    # Freezing or leaving is not about one summit: it does not lapse with it.
+    assert csto.state("suspended").event is None and csto.state("withdrawn").event is None
+
+
+def test_every_critical_state_needs_two_outlets(pack: dict[str, Signal]) -> None:
+    critical = [
+        (signal, state)
+        for signal in pack.values()
+        for state in signal.states
+        if state.severity == "critical"
+    ]
+    assert critical
+    for signal, state in critical:
+        assert state.min_sources >= 2 or state.corroboration is not None, (signal.id, state.name)
+
+
+@pytest.mark.parametrize(
+    ("signal", "text", "entity"),
+    [
+        ("csto-summit-attendance", "Tokayev attends CSTO summit in Bishkek", "Kazakhstan"),
+        ("csto-summit-attendance", "Токаев прибыл на саммит ОДКБ в Минске", "Kazakhstan"),
+        ("power-of-siberia-2", "Power of Siberia 2 talks continue, no deal yet", None),
+        ("power-of-siberia-2", "Переговоры по «Силе Сибири 2» продолжаются", None),
+    ],
+)
+def test_the_status_quo_is_evidenced(
+    pack: dict[str, Signal], signal: str, text: str, entity: str | None
+) -> None:
+    found = Matcher([pack[signal]]).match(text, "")
+    assert [(o.entity, o.state, o.polarity, o.hedged) for o in found] == [
+        (entity, pack[signal].initial, "for", False)
+    ]
