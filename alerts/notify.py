@@ -23,11 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import apprise
 import jinja2
 from markupsafe import Markup
 
@@ -44,6 +44,14 @@ OPERATOR_PREFIX = "notify:"
 TITLE_LIMIT = 250
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _apprise() -> ModuleType:
+    """Apprise, imported on first use: it loads its many service plugins when imported,
+    which commands that never notify (status, history) need not pay for."""
+    import apprise
+
+    return apprise
 
 
 class NotifyError(Exception):
@@ -94,7 +102,7 @@ def check_url(text: str) -> str:
             f" {URL_LIMIT - len(OPERATOR_PREFIX)} fit (shorten it, e.g. with the service's"
             " own short form)"
         )
-    if any(ch.isspace() for ch in url) or apprise.Apprise.instantiate(url) is None:
+    if any(ch.isspace() for ch in url) or _apprise().Apprise.instantiate(url) is None:
         raise NotifyUrlError(
             f"{redact(url)!r} is not a URL Apprise knows"
             " (see https://github.com/caronc/apprise/wiki for the services and their URLs)"
@@ -104,7 +112,7 @@ def check_url(text: str) -> str:
 
 def redact(url: str) -> str:
     """The URL with its secrets (passwords, tokens) hidden, for printing."""
-    plugin = apprise.Apprise.instantiate(url)
+    plugin = _apprise().Apprise.instantiate(url)
     return plugin.url(privacy=True) if plugin is not None else url.split("://", 1)[0] + "://..."
 
 
@@ -112,23 +120,23 @@ class AppriseSender:
     """Sends messages to Apprise URLs, one at a time."""
 
     def takes_markdown(self, url: str) -> bool:
-        plugin = apprise.Apprise.instantiate(url)
+        plugin = _apprise().Apprise.instantiate(url)
         formats = getattr(plugin, "notify_format", ())
         if not isinstance(formats, tuple | list):
             formats = (formats,)
-        return apprise.NotifyFormat.MARKDOWN in formats
+        return _apprise().NotifyFormat.MARKDOWN in formats
 
     def send(self, url: str, message: ChatMessage) -> None:
-        plugin = apprise.Apprise.instantiate(url)
+        plugin = _apprise().Apprise.instantiate(url)
         if plugin is None:
             raise NotifyError(f"{redact(url)}: not a URL Apprise knows")
-        with apprise.LogCapture(level=logging.WARNING) as log:
+        with _apprise().LogCapture(level=logging.WARNING) as log:
             accepted = plugin.notify(
                 body=message.text,
                 title=message.subject,
-                body_format=apprise.NotifyFormat.MARKDOWN
+                body_format=_apprise().NotifyFormat.MARKDOWN
                 if message.markdown
-                else apprise.NotifyFormat.TEXT,
+                else _apprise().NotifyFormat.TEXT,
             )
             said = log.getvalue()
         if not accepted:

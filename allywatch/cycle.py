@@ -6,7 +6,8 @@
     match     articles -> Matched: each with its Observations   (watchers)
     store     Matched -> article rows filed into stories, observation rows (store)
     evaluate  stored observations -> transitions and alerts     (alerts)
-    deliver   due digests -> sent                                (alerts)
+    deliver   due digests and notify: messages -> sent           (alerts)
+    publish   the config's report: folder, if the cycle changed something (alerts)
 
 This is the only place where the step packages meet. `run_cycle` (and
 `_Intake`, which takes in one source's outcome at a time) wires the steps
@@ -40,6 +41,7 @@ from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config
 from allywatch.digests import send_due
 from allywatch.language.records import Article, Observation
+from allywatch.site import refresh_report
 from allywatch.store import claims, queries
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source
@@ -130,6 +132,8 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )
     report.digests = deliver(workspace, now)
+    changed = bool(report.new_articles or report.alerts or report.failed)
+    refresh_report(workspace, now, changed=changed)
     return report
 
 

@@ -28,11 +28,16 @@ def unsubscribe_secret(config: Config) -> str | None:
     return os.environ.get(SECRET_ENV) or config.secret or None
 
 
+def signal_texts(workspace: Workspace) -> dict[str, SignalText]:
+    """How alerts name each signal: its label and its question."""
+    return {s.id: SignalText(label=s.label, question=s.question) for s in workspace.signals}
+
+
 def digest_settings(workspace: Workspace) -> DigestSettings:
     config = workspace.config
     return DigestSettings(
         template_dir=builtin_dir("templates"),
-        signals={s.id: SignalText(label=s.label, question=s.question) for s in workspace.signals},
+        signals=signal_texts(workspace),
         sender=config.smtp.sender,
         secret=unsubscribe_secret(config),
         base_url=config.base_url,

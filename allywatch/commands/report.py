@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy.orm import Session
 
+from allywatch.alerts.atom import alerts_feed
+from allywatch.digests import signal_texts
 from allywatch.output import echo, echo_json, echo_table, iso, when
 from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading, writing
@@ -167,15 +169,28 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
 
 @click.command(name="alerts")
 @json_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "atom"]),
+    default="table",
+    show_default=True,
+    help="atom: the announced alerts as an Atom feed (what the report's alerts.xml holds).",
+)
 @click.option("--unacked", is_flag=True, help="Only alerts not yet acknowledged.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_context
-def alerts_command(ctx: click.Context, as_json: bool, unacked: bool, limit: int) -> None:
+def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, limit: int) -> None:
     """Alerts raised, newest first."""
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         alerts = queries.list_alerts(session, unacked=unacked, limit=limit)
-    if as_json:
+    if fmt == "atom":
+        announced = [a for a in alerts if a.announced]
+        feed = alerts_feed(announced, signal_texts(workspace), datetime.now(UTC))
+        click.echo(feed.decode("utf-8"), nl=False)
+        return
+    if as_json or fmt == "json":
         echo_json(
             [
                 {
