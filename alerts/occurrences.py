@@ -48,12 +48,18 @@ class Occurrence:
     def same(self, other: Occurrence | None) -> bool:
         return other is not None and (self.event, self.start) == (other.event, other.start)
 
-    def describe(self) -> str:
-        """ "the CSTO summit in Bishkek, 2025-11-27"."""
+    @property
+    def title(self) -> str:
+        """CSTO summit in Bishkek, 2025-11-27 (no article)."""
         where = f" in {self.place}" if self.place else ""
-        return f"the {self.label}{where}, {self.start:%Y-%m-%d}"
+        return f"{self.label}{where}, {self.start:%Y-%m-%d}"
+
+    def describe(self) -> str:
+        """The occurrence in a sentence: the CSTO summit in Bishkek, 2025-11-27."""
+        return f"the {self.title}"
 
     def to_json(self) -> dict[str, Any]:
+        """As the store keeps it; `date` is the start's, for people and scripts."""
         return {
             "event": self.event,
             "label": self.label,
@@ -61,6 +67,12 @@ class Occurrence:
             "date": self.start.date().isoformat(),
             "start": self.start.isoformat(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Occurrence:
+        return cls(
+            data["event"], data["label"], datetime.fromisoformat(data["start"]), data["place"]
+        )
 
 
 class Series:

@@ -8,6 +8,7 @@ import click
 from sqlalchemy.orm import Session
 
 from allywatch.alerts.atom import alerts_feed
+from allywatch.alerts.occurrences import Occurrence
 from allywatch.digests import signal_texts
 from allywatch.output import echo, echo_json, echo_table, iso, when
 from allywatch.store import queries, subscribers
@@ -50,6 +51,8 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
                         "entity": entity or None,
                         "state": row.state if row else signal.initial,
                         "since": iso(row.since) if row else None,
+                        # Occurrence.to_json: event, label, place, date, start.
+                        "occurrence": row.occurrence if row else None,
                         "last_evidence": _evidence_json(latest),
                     }
                 )
@@ -60,14 +63,17 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
     if as_json:
         echo_json(rows)
         return
+    # The occurrence column only where some state is tied to a recurring event.
+    tied = any(r["occurrence"] for r in rows)
     echo_table(
-        ["signal", "entity", "state", "since", "last evidence"],
+        ["signal", "entity", "state", "since", *(["occurrence"] if tied else []), "last evidence"],
         [
             [
                 r["signal"],
                 r["entity"],
                 r["state"],
                 r["since"][:16].replace("T", " ") if r["since"] else "-",
+                *([_occurrence_title(r["occurrence"])] if tied else []),
                 _evidence_line(r["last_evidence"]),
             ]
             for r in rows
@@ -119,6 +125,10 @@ def _evidence_json(latest) -> dict | None:
         "title": latest.title,
         "link": latest.link,
     }
+
+
+def _occurrence_title(occurrence: dict | None) -> str:
+    return Occurrence.from_json(occurrence).title if occurrence else "-"
 
 
 def _evidence_line(evidence: dict | None) -> str:
