@@ -8,11 +8,12 @@ so it stays fast however many observations are stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from allywatch.alerts.occurrences import Occurrence
 from allywatch.alerts.rules import supporters
 from allywatch.language.durations import format_duration
 from allywatch.language.model import Signal, StateDef
@@ -34,9 +35,43 @@ class StateView:
     supporting: list[Observation]
     opposing: list[Observation]
     hedged_counts: bool
+    min_sources: int = 1
 
     def counted(self, observation: Observation) -> bool:
         return self.hedged_counts or not observation.hedged
+
+    @property
+    def unconfirmed(self) -> tuple[int, int] | None:
+        """(outlets, outlets needed) for a state reported but short of its outlets: a
+        critical state one outlet reports is recorded, not reached. Outlets count with
+        their tier weights."""
+        status = self.status
+        outlets = status.get("for_outlets", 0)
+        net = outlets - status.get("against_outlets", 0)
+        if status.get("standing") or not outlets or net >= self.min_sources:
+            return None
+        return outlets, self.min_sources
+
+    def standing(self) -> str:
+        """Where it stands, in words."""
+        if self.status.get("standing"):
+            return "supported"
+        if self.unconfirmed is not None:
+            outlets, needed = self.unconfirmed
+            return f"unconfirmed: {outlets} of {needed} outlets"
+        return "not supported" if self.status else "no evidence"
+
+
+class Member(NamedTuple):
+    """A member of an aggregate: its state, the occurrence that belongs to, whether that is
+    earlier than the one the aggregate counts, and whether the aggregate counts it (away,
+    and not from an earlier occurrence)."""
+
+    entity: str
+    state: str
+    occurrence: Occurrence | None
+    earlier: bool
+    counted: bool
 
 
 @dataclass(frozen=True)
@@ -50,7 +85,11 @@ class Explanation:
     entered: dict[str, Any] | None
     states: list[StateView] = field(default_factory=list)
     would_change: list[str] = field(default_factory=list)
-    members: list[tuple[str, str]] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    # The occurrence of a recurring event the state belongs to (for an aggregate: the one
+    # it counts), and whether the state is the initial one.
+    occurrence: Occurrence | None = None
+    initial: bool = False
 
 
 def explain(
@@ -72,6 +111,7 @@ def explain(
             "reason": last.reason,
             "evidence": last.evidence,
         }
+    occurrence = row.occurrence if row is not None else None
     base = Explanation(
         signal=signal.id,
         entity=entity,
@@ -80,6 +120,8 @@ def explain(
         since=row.since if row is not None else None,
         evaluated_at=moment,
         entered=entered,
+        occurrence=Occurrence.from_json(occurrence) if occurrence else None,
+        initial=state == signal.initial,
     )
     if signal.aggregate is not None and members_of is not None:
         return _explain_aggregate(session, signal, members_of, base)
@@ -92,6 +134,10 @@ def explain(
         if index < current and not status.get("standing"):
             continue  # a lower state with nothing behind it explains nothing
         start = moment - spec.within if spec.within is not None and moment else None
+        if index == current and base.occurrence is not None:
+            # A state of one occurrence weighs only that occurrence's reports.
+            before = base.occurrence.start - timedelta(microseconds=1)
+            start = max(start, before) if start is not None else before
         # Reports of stronger states support this one too (alerts.rules.implied).
         bearing = {"for": supporters(signal, spec.name), "against": [spec.name]}
         sides = {
@@ -105,11 +151,12 @@ def explain(
         views.append(
             StateView(
                 name=spec.name,
-                requirement=_requirement(spec),
+                requirement=_requirement(signal, spec),
                 status=status,
                 supporting=sides["for"],
                 opposing=sides["against"],
                 hedged_counts=spec.hedged,
+                min_sources=spec.min_sources,
             )
         )
     return _with_changes(base, signal, views)
@@ -120,12 +167,22 @@ def _explain_aggregate(
 ) -> Explanation:
     assert signal.aggregate is not None
     away = set(signal.aggregate.away)
-    states = {(s.signal, s.entity): s.state for s in queries.signal_states(session)}
-    members = [
-        (entity, states.get((members_of.id, entity), members_of.initial))
-        for entity in members_of.entities
-    ]
-    away_now = [entity for entity, state in members if state in away]
+    rows = {(s.signal, s.entity): s for s in queries.signal_states(session)}
+    latest = base.occurrence
+    members = []
+    for entity in members_of.entities:
+        row = rows.get((members_of.id, entity))
+        state = row.state if row is not None else members_of.initial
+        occurrence = Occurrence.from_json(row.occurrence) if row and row.occurrence else None
+        # Away from an earlier occurrence of the event the aggregate counts: not counted.
+        earlier = (
+            occurrence is not None
+            and latest is not None
+            and occurrence.event == latest.event
+            and not occurrence.same(latest)
+        )
+        members.append(Member(entity, state, occurrence, earlier, state in away and not earlier))
+    away_now = [m.entity for m in members if m.counted]
     count = len(away_now)
     changes = []
     for spec in signal.states:
@@ -148,7 +205,7 @@ def _with_changes(base: Explanation, signal: Signal, views: list[StateView]) -> 
         rank = names.index(spec.name)
         window = f" within {format_duration(spec.within)}" if spec.within else ""
         if rank == current:
-            out += _leaving(spec.name, status, window, spec.expires is not None)
+            out += _leaving(spec.name, status, window, spec.expires is not None or bool(spec.event))
         elif rank > current:
             if status.get("standing") and status.get("pending_until"):
                 out.append(
@@ -193,12 +250,16 @@ def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> lis
         )
     if status.get("expires_at"):
         out.append(f"{name}: expires on {_day(status['expires_at'])} unless reports renew it")
+    if status.get("lapses_at"):
+        out.append(
+            f"{name}: lapses on {_day(status['lapses_at'])} unless its occurrence is reported again"
+        )
     if event:
         out.append(f"{name}: newer evidence for a lower state would end it")
     return out
 
 
-def _requirement(spec: StateDef) -> str:
+def _requirement(signal: Signal, spec: StateDef) -> str:
     parts = [f"{spec.min_sources} outlet(s)", f"{spec.min_stories} story(ies)"]
     text = " and ".join(parts)
     text += f" within {format_duration(spec.within)}" if spec.within else ", any time"
@@ -208,7 +269,21 @@ def _requirement(spec: StateDef) -> str:
         text += f"; held {format_duration(spec.hold)}"
     if spec.expires:
         text += f"; expires {format_duration(spec.expires)} after the latest report"
+    event = signal.events.get(spec.event) if spec.event else None
+    if event is not None:
+        text += f"; one {event.label} at a time"
+        if event.lapses:
+            text += f", lapsing {format_duration(event.lapses)} after its last report"
     return text
+
+
+def _of(e: Explanation) -> str:
+    """The state's occurrence as the first line names it: "absent from the CSTO summit in
+    Bishkek, 2025-11-27", "attending at ...", an aggregate "some-away counting ..."."""
+    if e.occurrence is None:
+        return ""
+    how = "counting" if e.members else "at" if e.initial else "from"
+    return f" {how} {e.occurrence.describe()}"
 
 
 def _day(value: str | datetime) -> str:
@@ -247,10 +322,24 @@ def as_json(explanation: Explanation) -> dict[str, Any]:
                 "status": v.status,
                 "supporting": [article(v, a) for a in v.supporting],
                 "opposing": [article(v, a) for a in v.opposing],
+                "unconfirmed": (
+                    {"outlets": v.unconfirmed[0], "needs": v.unconfirmed[1]}
+                    if v.unconfirmed
+                    else None
+                ),
             }
             for v in explanation.states
         ],
-        "members": [{"entity": e, "state": s} for e, s in explanation.members],
+        "occurrence": explanation.occurrence.to_json() if explanation.occurrence else None,
+        "members": [
+            {
+                "entity": m.entity,
+                "state": m.state,
+                "occurrence": m.occurrence.to_json() if m.occurrence else None,
+                "counted": m.counted,
+            }
+            for m in explanation.members
+        ],
         "would_change": explanation.would_change,
     }
 
@@ -260,7 +349,8 @@ def render(explanation: Explanation) -> list[str]:
     e = explanation
     subject = f"{e.signal} / {e.entity}" if e.entity else e.signal
     since = f" since {_day(e.since)}" if e.since else ""
-    lines = [f"{subject}: {e.state}{since}", f"  {e.question}"]
+    occurrence = _of(e) + ("," if e.occurrence and since else "")
+    lines = [f"{subject}: {e.state}{occurrence}{since}", f"  {e.question}"]
     if e.evaluated_at is None:
         lines.append("  (not evaluated yet: run `allywatch run`)")
     elif not e.members:
@@ -280,14 +370,13 @@ def render(explanation: Explanation) -> list[str]:
     if e.members:
         lines.append("")
         lines.append("Members:")
-        lines += [f"  {entity}: {state}" for entity, state in e.members]
+        for member in e.members:
+            occurrence = f" ({member.occurrence.describe()})" if member.occurrence else ""
+            earlier = "; not counted, a newer one has begun" if member.earlier else ""
+            lines.append(f"  {member.entity}: {member.state}{occurrence}{earlier}")
     for view in e.states:
         lines.append("")
-        status = view.status
-        standing = (
-            "supported" if status.get("standing") else "not supported" if status else "no evidence"
-        )
-        lines.append(f"{view.name} ({standing}; needs {view.requirement})")
+        lines.append(f"{view.name} ({view.standing()}; needs {view.requirement})")
         for label, observations in (("for", view.supporting), ("against", view.opposing)):
             if not observations:
                 continue

@@ -4,14 +4,23 @@ latest summit, occurrences named by place and date, and source tiers' weights.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+from test_evaluate import store_report
+
+from allywatch.alerts.evaluate import evaluate
 from allywatch.alerts.occurrences import Calendar
 from allywatch.alerts.rules import replay, replay_aggregate, replay_all, replay_signal
+from allywatch.cli import main
 from allywatch.language.model import Aggregate, Event, Signal, StateDef, TermList
 from allywatch.language.records import Observation
 from allywatch.language.terms import compile_plain
+from allywatch.store.engine import writing
+from allywatch.workspace import Workspace
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -390,3 +399,164 @@ def test_cycle_by_cycle_replays_equal_one_replay_with_events():
             assert timeline.changes == tuple(
                 c for c in full[timeline.entity].changes if c.at <= cut
             )
+
+
+SIGNAL_FILES = {
+    "summit.yaml": """\
+id: summit
+question: Who stays away from the summit?
+initial: attending
+entities: [Armenia, Kazakhstan]
+events:
+  summit:
+    label: CSTO summit
+    gap: 45d
+    lapses: 200d
+    places: ["@cities"]
+terms:
+  cities: [Minsk, Bishkek, Astana]
+  summit: ["summit*"]
+  away: ["skip*"]
+  go: ["attend*"]
+  leave: ["leave*"]
+states:
+  attending:
+    when: "near(entity, go, 6) and summit"
+    event: summit
+  absent: {when: "near(entity, away, 6) and summit", event: summit, severity: info}
+  withdrawn: {when: "near(entity, leave, 4)", severity: critical, weaker: attending}
+""",
+    "summit-away.yaml": """\
+id: summit-away
+question: How many members stay away from the latest summit?
+initial: none-away
+aggregate: {of: summit, away: [absent, withdrawn]}
+states:
+  some-away: {min_count: 1, severity: info}
+""",
+}
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> Path:
+    own = tmp_path / "signals"
+    own.mkdir()
+    for name, text in SIGNAL_FILES.items():
+        (own / name).write_text(text, encoding="utf-8")
+    path = tmp_path / "allywatch.yaml"
+    path.write_text(f"database: '{database_url}'\nsignals: [signals]\n", encoding="utf-8")
+    return path
+
+
+def cli(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+def record(config: Path, items: list[Observation], now: datetime) -> None:
+    """Store the reports and evaluate, as a cycle would."""
+    workspace = Workspace.open(config)
+    with writing(workspace.engine) as session:
+        for item in items:
+            store_report(session, "summit", item.entity, item)
+        evaluate(session, workspace.signals, now)
+
+
+def test_status_and_explain_name_the_occurrence_of_a_state(config: Path):
+    record(
+        config,
+        [
+            news("2024-11-28T09:00", "Armenia", "absent", "Armenia skips summit in Astana"),
+            news("2025-11-27T08:00", "Kazakhstan", "attending", "Tokayev attends Bishkek summit"),
+            news("2025-11-27T09:00", "Armenia", "absent", "Pashinyan skips summit in Bishkek"),
+        ],
+        datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    code, output = cli(config, "status", "--json", "--signal", "summit")
+    assert code == 0, output
+    rows = {row["entity"]: row for row in json.loads(output)}
+    assert rows["Armenia"]["state"] == "absent"
+    expected = {"event": "summit", "label": "CSTO summit", "place": "Bishkek", "date": "2025-11-27"}
+    assert rows["Armenia"]["occurrence"].items() >= expected.items()
+    assert rows["Kazakhstan"]["occurrence"]["date"] == "2025-11-27"
+
+    code, output = cli(config, "status")
+    lines = output.splitlines()
+    assert lines[0].split() == [
+        "SIGNAL",
+        "ENTITY",
+        "STATE",
+        "SINCE",
+        "OCCURRENCE",
+        "LAST",
+        "EVIDENCE",
+    ]
+    armenia = next(line for line in lines if line.startswith("summit ") and "Armenia" in line)
+    assert "CSTO summit in Bishkek, 2025-11-27" in armenia
+    away = next(line for line in lines if line.startswith("summit-away"))
+    assert "some-away" in away and "CSTO summit in Bishkek, 2025-11-27" in away
+
+    code, output = cli(config, "explain", "summit", "Armenia")
+    assert code == 0, output
+    lines = output.splitlines()
+    # Absent from Astana lapsed in June; absent again from Bishkek.
+    assert lines[0] == (
+        "summit / Armenia: absent from the CSTO summit in Bishkek, 2025-11-27,"
+        " since 2025-11-27 09:00"
+    )
+    assert "  - absent: lapses on 2026-06-15 09:00 unless its occurrence is reported again" in lines
+    # Only this summit's reports are listed behind the state.
+    assert not any("Astana" in line for line in lines if line.startswith("    2024"))
+    code, output = cli(config, "explain", "summit", "Kazakhstan")
+    assert output.splitlines()[0] == (
+        "summit / Kazakhstan: attending at the CSTO summit in Bishkek, 2025-11-27"
+    )
+    code, output = cli(config, "explain", "summit-away")
+    lines = output.splitlines()
+    assert lines[0].startswith(
+        "summit-away: some-away counting the CSTO summit in Bishkek, 2025-11-27, since"
+    )
+    assert "  Armenia: absent (the CSTO summit in Bishkek, 2025-11-27)" in lines
+
+
+def test_explain_shows_a_member_away_from_an_earlier_summit_as_not_counted(config: Path):
+    record(
+        config,
+        [
+            news("2024-11-28T09:00", "Armenia", "absent", "Armenia skips summit in Astana"),
+            news("2025-03-01T08:00", "Kazakhstan", "attending", "Tokayev attends Minsk summit"),
+        ],
+        datetime(2025, 3, 2, tzinfo=UTC),
+    )
+    code, output = cli(config, "explain", "summit-away", "--json")
+    data = json.loads(output)
+    assert data["state"] == "none-away"
+    armenia = next(m for m in data["members"] if m["entity"] == "Armenia")
+    assert (armenia["state"], armenia["counted"], armenia["occurrence"]["place"]) == (
+        "absent",
+        False,
+        "Astana",
+    )
+    code, output = cli(config, "explain", "summit-away")
+    assert (
+        "  Armenia: absent (the CSTO summit in Astana, 2024-11-28); not counted,"
+        " a newer one has begun"
+    ) in output.splitlines()
+
+
+def test_explain_shows_a_critical_state_one_outlet_reports_as_unconfirmed(config: Path):
+    one = news("2026-01-10T09:00", "Armenia", "withdrawn", "Armenia leaves the bloc")
+    record(config, [one], datetime(2026, 1, 11, tzinfo=UTC))
+    code, output = cli(config, "explain", "summit", "Armenia")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "summit / Armenia: attending"
+    assert any(
+        line.startswith("withdrawn (unconfirmed: 1 of 2 outlets; needs 2 outlet(s)")
+        for line in lines
+    )
+    code, output = cli(config, "explain", "summit", "Armenia", "--json")
+    withdrawn = next(s for s in json.loads(output)["states"] if s["name"] == "withdrawn")
+    assert withdrawn["unconfirmed"] == {"outlets": 1, "needs": 2}
+    code, output = cli(config, "alerts", "--json")
+    assert json.loads(output) == []

@@ -22,7 +22,7 @@ from allywatch.explain import as_json as explanation_json
 from allywatch.explain import explain, render
 from allywatch.language.durations import format_duration, parse_duration
 from allywatch.language.model import Signal
-from allywatch.output import echo_json, echo_table, when
+from allywatch.output import echo, echo_json, echo_table, when
 from allywatch.store.engine import reading, writing
 from allywatch.store.silences import add_silence, list_silences, remove_silence
 from allywatch.workspace import Workspace
@@ -67,7 +67,7 @@ def explain_command(ctx: click.Context, signal_id: str, entity: str | None, as_j
         if index:
             click.echo()
         for line in render(explanation):
-            click.echo(line)
+            echo(line)  # titles, places and matched words are feed text
 
 
 @click.command()
