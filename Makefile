@@ -24,6 +24,15 @@ demo: $(VENV)/.installed
 	$(BIN)/allywatch --config examples/demo.yaml status
 	@echo
 	@echo "digests written to demo/outbox/:" && ls demo/outbox
+	@echo
+	@echo "report written; open it in a browser:"
+	@$(BIN)/allywatch --config examples/demo.yaml report --out demo/report
+	@if command -v chromium >/dev/null; then \
+	  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	    --disable-background-networking --disable-component-update --disable-sync \
+	    --user-data-dir="$$(mktemp -d)" --window-size=1280,1600 \
+	    --screenshot=demo/report-1280.png "file://$(CURDIR)/demo/report/index.html" 2>/dev/null \
+	  && echo "a screenshot of it: demo/report-1280.png"; fi
 
 # Everything, slow tests included; test-quick leaves out the tests marked slow.
 test: $(VENV)/.installed-test
