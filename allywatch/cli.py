@@ -34,7 +34,7 @@ COMMANDS = {
     "silence": ("state", "Record a signal's changes unannounced for a while."),
     "backtest": ("state", "Replay dated articles; print when states would change."),
     "db": ("db", "Upgrade the schema, or copy the database elsewhere."),
-    "report": ("site", "Write the HTML report (state timelines) and the Atom feed of alerts."),
+    "report": ("site", "Write the HTML report and the Atom feed of alerts."),
 }
 
 
