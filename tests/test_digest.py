@@ -237,6 +237,7 @@ def test_bad_schedule_values_are_refused_by_name(parse, bad: str) -> None:
 # --- what it looks like --------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     shutil.which("chromium") is None,
     reason="chromium is not installed (apt-get install chromium), so the HTML is not rendered",

@@ -61,6 +61,7 @@ def _stand_in(target: Path, name: str) -> Path:
     return init
 
 
+@pytest.mark.slow
 def test_installed_wheel_works_beside_packages_named_store_and_alerts(
     wheel: Path, tmp_path: Path
 ) -> None:

@@ -112,6 +112,7 @@ def test_pages_are_static_and_escaped(site: Path) -> None:
         assert "\u202e" not in html and "W" * 1000 not in html
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_renders_the_report(site: Path, tmp_path: Path) -> None:
     page = site / "signals" / "su35-iran.html"
