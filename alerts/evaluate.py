@@ -46,17 +46,22 @@ def evaluate(
     now: datetime,
     *,
     announce: bool = True,
-    backlog_before: datetime | None = None,
+    announce_within: timedelta | None = None,
     weights: Mapping[str, int] = DEFAULT_TIER_WEIGHTS,
+    tiers: Mapping[str, str] | None = None,
 ) -> list[Alert]:
     """Bring stored state up to date with the observations; return the alerts raised.
 
-    `weights` are the source tiers' weights (see alerts.rules).
+    `tiers` maps source names to their tiers, `weights` the tiers to their
+    weights (see alerts.rules).
 
-    Alerts are recorded but not announced (so nobody is mailed them) when
-    `announce` is false, when their change happened before `backlog_before`
-    (the baseline a first run sets over an existing backlog), or when a
-    silence covers their signal or entity.
+    An alert is announced when allywatch first learns of its change, whatever
+    the date of the articles behind it (feeds surface articles late, and a
+    source added later brings its older items). It is recorded but not
+    announced (so nobody is sent it) when `announce` is false (the first
+    run's baseline), when its change happened more than `announce_within`
+    before `now`, or when a silence covers its signal or entity;
+    `unannounced_reason` says which.
 
     A signal is replayed only when something could have changed since it was
     last evaluated: its definition, its observations (count and newest id), or
@@ -65,14 +70,14 @@ def evaluate(
     """
     marks = queries.observation_marks(session)
     stored = {(row.signal, row.entity): row for row in queries.signal_states(session)}
-    keys = {s.id: _key(s, marks.get(s.id), weights) for s in signals}
+    keys = {s.id: _key(s, marks.get(s.id), weights, tiers or {}) for s in signals}
     due = {s.id for s in signals if _due(s, keys[s.id], stored, now)}
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
     # Aggregates are replayed from their members' timelines, so whenever those are.
     replayed = [s for s in signals if s.id in due or s.aggregate is not None]
     timelines = replay_all(
         replayed,
-        lambda signal_id: queries.stored_observations(session, signal_id),
+        lambda signal_id: queries.stored_observations(session, signal_id, tiers),
         now,
         weights=weights,
     )
@@ -89,8 +94,8 @@ def evaluate(
             last = recorded.get(entity)
             since = last.at if last is not None else None
             for change in reconcile(timeline, last, signal.initial, now):
-                early = backlog_before is not None and change.at < backlog_before
-                raised.append(_record(session, signal, change, now, not (quiet or early)))
+                old = announce_within is not None and change.at < now - announce_within
+                raised.append(_record(session, signal, change, now, not (quiet or old)))
                 since = change.at
             queries.set_signal_state(
                 session,
@@ -105,9 +110,11 @@ def evaluate(
     return raised
 
 
-def _key(signal: Signal, mark: list[int] | None, weights: Mapping[str, int]) -> dict[str, object]:
-    """What a signal's evaluation depends on besides the clock: definition, observations
-    and tier weights."""
+def _key(
+    signal: Signal, mark: list[int] | None, weights: Mapping[str, int], tiers: Mapping[str, str]
+) -> dict[str, object]:
+    """What a signal's evaluation depends on besides the clock: definition, observations,
+    tier weights and the sources' tiers."""
     definition = repr(
         (
             signal.initial,
@@ -117,6 +124,7 @@ def _key(signal: Signal, mark: list[int] | None, weights: Mapping[str, int]) -> 
             signal.status_quo,
             sorted(signal.events.items()),
             sorted(weights.items()),
+            sorted(tiers.items()),
         )
     )
     return {
@@ -245,6 +253,30 @@ def _record(
     # The transition's unique key guards the alert's: a new transition always has a new alert.
     assert alert is not None
     return alert
+
+
+BASELINE = "recorded as baseline, not announced"
+TOO_OLD = "older than announce_within, not announced"
+SILENCED = "silenced, not announced"
+
+
+def unannounced_reason(
+    alert: Alert, first_run: datetime | None, announce_within: timedelta
+) -> str | None:
+    """Why an alert was not announced (None when it was), told from the alert itself.
+
+    The reasons are checked in the order `evaluate` applies them: raised by the
+    first run's evaluation (the baseline), dated more than `announce_within`
+    before it was raised (the config's value now: a changed horizon may tell an
+    old alert's reason wrongly), else a silence (silences may be gone since).
+    """
+    if alert.announced:
+        return None
+    if first_run is not None and alert.created_at == first_run:
+        return BASELINE
+    if alert.at < alert.created_at - announce_within:
+        return TOO_OLD
+    return SILENCED
 
 
 def message(change: Change) -> str:

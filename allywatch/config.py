@@ -22,17 +22,21 @@ from pydantic import (
     field_validator,
 )
 
+from allywatch.alerts.rules import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.resources import builtin_dir
 from allywatch.watchers.fetch import FetchSettings
-from allywatch.watchers.sources import PollInterval, SourceSpec
+from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+# How many outlets one outlet of a source's tier counts as toward `min_sources`.
+DEFAULT_TIER_WEIGHTS: dict[Tier, int] = {tier: RULES_TIER_WEIGHTS.get(tier, 1) for tier in TIERS}
 
 
 class _Strict(BaseModel):
@@ -63,6 +67,11 @@ class Config(_Strict):
     poll_interval: PollInterval = timedelta(minutes=30)
     feed_failure_alert_after: Duration = timedelta(hours=24)
     alert_on_first_run: bool = False
+    # A change allywatch learns of later than this after it happened is recorded, not announced.
+    announce_within: Duration = timedelta(days=7)
+    tier_weights: dict[Tier, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: dict(DEFAULT_TIER_WEIGHTS)
+    )
     secret: str | None = None
     base_url: str | None = None
     # Apprise URLs that get every announced alert at once (the operator's channel).
@@ -94,12 +103,23 @@ class Config(_Strict):
         except NotifyUrlError as exc:
             raise ValueError(str(exc)) from exc
 
-    @field_validator("feed_failure_alert_after")
+    @field_validator("feed_failure_alert_after", "announce_within")
     @classmethod
     def _not_negative(cls, after: timedelta) -> timedelta:
         if after < timedelta(0):
             raise ValueError("must not be negative")
         return after
+
+    @field_validator("tier_weights")
+    @classmethod
+    def _every_tier(cls, weights: dict[Tier, int]) -> dict[Tier, int]:
+        """The tiers the file leaves out keep their default weights."""
+        return {tier: weights.get(tier, DEFAULT_TIER_WEIGHTS[tier]) for tier in TIERS}
+
+    @property
+    def source_tiers(self) -> dict[str, Tier]:
+        """Each source's tier, by its name (as articles name their source)."""
+        return {source.name: source.tier for source in self.sources}
 
     @property
     def signal_paths(self) -> list[Path]:

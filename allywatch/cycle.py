@@ -25,7 +25,7 @@ replay_all as evaluate does.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from allywatch.alerts.dispatch import DigestReport
 from allywatch.alerts.evaluate import evaluate as evaluate_signals
+from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config
 from allywatch.digests import send_due
@@ -81,6 +82,8 @@ class CycleReport:
     new_articles: int = 0
     observations: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    # How many of the alerts were recorded without being announced, by reason.
+    unannounced: Counter[str] = field(default_factory=Counter)
     digests: DigestReport = field(default_factory=DigestReport)
 
     def summary(self) -> dict[str, object]:
@@ -90,6 +93,7 @@ class CycleReport:
             "new_articles": self.new_articles,
             "observations": self.observations,
             "alerts": len(self.alerts),
+            "unannounced": self.unannounced.total(),
         }
 
 
@@ -128,6 +132,12 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
             report.alerts = evaluate(session, workspace, now)
         configured = queries.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
+        first_run = queries.first_run_started(session)
+        report.unannounced.update(
+            unannounced_reason(alert, first_run, config.announce_within)
+            for alert in report.alerts
+            if not alert.announced
+        )
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )
@@ -231,9 +241,18 @@ def store(
 
 def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Alert]:
     """Bring every signal's state up to date with the stored observations; the alerts raised."""
-    # Changes dated before allywatch first ran are the backlog: the baseline, not news.
-    backlog = None if workspace.config.alert_on_first_run else queries.first_run_started(session)
-    return evaluate_signals(session, workspace.signals, now, backlog_before=backlog)
+    config = workspace.config
+    # What the first run finds in the feeds' backlog is the baseline, not news.
+    baseline = not config.alert_on_first_run and queries.first_run_started(session) == now
+    return evaluate_signals(
+        session,
+        workspace.signals,
+        now,
+        announce=not baseline,
+        announce_within=config.announce_within,
+        weights=config.tier_weights,
+        tiers=config.source_tiers,
+    )
 
 
 def deliver(workspace: Workspace, now: datetime) -> DigestReport:

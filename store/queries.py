@@ -7,11 +7,11 @@ not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from allywatch.language.records import Article, MatchedTerm, Observation, Polarity
@@ -360,6 +360,7 @@ def _observation(
     link: str,
     title: str,
     evidence: Sequence[dict[str, Any]] | None = None,
+    tier: str = "other",
 ) -> Observation:
     terms = tuple(MatchedTerm.from_json(term) for term in evidence) if evidence else ()
     return Observation(
@@ -374,19 +375,32 @@ def _observation(
         story,
         link,
         title,
+        tier,
     )
 
 
-def stored_observations(session: Session, signal: str) -> list[Observation]:
+def stored_observations(
+    session: Session, signal: str, tiers: Mapping[str, str] | None = None
+) -> list[Observation]:
     """A signal's observations, oldest first, placed in their articles but without the
-    terms matched (replaying does not read them)."""
+    terms matched (replaying does not read them).
+
+    `tiers` maps source names to their tiers; an article from any other source
+    (or from a source no longer configured) is of tier "other".
+    """
+    ranked = {name: tier for name, tier in (tiers or {}).items() if tier != "other"}
+    tier_column = (
+        case(ranked, value=ArticleRow.source_name, else_=literal("other"))
+        if ranked
+        else literal("other")
+    )
     rows = session.execute(
-        select(*_OBSERVATION_COLUMNS)
+        select(*_OBSERVATION_COLUMNS, tier_column)
         .join(ArticleRow, ArticleRow.id == ObservationRow.article_id)
         .where(ObservationRow.signal == signal)
         .order_by(ObservationRow.published_at, ObservationRow.id)
     )
-    return [_observation(*row) for row in rows]
+    return [_observation(*columns, None, tier) for *columns, tier in rows]
 
 
 def latest_evidence(session: Session, signal: str, entity: str) -> Observation | None:

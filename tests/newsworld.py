@@ -98,10 +98,16 @@ class NewsWorld:
         database: str = "sqlite:///watch.db",
         smtp_port: int | None = None,
         poll_interval: str = "1h",
+        announce_within: str = "7d",
     ) -> Path:
         """A config in `folder` (by default, database watch.db there) reading every outlet."""
         folder.mkdir(parents=True, exist_ok=True)
-        lines = [f"database: '{database}'", f"poll_interval: {poll_interval}", "sources:"]
+        lines = [
+            f"database: '{database}'",
+            f"poll_interval: {poll_interval}",
+            f"announce_within: {announce_within}",
+            "sources:",
+        ]
         for outlet in sorted(self.documents):
             lines.append(f"  - {{name: {outlet}, url: '{self.server.url(f'/{outlet}.xml')}'}}")
         if smtp_port is not None:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from test_rules import CSTO, DAY, SU35, T0, make_signal, make_state, report
 
-from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.evaluate import evaluate, unannounced_reason
 from allywatch.cli import main
 from allywatch.language.model import Aggregate
 from allywatch.language.records import MatchedTerm, Observation
@@ -112,23 +112,36 @@ def test_a_reversal_raises_an_alert_too(engine):
         assert (state.state, state.since) == ("deal", T0 + 2 * DAY)
 
 
-def test_changes_dated_before_the_first_run_are_the_baseline_not_news(engine):
+def test_the_first_runs_baseline_is_recorded_and_later_news_announced_whatever_its_date(engine):
     first_run = T0 + 30 * DAY
     with writing(engine) as session:
-        store_report(session, "csto", "Armenia", report(0, "suspended", "a.com"))
-        baseline = evaluate(session, [CSTO], first_run, backlog_before=first_run)
-        store_report(session, "csto", "Belarus", report(31, "absent", "b.com"))
-        news = evaluate(session, [CSTO], T0 + 32 * DAY, backlog_before=first_run)
+        store_report(session, "csto", "Armenia", report(29, "suspended", "a.com"))
+        baseline = evaluate(session, [CSTO], first_run, announce=False, announce_within=7 * DAY)
+        # Dated before the first run, but learnt of after it: news.
+        store_report(session, "csto", "Belarus", report(28, "absent", "b.com"))
+        news = evaluate(session, [CSTO], T0 + 32 * DAY, announce_within=7 * DAY)
     assert [(a.entity, a.to_state, a.announced) for a in baseline] == [
         ("Armenia", "suspended", False)
     ]
     assert [(a.entity, a.to_state, a.announced) for a in news] == [("Belarus", "absent", True)]
 
 
-def test_with_alert_on_first_run_the_backlog_is_announced(engine):
+def test_a_change_older_than_announce_within_is_recorded_not_announced(engine):
+    now = T0 + 30 * DAY
+    with writing(engine) as session:
+        store_report(session, "csto", "Armenia", report(22, "suspended", "a.com"))
+        store_report(session, "csto", "Belarus", report(24, "absent", "b.com"))
+        raised = evaluate(session, [CSTO], now, announce_within=7 * DAY)
+    assert {(a.entity, a.announced) for a in raised} == {("Armenia", False), ("Belarus", True)}
+    old = next(a for a in raised if not a.announced)
+    assert unannounced_reason(old, T0, 7 * DAY) == "older than announce_within, not announced"
+    assert unannounced_reason(old, now, 7 * DAY) == "recorded as baseline, not announced"
+
+
+def test_by_default_every_change_is_announced(engine):
     with writing(engine) as session:
         store_report(session, "csto", "Armenia", report(0, "suspended", "a.com"))
-        raised = evaluate(session, [CSTO], T0 + 30 * DAY, backlog_before=None)
+        raised = evaluate(session, [CSTO], T0 + 30 * DAY)
     assert [a.announced for a in raised] == [True]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode, urlsplit
 
 from pydantic import (
@@ -63,6 +63,11 @@ _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _REGION = re.compile(r"^[A-Z]{2}$")
 _KINDS = ("url", "google_news", "gdelt", "path")
 
+Tier = Literal["official", "wire", "major", "other"]
+"""How much a source's outlet counts toward a state's `min_sources` (see the config's
+`tier_weights`): an official channel, a wire service, a major outlet, anything else."""
+TIERS: tuple[Tier, ...] = ("official", "wire", "major", "other")
+
 
 def _poll_interval(interval: timedelta) -> timedelta:
     if not timedelta(0) < interval <= MAX_POLL_INTERVAL:
@@ -87,6 +92,8 @@ class SourceSpec(BaseModel):
     GDELT source language. GDELT ignores `region`: its `sourcecountry:` operator
     filters outlets by their home country, which a watcher of foreign news rarely
     wants; write it into the query when you do.
+
+    `tier` says what kind of outlet the source is (see Tier).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -99,6 +106,7 @@ class SourceSpec(BaseModel):
     language: str = "en"
     region: str = "US"
     interval: PollInterval | None = None
+    tier: Tier = "other"
 
     @field_validator("name")
     @classmethod

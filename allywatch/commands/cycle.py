@@ -75,7 +75,10 @@ def run(ctx: click.Context, verbose: bool, wait: timedelta, now: datetime | None
         click.echo(
             f"polled {report.polled} sources, {report.new_articles} new articles,"
             f" {report.observations} observations, {len(report.alerts)} alerts"
+            f" ({len(report.alerts) - report.unannounced.total()} announced)"
         )
+        for reason, count in sorted(report.unannounced.items()):
+            click.echo(f"{count} {'alert' if count == 1 else 'alerts'} {reason}")
     for name, error in report.failed:
         click.echo(f"source {name!r} failed: {error}", err=True)
     for email, error in report.digests.failed:

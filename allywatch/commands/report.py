@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
 from sqlalchemy.orm import Session
 
 from allywatch.alerts.atom import alerts_feed
+from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.occurrences import Occurrence
 from allywatch.digests import signal_texts
 from allywatch.output import echo, echo_json, echo_table, iso, when
 from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading, writing
-from allywatch.store.models import Source
+from allywatch.store.models import Alert, Source
 from allywatch.workspace import Workspace
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -58,6 +60,7 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
                 )
         sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
         alerts = queries.list_alerts(session, unacked=True, limit=20)
+        why = _why_unannounced(session, workspace)
         digests = _digest_health(session)
     failing = [s for s in sources if s.consecutive_failures]
     if as_json:
@@ -90,7 +93,7 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
         click.echo()
         click.echo(f"unacknowledged alerts ({len(alerts)} newest):")
         for alert in alerts:
-            echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {alert.message}")
+            echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {_marked(alert, why)}")
 
 
 def _failing_names(failing: list[Source]) -> str:
@@ -195,6 +198,7 @@ def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, l
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         alerts = queries.list_alerts(session, unacked=unacked, limit=limit)
+        why = _why_unannounced(session, workspace)
     if fmt == "atom":
         announced = [a for a in alerts if a.announced]
         feed = alerts_feed(announced, signal_texts(workspace), datetime.now(UTC))
@@ -215,6 +219,7 @@ def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, l
                     "raised": iso(a.created_at),
                     "acked": iso(a.acked_at),
                     "announced": a.announced,
+                    "unannounced": why(a),
                     "message": a.message,
                     "evidence": a.evidence,
                 }
@@ -227,8 +232,21 @@ def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, l
         return
     echo_table(
         ["id", "at", "severity", "alert", "acked"],
-        [[a.id, when(a.at), a.severity, a.message, when(a.acked_at)] for a in alerts],
+        [[a.id, when(a.at), a.severity, _marked(a, why), when(a.acked_at)] for a in alerts],
     )
+
+
+def _why_unannounced(session: Session, workspace: Workspace) -> Callable[[Alert], str | None]:
+    """Why an alert was not announced (see alerts.evaluate.unannounced_reason); None if it was."""
+    first_run = queries.first_run_started(session)
+    within = workspace.config.announce_within
+    return lambda alert: unannounced_reason(alert, first_run, within)
+
+
+def _marked(alert: Alert, why: Callable[[Alert], str | None]) -> str:
+    """An alert's message, marked when it was recorded without being announced."""
+    reason = why(alert)
+    return f"{alert.message} ({reason})" if reason else alert.message
 
 
 @click.command()
