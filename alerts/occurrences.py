@@ -29,9 +29,10 @@ from allywatch.language.model import Event, Signal, TermList
 from allywatch.language.records import Observation
 from allywatch.language.terms import compile_plain, compile_regex
 
-# Reports in time order, ties broken by what they say (as the rules engine orders them).
-_chronological = attrgetter(
-    "published", "state", "outlet", "story", "polarity", "hedged", "link", "title"
+# Reports in time order, ties broken by everything they say: neither a replay nor the
+# occurrences depend on the order they are given them.
+chronological = attrgetter(
+    "published", "state", "outlet", "story", "polarity", "hedged", "link", "title", "tier"
 )
 
 
@@ -227,7 +228,7 @@ class Calendar:
             if event is not None and item.published <= now:
                 reports[event].append(item)
         series = {
-            name: Series(signal.events[name], sorted(items, key=_chronological))
+            name: Series(signal.events[name], sorted(items, key=chronological))
             for name, items in reports.items()
         }
         return cls(series, {state: series[event] for state, event in events.items()})

@@ -68,7 +68,7 @@ from itertools import groupby
 from operator import attrgetter
 from types import MappingProxyType
 
-from allywatch.alerts.occurrences import EMPTY, Calendar, Occurrence, Series
+from allywatch.alerts.occurrences import EMPTY, Calendar, Occurrence, Series, chronological
 from allywatch.language.model import Corroboration, Signal, StateDef
 from allywatch.language.records import Observation
 
@@ -76,11 +76,6 @@ from allywatch.language.records import Observation
 MAX_CITED = 20
 
 
-# Reports in time order, ties broken by what they say: a replay does not depend on
-# the order it is given them.
-chronological = attrgetter(
-    "published", "state", "outlet", "story", "polarity", "hedged", "link", "title"
-)
 _published = attrgetter("published")
 
 # How much an outlet counts toward `min_sources`, by its source's tier; tiers not

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from test_evaluate import store_report
+from test_occurrences import term_list
 from test_rules import T0, make_signal, make_state, report
 
 from allywatch.alerts.evaluate import evaluate
-from allywatch.alerts.rules import replay
-from allywatch.language.model import Signal
+from allywatch.alerts.rules import replay, replay_all, replay_signal
+from allywatch.language.model import Aggregate, Event, Signal, StateDef
 from allywatch.language.records import Observation
 from allywatch.store import queries
 from allywatch.store.engine import open_engine, writing
@@ -24,12 +25,16 @@ from allywatch.store.models import Alert, Base, Transition
 HOUR = timedelta(hours=1)
 OUTLETS = ("a.com", "b.com", "c.com", "d.com")
 STATES = ("low", "mid", "high")
+ENTITIES = ("x", "y")
+PLACES = ("Minsk", "Astana", "Bishkek")
 
 durations = st.sampled_from([None, 6 * HOUR, 48 * HOUR, 200 * HOUR])
 
 
 @st.composite
-def signals(draw: st.DrawFn) -> Signal:
+def signals(draw: st.DrawFn, entities: tuple[str, ...] = ()) -> Signal:
+    """A signal of three states; some tied to a recurring event, maybe the status quo too."""
+    events = draw(st.booleans())
     states = tuple(
         make_state(
             name,
@@ -39,16 +44,28 @@ def signals(draw: st.DrawFn) -> Signal:
             hold=draw(st.sampled_from([None, 3 * HOUR, 30 * HOUR])),
             expires=draw(st.sampled_from([None, 20 * HOUR, 100 * HOUR])),
             hedged=draw(st.booleans()),
+            event="meet" if events and draw(st.booleans()) else None,
         )
         for name in STATES
     )
-    return make_signal("sig", "zero", states)
+    signal = make_signal("sig", "zero", states, entities=entities)
+    if not events:
+        return signal
+    meet = Event(
+        "meet",
+        "meeting",
+        gap=draw(st.sampled_from([6 * HOUR, 40 * HOUR])),
+        lapses=draw(st.sampled_from([None, 30 * HOUR, 150 * HOUR])),
+        places=term_list("places", *PLACES),
+    )
+    quo = StateDef("zero", when=None, event="meet") if draw(st.booleans()) else None
+    return Signal(**{**signal.__dict__, "events": {"meet": meet}, "status_quo": quo})
 
 
 reports = st.builds(
-    lambda hours, state, outlet, story, against, hedged: Observation(
+    lambda hours, state, outlet, story, against, hedged, official, place, entity: Observation(
         signal="sig",
-        entity=None,
+        entity=entity,
         state=state,
         published=T0 + hours * HOUR,
         outlet=outlet,
@@ -56,7 +73,8 @@ reports = st.builds(
         polarity="against" if against else "for",
         hedged=hedged,
         link=f"https://{outlet}/{hours}/{state}/{story}/{against}/{hedged}",
-        title=f"{state} {outlet}",
+        title=f"{state} {outlet} in {place}",
+        tier="official" if official else "other",
     ),
     st.integers(0, 400),
     st.sampled_from(("zero", *STATES)),
@@ -64,6 +82,20 @@ reports = st.builds(
     st.integers(0, 5),
     st.booleans(),
     st.booleans(),
+    st.booleans(),
+    st.sampled_from(PLACES),
+    st.none(),
+)
+entity_reports = st.builds(
+    lambda item, entity: item._replace(entity=entity, link=f"{item.link}/{entity}"),
+    reports,
+    st.sampled_from(ENTITIES),
+)
+AWAY = make_signal(
+    "away",
+    "none",
+    (make_state("some", min_count=1), make_state("all", min_count=2)),
+    aggregate=Aggregate("sig", ("mid", "high")),
 )
 END = T0 + 500 * HOUR
 
@@ -94,6 +126,29 @@ def test_a_replay_is_causal_and_its_changes_form_a_chain(signal, evidence, cut_h
     assert early.changes == tuple(c for c in full.changes if c.at <= cut)
 
 
+@settings(max_examples=100, deadline=None)
+@given(signals(ENTITIES), st.lists(entity_reports, max_size=40), st.integers(0, 500))
+def test_occurrences_shared_by_entities_keep_replays_causal(signal, evidence, cut_hours):
+    """Every entity's reports form the occurrences, the aggregate counts the latest: what
+    happens up to a moment still depends only on the evidence published by then, in any
+    order given."""
+
+    def replayed(items, now):
+        return replay_all([signal, AWAY], lambda signal_id: items, now)
+
+    full = replayed(evidence, END)
+    assert full == replayed(list(reversed(evidence)), END)
+    cut = T0 + cut_hours * HOUR
+    early = replayed([e for e in evidence if e.published <= cut], cut)
+    for signal_id, timelines in full.items():
+        initial = signal.initial if signal_id == signal.id else AWAY.initial
+        for whole, part in zip(timelines, early[signal_id], strict=True):
+            assert_chain(initial, [(c.from_state, c.to_state, c.at) for c in whole.changes])
+            assert part.changes == tuple(c for c in whole.changes if c.at <= cut)
+            assert part.renewals == tuple(c for c in whole.renewals if c.at <= cut)
+    assert [t.state for t in replay_signal(signal, evidence, END)] == [t.state for t in full["sig"]]
+
+
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(signals(), st.booleans(), st.integers(0, 2**32 - 1))
@@ -112,6 +167,7 @@ def test_cycles_never_record_one_change_twice(signal, late, seed):
             outlet=rnd.choice(OUTLETS),
             story=f"story-{rnd.randint(0, 5)}",
             link=f"https://example.org/{number}",
+            title=f"in {rnd.choice(PLACES)}",
         )
         for number in range(rnd.randint(0, 60))
     ]
@@ -141,8 +197,9 @@ def test_cycles_never_record_one_change_twice(signal, late, seed):
         assert queries.signal_state(session, "sig", "").state == expected.state
         if not late:
             # Evidence in publication order: the cycles record exactly what one replay finds.
-            assert [(t.from_state, t.to_state, t.at) for t in transitions] == [
-                (c.from_state, c.to_state, c.at) for c in expected.changes
+            assert [(t.from_state, t.to_state, t.at, t.occurrence) for t in transitions] == [
+                (c.from_state, c.to_state, c.at, c.occurrence and c.occurrence.to_json())
+                for c in expected.changes
             ]
     engine.dispose()
 
