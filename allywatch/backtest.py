@@ -5,15 +5,19 @@ plain text, grouped into stories, matched, and the resulting observations
 replayed by the rules engine. A transition's time is replay time (when the
 evidence completed, plus any hold), never the wall clock.
 
+Each article's `source` gives its observations the tier of the configured
+source of that name (else "other"), which the replay weighs as a cycle does.
+
 With expectations (a list of {signal, entity, to, at}) the transitions found
 are paired with the expected ones: each expected transition takes the
 earliest found one of the same signal, entity and state within the
-tolerance; what is left over is missed (expected) or false (found).
+tolerance (found, and late when after its expected time); what is left over
+is missed (expected) or false (found).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from allywatch.alerts.rules import Change, replay_all
+from allywatch.alerts.rules import DEFAULT_TIER_WEIGHTS, Change, replay_all
 from allywatch.cycle import KnownArticles, dedup, match
 from allywatch.language.model import Signal
 from allywatch.language.records import Article, Observation
@@ -79,12 +83,17 @@ def backtest(
     articles: Iterable[Article],
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    tiers: Mapping[str, str] | None = None,
+    weights: Mapping[str, int] = DEFAULT_TIER_WEIGHTS,
 ) -> list[Change]:
     """The transitions the archive yields, in time order.
 
     The replay runs to `until`, else to the newest article, so expiries and
     holds that fall after the archive ends are not reported unless asked for.
+    `tiers` maps source names to their tiers, `weights` tiers to their weights.
     """
+    tiers = tiers or {}
     matcher = Matcher(signals)
     grouper = StoryGrouper()
     known = KnownArticles()  # the same article twice in the archive counts once, as live
@@ -97,12 +106,16 @@ def backtest(
         for new in match(matcher, dedup(parsed, known)):
             newest = article.published if newest is None else max(newest, article.published)
             story = grouper.add_fingerprint(article.uid, new.fingerprint)
+            tier = tiers.get(article.source, "other")
             for obs in new.observations:
-                observations.setdefault(obs.signal, []).append(obs.in_article(article, story))
+                placed = obs.in_article(article, story)._replace(tier=tier)
+                observations.setdefault(obs.signal, []).append(placed)
     now = until or newest
     if now is None:
         return []
-    timelines = replay_all(signals, lambda signal_id: observations.get(signal_id, []), now)
+    timelines = replay_all(
+        signals, lambda signal_id: observations.get(signal_id, []), now, weights=weights
+    )
     changes = [c for group in timelines.values() for t in group for c in t.changes]
     aggregates = {s.id for s in signals if s.aggregate is not None}
     return sorted(changes, key=lambda c: (c.at, c.signal in aggregates, c.signal, c.entity or ""))
@@ -119,35 +132,70 @@ def change_json(change: Change) -> dict[str, Any]:
     }
 
 
-def read_expectations(path: Path) -> list[Expected]:
-    """Expected transitions from a JSON or YAML list of {signal, entity, to, at}."""
+def read_expectations(path: Path, signals: Sequence[Signal]) -> list[Expected]:
+    """Expected transitions from a JSON or YAML list of {signal, entity, to, at}.
+
+    Every one must name a signal among `signals`, one of its entities (none when
+    it has none) and one of its states: a misspelt expectation would otherwise
+    only ever be "missed". Errors name the file and the item's line.
+    """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
+        items = yaml.compose(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise BacktestError(f"{path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise BacktestError(f"{path}: not valid JSON or YAML: {exc}") from exc
-    if not isinstance(raw, list):
+    if not isinstance(raw, list) or not isinstance(items, yaml.SequenceNode):
         raise BacktestError(f"{path}: expected a list of {{signal, entity, to, at}}")
-    out = []
-    for index, item in enumerate(raw, start=1):
-        where = f"{path}: item {index}"
-        if not isinstance(item, dict):
-            raise BacktestError(f"{where}: expected a mapping with signal, entity, to, at")
-        unknown = set(item) - {"signal", "entity", "to", "at"}
-        if unknown:
-            raise BacktestError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
-        for key in ("signal", "to"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise BacktestError(f"{where}: `{key}` must be a non-empty string")
-        entity = item.get("entity")
-        if entity is not None and not isinstance(entity, str):
-            raise BacktestError(f"{where}: `entity` must be a string or null")
-        at = _time(item.get("at"))
-        if at is None:
-            raise BacktestError(f"{where}: `at` must be an ISO-8601 date or time")
-        out.append(Expected(item["signal"], entity or None, item["to"], at))
-    return out
+    by_id = {s.id: s for s in signals}
+    return [
+        _expected(item, by_id, f"{path}:{node.start_mark.line + 1}")
+        for item, node in zip(raw, items.value, strict=True)
+    ]
+
+
+def _expected(item: object, signals: Mapping[str, Signal], where: str) -> Expected:
+    """One expectation, checked against the signals; `where` is its file and line."""
+    if not isinstance(item, dict):
+        raise BacktestError(f"{where}: expected a mapping with signal, entity, to, at")
+    unknown = set(item) - {"signal", "entity", "to", "at"}
+    if unknown:
+        raise BacktestError(f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+    for key in ("signal", "to"):
+        if not isinstance(item.get(key), str) or not item[key]:
+            raise BacktestError(f"{where}: `{key}` must be a non-empty string")
+    entity = item.get("entity")
+    if entity is not None and not isinstance(entity, str):
+        raise BacktestError(f"{where}: `entity` must be a string or null")
+    at = _time(item.get("at"))
+    if at is None:
+        raise BacktestError(f"{where}: `at` must be an ISO-8601 date or time")
+    signal = signals.get(item["signal"])
+    if signal is None:
+        known = ", ".join(sorted(signals))
+        raise BacktestError(f"{where}: unknown signal {item['signal']!r} (signals: {known})")
+    if item["to"] not in signal.state_names():
+        states = ", ".join(signal.state_names())
+        raise BacktestError(f"{where}: {signal.id} has no state {item['to']!r} (states: {states})")
+    return Expected(signal.id, _entity(signal, entity or None, where), item["to"], at)
+
+
+def _entity(signal: Signal, name: str | None, where: str) -> str | None:
+    """The signal's own spelling of `name` (given in any case); None for a signal without
+    entities."""
+    if not signal.entities:
+        if name is not None:
+            raise BacktestError(f"{where}: {signal.id} has no entities, got entity {name!r}")
+        return None
+    known = ", ".join(signal.entities)
+    if name is None:
+        raise BacktestError(f"{where}: {signal.id} needs an entity (one of {known})")
+    spelt = next((e for e in signal.entities if e.lower() == name.lower()), None)
+    if spelt is None:
+        raise BacktestError(f"{where}: {signal.id} has no entity {name!r} (entities: {known})")
+    return spelt
 
 
 def compare(

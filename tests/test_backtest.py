@@ -145,16 +145,22 @@ def test_backtest_compares_with_expected_transitions(workdir: Path):
         encoding="utf-8",
     )
     code, output = backtest(workdir, str(workdir / "archive.jsonl"), "--expect", str(expect))
-    assert code == 0, output
+    assert code == 3, output  # something missed, something false
     report = output[output.index("expected 3:") :].splitlines()
     assert report[0] == "expected 3: 2 found, 1 missed, 8 false"
-    assert "  found   jets -> delivered expected 2024-03-02, at 2024-03-05 (+3.4 days)" in report
+    assert report[1].startswith("found: an expected transition happened within --tolerance")
+    assert "missed: an expected transition did not happen" in report[1]
+    assert "false: a transition happened that nobody expected" in report[1]
+    assert (
+        "  found   jets -> delivered expected 2024-03-02, at 2024-03-05 (3.4 days late)" in report
+    )
     assert "  missed  summit/Armenia -> absent expected 2024-06-01" in report
     assert "  false   summit/Armenia -> absent at 2024-11-28" in report
 
     code, output = backtest(
         workdir, str(workdir / "archive.jsonl"), "--expect", str(expect), "--json"
     )
+    assert code == 3
     data = json.loads(output)
     assert [(f["to"], f["days_late"]) for f in data["found"]] == [
         ("delivered", 3.4),
@@ -200,4 +206,84 @@ def test_bad_expectations_are_named(workdir: Path):
     expect = workdir / "expect.json"
     expect.write_text('[{"signal": "jets", "to": "delivered"}]', encoding="utf-8")
     code, output = backtest(workdir, str(workdir / "archive.jsonl"), "--expect", str(expect))
-    assert code == 1 and "expect.json: item 1: `at` must be an ISO-8601 date or time" in output
+    assert code == 1 and "expect.json:1: `at` must be an ISO-8601 date or time" in output
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        (
+            "{signal: jet, to: delivered, at: 2024-03-02}",
+            "unknown signal 'jet' (signals: jets, summit, summit-away)",
+        ),
+        (
+            "{signal: jets, to: deliverd, at: 2024-03-02}",
+            "jets has no state 'deliverd' (states: none, delivery-reported, delivered)",
+        ),
+        (
+            "{signal: summit, entity: Armenai, to: absent, at: 2024-11-28}",
+            "summit has no entity 'Armenai' (entities: Armenia, Kazakhstan)",
+        ),
+        (
+            "{signal: summit, to: absent, at: 2024-11-28}",
+            "summit needs an entity (one of Armenia, Kazakhstan)",
+        ),
+        (
+            "{signal: jets, entity: Iran, to: delivered, at: 2024-03-02}",
+            "jets has no entities, got entity 'Iran'",
+        ),
+    ],
+)
+def test_an_expectation_naming_what_the_signals_lack_is_an_error_on_its_line(
+    workdir: Path, item: str, message: str
+):
+    expect = workdir / "expect.yaml"
+    expect.write_text(
+        f"# what the archive should yield\n- {{signal: jets, to: delivered, at: 2024-03-05}}\n\n"
+        f"- {item}\n",
+        encoding="utf-8",
+    )
+    code, output = backtest(workdir, str(workdir / "archive.jsonl"), "--expect", str(expect))
+    assert code == 1
+    assert f"expect.yaml:4: {message}" in output
+
+
+def test_backtest_exits_0_when_it_finds_exactly_what_was_expected(workdir: Path):
+    found = json.loads(backtest(workdir, str(workdir / "archive.jsonl"), "--json")[1])
+    expect = workdir / "expect.json"
+    # Entity names in any case; times within the tolerance.
+    wanted = [
+        {"signal": t["signal"], "entity": (t["entity"] or "").lower() or None, "to": t["to"],
+         "at": t["at"][:10]}
+        for t in found
+    ]  # fmt: skip
+    expect.write_text(json.dumps(wanted, indent=1), encoding="utf-8")
+    code, output = backtest(workdir, str(workdir / "archive.jsonl"), "--expect", str(expect))
+    assert code == 0, output
+    assert f"expected {len(found)}: {len(found)} found, 0 missed, 0 false" in output
+
+
+def test_an_articles_source_weighs_with_its_configured_tier(workdir: Path):
+    """Two outlets fall short of "delivered" (three) unless one is an official source."""
+    archive = workdir / "two.jsonl"
+    items = [
+        {**article("2024-03-01T08:00:00Z", "https://mod.example/1", JETS, LANDED),
+         "source": "Ministry"},
+        {**article("2024-03-02T08:00:00Z", "https://c.example/2",
+                   "More Su-35 fighters delivered to Tehran air base", "A second batch."),
+         "source": "Wire"},
+    ]  # fmt: skip
+    archive.write_text("\n".join(json.dumps(i) for i in items) + "\n", encoding="utf-8")
+
+    def states_reached() -> list[str]:
+        code, output = backtest(workdir, str(archive), "--json")
+        assert code == 0, output
+        return [t["to"] for t in json.loads(output)]
+
+    assert states_reached() == ["delivery-reported"]
+    (workdir / "allywatch.yaml").write_text(
+        "signals: [signals]\nsources:\n"
+        "  - {name: Ministry, url: 'https://mod.example/rss', tier: official}\n",
+        encoding="utf-8",
+    )
+    assert states_reached() == ["delivery-reported", "delivered"]

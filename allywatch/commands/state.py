@@ -8,8 +8,11 @@ from pathlib import Path
 
 import click
 
+from allywatch.alerts.rules import Change
 from allywatch.backtest import (
     BacktestError,
+    Comparison,
+    Expected,
     backtest,
     change_json,
     compare,
@@ -28,6 +31,9 @@ from allywatch.store.silences import add_silence, list_silences, remove_silence
 from allywatch.workspace import Workspace
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+# `backtest --expect`: some expected transition was missed, or one not expected was found.
+EXIT_MISMATCH = 3
 
 
 def _entity(signal: Signal, name: str | None) -> str | None:
@@ -182,9 +188,15 @@ def backtest_command(
 
     FILE is JSON Lines ("-" for stdin): {"title", "summary", "link", "published", "source"}
     per line. Needs no database. `at` is replay time: the publication time of the article
-    that completed the evidence (plus any hold).
+    that completed the evidence (plus any hold). An article's `source` gives it the tier of
+    the configured source of that name (else other).
+
+    With --expect, exit status 3 when an expected transition is missed or one not
+    expected is found (1: the files cannot be used, such as an unknown signal, entity
+    or state in the expectations).
     """
-    signals = Workspace(load_config(ctx.obj["config_path"], required=False)).signals
+    config = load_config(ctx.obj["config_path"], required=False)
+    signals = Workspace(config).signals
     try:
         window = parse_duration(tolerance)
     except ValueError as exc:
@@ -201,14 +213,15 @@ def backtest_command(
     try:
         text = sys.stdin.read() if str(file) == "-" else None
         articles = read_archive(file, text)
-        expected = read_expectations(expect_path) if expect_path else None
+        expected = read_expectations(expect_path, signals) if expect_path else None
     except BacktestError as exc:
         raise ConfigError(str(exc)) from None
+    weighing = {"tiers": config.source_tiers, "weights": config.tier_weights}
     if sys.stderr.isatty():
         with click.progressbar(length=len(articles), label="replaying", file=sys.stderr) as bar:
-            changes = backtest(signals, articles, end, bar.update)
+            changes = backtest(signals, articles, end, bar.update, **weighing)
     else:
-        changes = backtest(signals, articles, end)
+        changes = backtest(signals, articles, end, **weighing)
     comparison = compare(changes, expected, window) if expected is not None else None
     if as_json:
         transitions = [change_json(c) for c in changes]
@@ -233,7 +246,7 @@ def backtest_command(
                 "false": [change_json(c) for c in comparison.false],
             }
         )
-        return
+        sys.exit(_expect_status(comparison))
     if not changes:
         click.echo(f"no transitions in {len(articles)} articles")
     for change in changes:
@@ -252,10 +265,15 @@ def backtest_command(
             f" {len(comparison.found)} found, {len(comparison.missed)} missed,"
             f" {len(comparison.false)} false"
         )
+        click.echo(
+            "found: an expected transition happened within --tolerance of its date"
+            " (late: after it, early: before it); missed: an expected transition did not"
+            " happen; false: a transition happened that nobody expected."
+        )
         for want, change in comparison.found:
             click.echo(
                 f"  found   {_label(want.signal, want.entity, want.to)} expected"
-                f" {want.at:%Y-%m-%d}, at {change.at:%Y-%m-%d} ({days_late(want, change):+g} days)"
+                f" {want.at:%Y-%m-%d}, at {change.at:%Y-%m-%d} ({_lateness(want, change)})"
             )
         for want in comparison.missed:
             click.echo(
@@ -266,6 +284,19 @@ def backtest_command(
                 f"  false   {_label(change.signal, change.entity, change.to_state)}"
                 f" at {change.at:%Y-%m-%d}"
             )
+        sys.exit(_expect_status(comparison))
+
+
+def _expect_status(comparison: Comparison) -> int:
+    """0 when every expected transition was found and nothing else, else EXIT_MISMATCH."""
+    return EXIT_MISMATCH if comparison.missed or comparison.false else 0
+
+
+def _lateness(want: Expected, change: Change) -> str:
+    days = days_late(want, change)
+    if days == 0:
+        return "on time"
+    return f"{abs(days):g} {'day' if abs(days) == 1 else 'days'} {'late' if days > 0 else 'early'}"
 
 
 def _label(signal: str, entity: str | None, state: str) -> str:
