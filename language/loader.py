@@ -238,6 +238,7 @@ class _Compiler:
         sources: list[str] = []
         keys: list[TermKeys] | None = []
         shown: list[str] = []
+        regex_sources: set[str] = set()
         ok = True
         for term, path, line in self._expand(raw, [key[1]]):
             try:
@@ -248,6 +249,7 @@ class _Compiler:
                     source = compile_regex(term["regex"])
                     term_keys = regex_keys(source)
                     shown.append(f"regex:{term['regex']}")
+                    regex_sources.add(source)
             except TermError as exc:
                 self.errors.add(path, line, str(exc))
                 ok = False
@@ -267,6 +269,7 @@ class _Compiler:
                 tuple(shown),
                 "|".join(f"(?:{s})" for s in sources),
                 tuple(keys) if keys is not None else None,
+                tuple(sorted(regex_sources)),
             )
             self.shared[(key[1], tuple(sources))] = compiled
         self.cache[key] = compiled

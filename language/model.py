@@ -14,6 +14,7 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 
+from allywatch.language.bounded import Pattern, compile_pattern
 from allywatch.language.condition import Node
 from allywatch.language.terms import TermKeys
 
@@ -102,10 +103,20 @@ class TermList:
     terms: tuple[str, ...]
     source: str
     keys: tuple[TermKeys, ...] | None  # one per term
+    # The sources of its `{regex: ...}` terms: the list is matched with a time limit.
+    regex_sources: tuple[str, ...] = ()
 
     @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.source, re.IGNORECASE)
+    def pattern(self) -> Pattern:
+        return compile_pattern(self.source, re.IGNORECASE, guarded=bool(self.regex_sources))
+
+    def without(self, sources: set[str]) -> Pattern:
+        """The list's pattern with some of its regex terms left out (they never match)."""
+        source = self.source
+        for removed in sources:
+            source = source.replace(f"(?:{removed})", "(?!)")
+        guarded = bool(set(self.regex_sources) - sources)
+        return compile_pattern(source, re.IGNORECASE, guarded=guarded)
 
     @cached_property
     def word_index(self) -> WordIndex | None:

@@ -23,6 +23,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import regex
+
+from allywatch.language.backtracking import catastrophic_shape
+from allywatch.language.bounded import compile_pattern
+
 _HYPHENS = "-\u2010\u2011\u2012\u2013\u2014"
 _SEP_REQUIRED = rf"(?:\s*[{_HYPHENS}]\s*|\s+)"
 _SEP_OPTIONAL = rf"(?:\s*[{_HYPHENS}]\s*|\s+)?"
@@ -164,4 +169,11 @@ def compile_regex(source: str) -> str:
     if compiled.groupindex:
         # A list's terms are joined into one expression, where names would clash.
         raise TermError(f"regular expression {source!r}: named groups are not allowed")
+    shape = catastrophic_shape(source)
+    if shape:
+        raise TermError(f"regular expression {source!r} may take for ever to match: {shape}")
+    try:
+        compile_pattern(source, re.IGNORECASE, guarded=True)  # the engine it will run on
+    except regex.error as exc:
+        raise TermError(f"bad regular expression {source!r}: {exc}") from exc
     return source

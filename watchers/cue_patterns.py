@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from allywatch.language.bounded import Pattern, compile_pattern
 from allywatch.language.model import Signal, TermList
 
 _NEVER = "(?!)"
@@ -25,14 +26,21 @@ _SOURCE_QUALIFIERS = 3  # at most this many words before an unnamed source: "the
 class Segmentation:
     """How an article is cut into sentences and clauses: the same for every signal."""
 
-    abbreviation: re.Pattern[str]  # a known abbreviation with its full stop, ending a text
-    clause_break: re.Pattern[str]  # punctuation or a word that starts a new clause
+    abbreviation: Pattern  # a known abbreviation with its full stop, ending a text
+    clause_break: Pattern  # punctuation or a word that starts a new clause
 
     @classmethod
     def of(cls, signals: Sequence[Signal]) -> Segmentation:
         """From the `abbreviation` and `clause_break` lists of the signals' vocabularies
         (the same lists, unless the signals were loaded with different vocabularies)."""
-        return _segmentation(_union(signals, "abbreviation"), _union(signals, "clause_break"))
+        guarded = any(
+            signal.cues[name].regex_sources
+            for signal in signals
+            for name in ("abbreviation", "clause_break")
+        )
+        return _segmentation(
+            _union(signals, "abbreviation"), _union(signals, "clause_break"), guarded
+        )
 
 
 def _union(signals: Sequence[Signal], name: str) -> str:
@@ -41,11 +49,13 @@ def _union(signals: Sequence[Signal], name: str) -> str:
 
 
 @cache
-def _segmentation(abbreviation: str, clause_break: str) -> Segmentation:
+def _segmentation(abbreviation: str, clause_break: str, guarded: bool) -> Segmentation:
     return Segmentation(
         # Abbreviations are matched as written: "No." is a number, "said no." ends a sentence.
-        abbreviation=re.compile(rf"(?:{abbreviation})\.$"),
-        clause_break=re.compile(rf"{_CLAUSE_PUNCTUATION}|{clause_break}", re.I),
+        abbreviation=compile_pattern(rf"(?:{abbreviation})\.$", guarded=guarded),
+        clause_break=compile_pattern(
+            rf"{_CLAUSE_PUNCTUATION}|{clause_break}", re.I, guarded=guarded
+        ),
     )
 
 
@@ -53,19 +63,20 @@ def _segmentation(abbreviation: str, clause_break: str) -> Segmentation:
 class CuePatterns:
     """A signal's patterns built of several cue lists (or of one list and punctuation)."""
 
-    not_negating: re.Pattern[str]  # right after a negation cue
-    trailing_negation: re.Pattern[str]  # right after the match; group "cease": `cessation`
-    trailing_not_negating: re.Pattern[str]  # right after a trailing negation
-    occurrence: re.Pattern[str]  # right after a trailing negation
-    attribution_after: re.Pattern[str]  # ending a sentence; group "source"
-    attribution_before: re.Pattern[str]  # starting a sentence; group "source"
-    with_partner: re.Pattern[str]  # right after a complement
-    list_joiner: re.Pattern[str]  # all that stands between two listed names
+    not_negating: Pattern  # right after a negation cue
+    trailing_negation: Pattern  # right after the match; group "cease": `cessation`
+    trailing_not_negating: Pattern  # right after a trailing negation
+    occurrence: Pattern  # right after a trailing negation
+    attribution_after: Pattern  # ending a sentence; group "source"
+    attribution_before: Pattern  # starting a sentence; group "source"
+    with_partner: Pattern  # right after a complement
+    list_joiner: Pattern  # all that stands between two listed names
 
     @classmethod
     def of(cls, cues: Mapping[str, TermList]) -> CuePatterns:
         """The patterns of a signal's cue lists; signals with the same lists share them."""
-        return _cue_patterns(tuple(cues[name].source for name in _LISTS))
+        sources = tuple(cues[name].source for name in _LISTS)
+        return _cue_patterns(sources, any(cues[name].regex_sources for name in _LISTS))
 
 
 _LISTS = (
@@ -76,32 +87,33 @@ _LISTS = (
 
 
 @cache
-def _cue_patterns(sources: tuple[str, ...]) -> CuePatterns:
+def _cue_patterns(sources: tuple[str, ...], guarded: bool) -> CuePatterns:
+    def compiled(source: str) -> Pattern:
+        return compile_pattern(source, re.I, guarded=guarded)
+
     c = dict(zip(_LISTS, (f"(?:{source})" for source in sources), strict=True))
     unnamed = rf"(?:{c['source_qualifier']}\s+){{0,{_SOURCE_QUALIFIERS}}}{c['unnamed_source']}"
     return CuePatterns(
-        not_negating=re.compile(rf"\s+{c['not_negating']}", re.I),
+        not_negating=compiled(rf"\s+{c['not_negating']}"),
         # "have not started", "has still not", "is no longer", "так и не".
-        trailing_negation=re.compile(
+        trailing_negation=compiled(
             rf"\s+(?:{c['auxiliary']}\s+)?(?:{c['still']}\s+)?"
-            rf"(?:(?P<cease>{c['cessation']})|{c['trailing_negation']})",
-            re.I,
+            rf"(?:(?P<cease>{c['cessation']})|{c['trailing_negation']})"
         ),
-        trailing_not_negating=re.compile(rf"\s+{c['trailing_not_negating']}", re.I),
+        trailing_not_negating=compiled(rf"\s+{c['trailing_not_negating']}"),
         # "has not yet officially begun".
-        occurrence=re.compile(rf"(?:\s+{c['before_occurrence']})*\s+{c['occurrence']}", re.I),
+        occurrence=compiled(rf"(?:\s+{c['before_occurrence']})*\s+{c['occurrence']}"),
         # "... – media", "..., sources say", "..., according to reports", "...: report".
-        attribution_after=re.compile(
+        attribution_after=compiled(
             r"(?:\s*[,:]\s*|\s+[-–—]\s*|\s*[–—]\s*)(?P<source>"
             rf"{c['according_to']}\s+{unnamed}"
             rf"|{c['source_verb']}\s+{unnamed}"
             rf"|{unnamed}(?:\s+{c['source_verb']})?"
-            r")[\s.!\"'”’»)]*$",
-            re.I,
+            r")[\s.!\"'”’»)]*$"
         ),
         # "Report: ...".
-        attribution_before=re.compile(rf"[\s\"'“«]*(?P<source>{c['unnamed_source']})\s*:\s", re.I),
-        with_partner=re.compile(rf"\s+{c['with_partner']}\s", re.I),
+        attribution_before=compiled(rf"[\s\"'“«]*(?P<source>{c['unnamed_source']})\s*:\s"),
+        with_partner=compiled(rf"\s+{c['with_partner']}\s"),
         # ", ", " and ", ", and ", " & ".
-        list_joiner=re.compile(rf"\s*(?:[,&]\s*)?(?:{c['list_joiner']}\s*)?", re.I),
+        list_joiner=compiled(rf"\s*(?:[,&]\s*)?(?:{c['list_joiner']}\s*)?"),
     )

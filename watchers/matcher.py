@@ -59,11 +59,13 @@ signals whose required term lists can all match are tested further.
 
 from __future__ import annotations
 
+import logging
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from allywatch.language.bounded import PatternTimeout, compile_pattern
 from allywatch.language.condition import (
     ENTITY,
     And,
@@ -80,6 +82,8 @@ from allywatch.language.records import MatchedTerm, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
 from allywatch.watchers.text import sentence_spans
+
+log = logging.getLogger("allywatch.matcher")
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
@@ -135,6 +139,7 @@ class _Document:
     breaks: list[list[int]] = field(default_factory=list)
     phrase_breaks: list[list[int]] = field(default_factory=list)  # breaks but colons
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
+    timed_out: list[tuple[str, str]] = field(default_factory=list)  # (list name, regex term)
 
     @classmethod
     def of(
@@ -164,7 +169,7 @@ class _Document:
             unit_starts = [(u.field, u.start) for u in self.units]
             for index, text in enumerate(self.texts):
                 words = self.words[index]
-                for m in terms.pattern.finditer(text):
+                for m in self._finditer(terms, text):
                     if m.end() == m.start():
                         continue
                     unit = bisect_right(unit_starts, (index, m.start())) - 1
@@ -181,6 +186,25 @@ class _Document:
                     )
             self.cache[key] = found
         return found
+
+    def _finditer(self, terms: TermList, text: str) -> Iterator[re.Match[str]]:
+        """The list's matches in a text. Where its pattern runs past the time limit, the
+        regex terms that do so alone are noted in `timed_out` and left out."""
+        try:
+            return terms.pattern.finditer(text)
+        except PatternTimeout:
+            slow = set()
+            for source in terms.regex_sources:
+                try:
+                    compile_pattern(source, re.IGNORECASE, guarded=True).finditer(text)
+                except PatternTimeout:
+                    slow.add(source)
+                    self.timed_out.append((terms.name, source))
+            try:
+                return terms.without(slow).finditer(text)
+            except PatternTimeout:  # only together: the whole list is left out
+                self.timed_out.append((terms.name, terms.source))
+                return iter(())
 
     def sentence(self, unit: int) -> str:
         u = self.units[unit]
@@ -415,10 +439,24 @@ class Matcher:
         candidates = self._prefilter.candidates(words)
         if not candidates:
             return []
-        doc = _Document.of(title, summary, words, self._segmentation)
+        try:
+            doc = _Document.of(title, summary, words, self._segmentation)
+        except PatternTimeout as exc:
+            log.warning("matching skipped for %r: sentence splitting %s", title[:80], exc)
+            return []
         observations: list[Observation] = []
         for signal in candidates:
-            observations += self._match_signal(signal, doc)
+            try:
+                observations += self._match_signal(signal, doc)
+            except PatternTimeout as exc:  # a cue pattern: the signal cannot read the item
+                log.warning("signal %s skipped for %r: %s", signal.id, title[:80], exc)
+            for name, source in doc.timed_out:
+                log.warning(
+                    "signal %s, term list %s: the term {regex: %s} took over the time limit"
+                    " on %r and was skipped for it",
+                    signal.id, name, source, title[:80],
+                )  # fmt: skip
+            doc.timed_out.clear()
         return observations
 
     def _match_signal(self, signal: Signal, doc: _Document) -> list[Observation]:
