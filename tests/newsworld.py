@@ -9,6 +9,11 @@ played out at `moments`. The days lie just ahead of the wall clock, so
 subscribers added today are there before any of the news. `from_examples` is
 the world of the sample feeds in examples/feeds instead (their news is of 2025).
 
+`NewsWorld.of_stories` builds a world of any length from `Story` values (a
+world of several years, say): a story may surface in its feed later than it
+is dated, as search feeds show articles hours or days late. `run_at` runs one
+cycle at a chosen moment of the world's clock.
+
 `snapshot(database)` reads back everything a cycle stores, without row ids,
 so two databases that saw the same news can be compared.
 """
@@ -16,15 +21,18 @@ so two databases that saw the same news can be compared.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
 from feedserver import FeedServer, Reply, Seen
 from sqlalchemy import select
 
+from allywatch.cli import main
 from allywatch.store.engine import open_engine, reading
 from allywatch.store.models import (
     Alert,
@@ -40,6 +48,20 @@ RSS = "application/rss+xml; charset=utf-8"
 EXAMPLE_FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
 ITEM = re.compile(r"\s*<item>.*?</item>", re.S)
 PUB_DATE = re.compile(r"<pubDate>(.*?)</pubDate>")
+LINK = re.compile(r"<link>(.*?)</link>")
+
+
+@dataclass(frozen=True)
+class Story:
+    """One item in one outlet's feed, dated `published`; the feed first shows it at
+    `surfaces` (by default when it is published)."""
+
+    outlet: str
+    published: datetime
+    title: str
+    summary: str = ""
+    surfaces: datetime | None = None
+
 
 # (outlet, hours after the first moment, title, summary)
 STORIES = [
@@ -72,7 +94,12 @@ class NewsWorld:
     pubDate; by default, the outlets of STORIES.
     """
 
-    def __init__(self, server: FeedServer, documents: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        server: FeedServer,
+        documents: dict[str, str] | None = None,
+        surfacing: Mapping[str, datetime] | None = None,
+    ) -> None:
         start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
         self.start = start + timedelta(days=1)
         # The first moment sees nothing yet (the baseline); the last, a day after the
@@ -82,6 +109,7 @@ class NewsWorld:
         self.server = server
         self.requests = 0
         self.documents = _story_feeds(self.start) if documents is None else documents
+        self.surfacing = dict(surfacing or {})  # link -> when its item first shows
         for outlet in self.documents:
             server.route(f"/{outlet}.xml", self._feed(outlet))
 
@@ -91,6 +119,15 @@ class NewsWorld:
         feeds = sorted(EXAMPLE_FEEDS.glob("*.xml"))
         return cls(server, {path.stem: path.read_text(encoding="utf-8") for path in feeds})
 
+    @classmethod
+    def of_stories(cls, server: FeedServer, stories: Sequence[Story]) -> NewsWorld:
+        """A world of `stories`, one feed per outlet."""
+        return cls(
+            server,
+            story_feeds(stories),
+            {_link(s, i): s.surfaces for i, s in enumerate(stories) if s.surfaces is not None},
+        )
+
     def config(
         self,
         folder: Path,
@@ -99,8 +136,12 @@ class NewsWorld:
         smtp_port: int | None = None,
         poll_interval: str = "1h",
         announce_within: str = "7d",
+        outlets: Sequence[str] | None = None,
+        tiers: Mapping[str, str] | None = None,
+        extra: str = "",
     ) -> Path:
-        """A config in `folder` (by default, database watch.db there) reading every outlet."""
+        """A config in `folder` (by default, database watch.db there) reading every outlet,
+        or only `outlets`; `tiers` gives outlets a source tier, `extra` more config lines."""
         folder.mkdir(parents=True, exist_ok=True)
         lines = [
             f"database: '{database}'",
@@ -108,15 +149,18 @@ class NewsWorld:
             f"announce_within: {announce_within}",
             "sources:",
         ]
-        for outlet in sorted(self.documents):
-            lines.append(f"  - {{name: {outlet}, url: '{self.server.url(f'/{outlet}.xml')}'}}")
+        tiers = tiers or {}
+        for outlet in sorted(self.documents if outlets is None else outlets):
+            tier = f", tier: {tiers[outlet]}" if outlet in tiers else ""
+            url = self.server.url(f"/{outlet}.xml")
+            lines.append(f"  - {{name: {outlet}, url: '{url}'{tier}}}")
         if smtp_port is not None:
             lines += [
                 f"smtp: {{host: 127.0.0.1, port: {smtp_port}, from: 'allywatch <w@example.org>'}}",
                 "secret: a-test-secret-of-enough-length",
             ]
         path = folder / "allywatch.yaml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
         return path
 
     def _feed(self, outlet: str) -> Callable[[Seen], Reply]:
@@ -131,31 +175,60 @@ class NewsWorld:
 
     def _published(self, item: str) -> bool:
         date = PUB_DATE.search(item)
-        return date is not None and parsedate_to_datetime(date.group(1)) <= self.clock
+        if date is None or parsedate_to_datetime(date.group(1)) > self.clock:
+            return False
+        link = LINK.search(item)
+        surfaces = self.surfacing.get(link.group(1)) if link is not None else None
+        return surfaces is None or surfaces <= self.clock
 
 
-def _story_feeds(start: datetime) -> dict[str, str]:
-    """Each outlet's feed holding all its STORIES, dated from `start`."""
+def story_feeds(stories: Sequence[Story]) -> dict[str, str]:
+    """Each outlet's RSS feed holding all its stories; the i-th story's link ends in /i."""
+    outlets = sorted({s.outlet for s in stories})
     return {
         outlet: (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>{outlet}</title><link>https://{outlet}.example.com/</link>"
             + "".join(
-                f"<item><title>{title}</title><description>{summary}</description>"
-                f"<link>https://{outlet}.example.com/news/{index}</link>"
-                f"<pubDate>{format_datetime(start + timedelta(hours=hours), usegmt=True)}"
-                "</pubDate></item>"
-                for index, (source, hours, title, summary) in enumerate(STORIES)
-                if source == outlet
+                f"<item><title>{s.title}</title><description>{s.summary}</description>"
+                f"<link>{_link(s, index)}</link>"
+                f"<pubDate>{format_datetime(s.published, usegmt=True)}</pubDate></item>"
+                for index, s in enumerate(stories)
+                if s.outlet == outlet
             )
             + "</channel></rss>"
         )
-        for outlet in OUTLETS
+        for outlet in outlets
     }
+
+
+def _link(story: Story, index: int) -> str:
+    return f"https://{story.outlet}.example.com/news/{index}"
+
+
+def _story_feeds(start: datetime) -> dict[str, str]:
+    """Each outlet's feed holding all its STORIES, dated from `start`."""
+    return story_feeds(
+        [
+            Story(outlet, start + timedelta(hours=hours), title, summary)
+            for outlet, hours, title, summary in STORIES
+        ]
+    )
 
 
 def moment_arg(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def run_at(config: Path, world: NewsWorld, moment: datetime, *args: str) -> str:
+    """One `allywatch run` (with `args`) with the world's clock and the run's at `moment`;
+    its output."""
+    world.clock = moment
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "run", "--now", moment_arg(moment), *args]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def snapshot(database: Path | str) -> dict[str, list[Any]]:

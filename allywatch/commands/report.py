@@ -231,8 +231,11 @@ def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, l
         click.echo("no alerts")
         return
     echo_table(
-        ["id", "at", "severity", "alert", "acked"],
-        [[a.id, when(a.at), a.severity, _marked(a, why), when(a.acked_at)] for a in alerts],
+        ["id", "at", "severity", "alert", "announced", "acked"],
+        [
+            [a.id, when(a.at), a.severity, a.message, why(a) or "yes", when(a.acked_at)]
+            for a in alerts
+        ],
     )
 
 
