@@ -55,7 +55,7 @@ from allywatch.watchers.fetch import (
     next_poll_delay,
 )
 from allywatch.watchers.matcher import Matcher
-from allywatch.watchers.parse import FeedParseError
+from allywatch.watchers.parse import FeedParseError, legacy_uid
 from allywatch.watchers.parse_pool import Parsed, ParsePool
 from allywatch.workspace import Workspace
 
@@ -170,24 +170,29 @@ class KnownArticles:
 
     An article is known when its uid or its link is: a feed may reissue an item
     under a new id, and several feeds may carry one link. An empty link
-    identifies nothing.
+    identifies nothing. `legacy` holds (source, uid) of articles stored before
+    GUIDs were per source (see parse.legacy_uid), so they are not taken in again.
     """
 
     uids: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
+    legacy: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def stored(cls, session: Session, articles: Sequence[Article]) -> KnownArticles:
         """Which of `articles` the database holds already."""
-        return cls(
-            *queries.known_article_keys(
-                session, [a.uid for a in articles], [a.link for a in articles]
-            )
+        uids, links = queries.known_article_keys(
+            session, [a.uid for a in articles], [a.link for a in articles]
         )
+        earlier = [(a.source, legacy_uid(a.uid, a.source)) for a in articles]
+        legacy = queries.stored_source_uids(session, [(s, u) for s, u in earlier if u])
+        return cls(uids, links, legacy)
 
     def take(self, article: Article) -> bool:
         """Whether `article` is new; a new one becomes known, so a later copy is not."""
         if article.uid in self.uids or (article.link and article.link in self.links):
+            return False
+        if (article.source, legacy_uid(article.uid, article.source)) in self.legacy:
             return False
         self.uids.add(article.uid)
         self.links.add(article.link)

@@ -116,6 +116,18 @@ def known_article_keys(
     return uid_hits, link_hits
 
 
+def stored_source_uids(session: Session, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (source name, uid) pairs name a stored article of that source."""
+    hits: set[tuple[str, str]] = set()
+    wanted = set(pairs)
+    for chunk in _chunks(sorted({uid for _, uid in wanted})):
+        rows = session.execute(
+            select(ArticleRow.source_name, ArticleRow.uid).where(ArticleRow.uid.in_(chunk))
+        )
+        hits.update(pair for pair in map(tuple, rows) if pair in wanted)
+    return hits
+
+
 def add_article(session: Session, **fields: Any) -> ArticleRow:
     article = ArticleRow(**fields)
     session.add(article)

@@ -47,7 +47,7 @@ def test_a_plain_item_becomes_a_normalised_article() -> None:
     assert article.published == datetime(2024, 4, 30, 6, 15, tzinfo=UTC)
     assert article.published.tzinfo is UTC
     assert not article.published_estimated
-    assert article.uid == "urn:example:su35-1"
+    assert article.uid == "Example World|urn:example:su35-1"  # a GUID names an item of its source
 
 
 def test_cdata_and_html_entities_come_out_as_plain_text() -> None:
@@ -138,7 +138,7 @@ def test_atom_xml_base_and_content_are_used() -> None:
     assert article.summary == "Gazprom and CNPC sign"
     assert article.link == "https://site.example/news/pos2/deal"
     assert article.published == datetime(2024, 4, 30, 7, 0, tzinfo=UTC)
-    assert article.uid == "tag:site.example,2024:1"
+    assert article.uid == "Example World|tag:site.example,2024:1"
 
 
 def test_local_file_feeds_resolve_relative_links_against_the_site(tmp_path) -> None:
@@ -147,7 +147,7 @@ def test_local_file_feeds_resolve_relative_links_against_the_site(tmp_path) -> N
     (fetched,) = fetch_all_sync([FetchRequest("Local", str(feed))])
     (article,) = parse_feed(fetched.body, fetched.headers, "Local", str(feed), NOW)
     assert article.link == "https://www.example.org/news/1"
-    assert article.outlet == "example.org"
+    assert article.outlet == "Local"  # a feed file has no domain: the source is the outlet
 
 
 def test_missing_dates_fall_back_to_first_seen_and_future_dates_are_clamped() -> None:
@@ -189,7 +189,7 @@ def test_bare_guids_are_scoped_to_the_feed_host() -> None:
     item = '<title>A</title><link>https://example.org/a</link><guid isPermaLink="false">1234</guid>'
     (here,) = parse(rss(item))
     (there,) = parse(rss(item), location="https://other.example.net/feed")
-    assert here.uid == "feeds.example.org#1234"
+    assert here.uid == "Example World|feeds.example.org#1234"
     assert here.uid != there.uid
 
 
@@ -267,7 +267,7 @@ def test_items_without_a_link_keep_their_text_and_the_feed_outlet() -> None:
     (article,) = parse(rss("<title>Breaking: no link</title>"))
     assert article.title == "Breaking: no link"
     assert article.link == ""
-    assert article.outlet == "feeds.example.org"
+    assert article.outlet == "example.org"  # the registrable domain of the feed URL
 
 
 @pytest.mark.parametrize(

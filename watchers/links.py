@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import cache
 from urllib.parse import parse_qsl, unquote_plus, urlsplit, urlunsplit
+
+from publicsuffixlist import PublicSuffixList
 
 # Query parameters that only say how the reader arrived, never which article it is.
 TRACKING_PARAMS = frozenset(
@@ -24,6 +27,8 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "at_", "ns_", "pk_", "mtm_", "hsa_", "vero_")
 GOOGLE_NEWS_HOSTS = frozenset({"news.google.com"})
+# Feeds of these hosts collect other outlets' articles (Google News, GDELT searches).
+AGGREGATOR_HOSTS = GOOGLE_NEWS_HOSTS | {"api.gdeltproject.org"}
 GOOGLE_REDIRECT_HOSTS = frozenset({"www.google.com", "google.com", "news.google.com"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_IN_BYTES = re.compile(rb"https?://[\x21-\x7e]+")
@@ -67,6 +72,21 @@ def canonical_link_and_outlet(url: str) -> tuple[str, str]:
         netloc = f"{netloc}:{port}"
     path = parts.path or "/"
     return urlunsplit((scheme, netloc, path, query, "")), host.removeprefix("www.")
+
+
+def registrable_domain(url: str) -> str:
+    """The domain a link's owner registered ("news.bbc.co.uk" -> "bbc.co.uk"), read with
+    the Public Suffix List bundled with `publicsuffixlist` (no network); "" for a link
+    with no such domain (an IP address, "localhost", a local file)."""
+    host = outlet_of(url).rstrip(".")
+    if not host or ":" in host or host.replace(".", "").isdigit():
+        return ""
+    return _public_suffixes().privatesuffix(host) or ""
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    return PublicSuffixList()
 
 
 def outlet_of(url: str) -> str:

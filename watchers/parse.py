@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -19,7 +20,13 @@ from urllib.parse import urljoin
 import feedparser
 
 from allywatch.language.records import Article
-from allywatch.watchers.links import GOOGLE_NEWS_HOSTS, canonical_link_and_outlet, outlet_of
+from allywatch.watchers.links import (
+    AGGREGATOR_HOSTS,
+    GOOGLE_NEWS_HOSTS,
+    canonical_link_and_outlet,
+    outlet_of,
+    registrable_domain,
+)
 from allywatch.watchers.text import html_to_text
 
 # Bounds on what one entry may contribute; feeds are untrusted and some carry whole articles.
@@ -27,6 +34,7 @@ MAX_RAW_CHARS = 200_000
 MAX_TITLE_CHARS = 1_000
 MAX_SUMMARY_CHARS = 10_000
 MAX_UID_CHARS = 512
+SOURCE_SEPARATOR = "|"  # between a GUID uid's source name and the GUID
 _DATE_FIELDS = ("published_parsed", "updated_parsed", "created_parsed")
 # Entries are read with plain dict access: FeedParserDict.get runs key aliasing in
 # Python for every call (and would alias updated to published, with a warning).
@@ -79,10 +87,11 @@ def parse_feed(
         return []
     base = _fallback_base(parsed, response_headers, location)
     feed_host = outlet_of(base)
+    outlet = _Outlet(registrable_domain(location) or source_name, outlet_of(location))
     articles: list[Article] = []
     seen: set[str] = set()
     for entry in entries:
-        article = _article(entry, source_name, base, feed_host, now)
+        article = _article(entry, source_name, base, feed_host, outlet, now)
         if article is not None and article.uid not in seen:
             seen.add(article.uid)
             articles.append(article)
@@ -126,25 +135,42 @@ def _fallback_base(parsed: Any, headers: Mapping[str, str], location: str) -> st
     return ""
 
 
+@dataclass(frozen=True)
+class _Outlet:
+    """Who publishes a feed's items: the source's own outlet (the registrable domain of
+    its feed URL, else the source's name), unless the feed is an aggregator's."""
+
+    own: str
+    feed_host: str
+
+    def of(self, link: str, source: Mapping[str, Any]) -> str:
+        """The outlet of an item with this `link` and `<source>` element. Only an
+        aggregator's item is credited to the outlet it links to (or, where the link is
+        the aggregator's own, the one its `<source>` names): any other
+        feed's items are the feed's own, wherever they link (a feed linking to four
+        hosts is still one outlet)."""
+        if self.feed_host not in AGGREGATOR_HOSTS:
+            return self.own
+        linked = registrable_domain(link) if outlet_of(link) not in GOOGLE_NEWS_HOSTS else ""
+        return linked or registrable_domain(source.get("href", "") or "") or self.own
+
+
 def _article(
-    entry: Any, source_name: str, base: str, feed_host: str, now: datetime
+    entry: Any, source_name: str, base: str, feed_host: str, outlets: _Outlet, now: datetime
 ) -> Article | None:
     title = _clean(_get(entry, "title"), MAX_TITLE_CHARS)
     summary = _clean(_summary_html(entry), MAX_SUMMARY_CHARS)
     if not title and not summary:
         return None
-    link, outlet = canonical_link_and_outlet(_link(entry, base))
+    link, _ = canonical_link_and_outlet(_link(entry, base))
     source = _get(entry, "source") or {}
-    if outlet in GOOGLE_NEWS_HOSTS:
-        # Google News wraps outlets' links; the item's <source url="..."> names the outlet.
-        outlet = outlet_of(source.get("href", "")) or outlet
-    outlet = outlet or feed_host
+    outlet = outlets.of(link, source)
     source_title = (source.get("title") or "").strip()
     if source_title and title.endswith(f" - {source_title}"):
         title = title[: -len(source_title) - 3].rstrip()
     published, estimated = _published(entry, now)
     return Article(
-        uid=_uid(_get(entry, "id"), link, title, feed_host or source_name),
+        uid=_uid(_get(entry, "id"), link, title, feed_host or source_name, source_name),
         link=link,
         title=title,
         summary=summary,
@@ -200,15 +226,20 @@ def _published(entry: Any, now: datetime) -> tuple[datetime, bool]:
     return now, True
 
 
-def _uid(guid: Any, link: str, title: str, scope: str) -> str:
+def _uid(guid: Any, link: str, title: str, scope: str, source_name: str) -> str:
     """The feed's GUID when it has one, else a hash of canonical link and title.
 
     GUIDs that are not URLs or URNs (bare numbers, opaque tokens) are unique only
-    within their publisher, so they are prefixed with the feed's host.
+    within their publisher, so they are prefixed with the feed's host. A GUID
+    identifies an item within its source only (two outlets may share a GUID
+    scheme), so it is prefixed with the source's name and SOURCE_SEPARATOR too;
+    what follows the separator is the uid stored before GUIDs were per source
+    (see `legacy_uid`).
     """
     if isinstance(guid, str) and guid.strip():
         guid = guid.strip()
-        uid = guid if ":" in guid else f"{scope}#{guid}"
+        legacy = guid if ":" in guid else f"{scope}#{guid}"
+        uid = f"{source_name}{SOURCE_SEPARATOR}{legacy}"
         if len(uid) <= MAX_UID_CHARS:
             return uid
         return "sha256:" + hashlib.sha256(uid.encode("utf-8", "replace")).hexdigest()
@@ -222,3 +253,10 @@ def _is_http(value: str) -> bool:
     return (head.startswith("http://") and len(value) > 7) or (
         head == "https://" and len(value) > 8
     )
+
+
+def legacy_uid(uid: str, source_name: str) -> str | None:
+    """The uid an article of `source_name` was stored under before GUIDs were per
+    source, or None where the uid is not a per-source GUID."""
+    prefix = f"{source_name}{SOURCE_SEPARATOR}"
+    return uid[len(prefix) :] if uid.startswith(prefix) else None
