@@ -82,7 +82,11 @@ EXPECTED = {
     at("2024-02-23T00:00"): {"Armenia": "suspended", "Kazakhstan": "attending"},
     at("2024-11-30T12:00"): {"Armenia": "suspended", "Kyrgyzstan": "absent"},
     at("2025-03-02T00:00"): {"Armenia": "suspended", "Kyrgyzstan": "absent"},
-    at("2025-11-28T00:00"): {"Kyrgyzstan": "attending", "Kazakhstan": "attending"},
+    at("2025-11-28T00:00"): {
+        "Armenia": "attending",
+        "Kyrgyzstan": "attending",
+        "Kazakhstan": "attending",
+    },
 }
 
 
@@ -163,4 +167,7 @@ def test_cycles_over_three_years_announce_each_change_once(
     assert run("2025-06-01T00:00") == []  # its old report changes nothing
     lapsed = run("2025-06-20T00:00")
     assert lapsed == [f"ALERT [info] {CSTO} / Kyrgyzstan: absent -> attending (lapsed)"]
-    run("2025-11-28T00:00")
+    returned = run("2025-11-28T00:00")  # Armenia takes part again: the freeze is over
+    assert [line for line in returned if "Armenia" in line] == [
+        f"ALERT [warning] {CSTO} / Armenia: suspended -> attending (superseded)"
+    ]
