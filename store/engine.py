@@ -77,6 +77,19 @@ def reading(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def integrity_problems(engine: Engine) -> list[str]:
+    """What the database's own check finds wrong with its file (SQLite's integrity
+    check: damaged pages, broken indexes); empty when it is sound. PostgreSQL keeps
+    its own pages checked, so there only being able to read is checked."""
+    with engine.connect() as connection:
+        if not _is_sqlite(engine):
+            connection.exec_driver_sql("SELECT 1")
+            return []
+        rows = connection.exec_driver_sql("PRAGMA integrity_check").scalars().all()
+    lines = [line for row in rows for line in str(row).splitlines()]
+    return [] if lines == ["ok"] else [line for line in lines if not line.startswith("***")]
+
+
 def _is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

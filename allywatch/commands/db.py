@@ -1,4 +1,5 @@
-"""`allywatch db`: the database itself: bring its schema up to date, copy it elsewhere."""
+"""`allywatch db`: the database itself: bring its schema up to date, check it for damage,
+copy it elsewhere."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from allywatch.config import load_config
 from allywatch.store.copy import TargetNotEmpty, copy_database
-from allywatch.store.engine import open_engine
+from allywatch.store.engine import integrity_problems, open_engine
 from allywatch.store.migrate import current_revision, head_revision, upgrade
 
 
@@ -39,7 +40,7 @@ def _open(url: str, what: str) -> Engine:
 
 @click.group()
 def db() -> None:
-    """The database: upgrade its schema, or copy it to another database."""
+    """The database: upgrade its schema, check it for damage, or copy it elsewhere."""
 
 
 @db.command(name="upgrade")
@@ -57,6 +58,23 @@ def upgrade_command(ctx: click.Context) -> None:
     except SQLAlchemyError as exc:
         raise click.ClickException(f"{_shown(url)}: upgrade failed: {exc}") from exc
     click.echo(f"{_shown(url)}: schema upgraded from revision {before or 'none'} to {head}")
+
+
+@db.command(name="check")
+@click.pass_context
+def check_command(ctx: click.Context) -> None:
+    """Check the config's database file for damage; exit status 1 if any is found."""
+    url = load_config(ctx.obj["config_path"]).database
+    engine = _open(url, "database")
+    try:
+        problems = integrity_problems(engine)
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise click.ClickException(f"{_shown(url)}: damaged: {reason}") from exc
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise click.ClickException(f"{_shown(url)}: damaged: {shown}")
+    click.echo(f"{_shown(url)}: ok")
 
 
 @db.command(name="copy")
