@@ -7,6 +7,12 @@ cannot hold the cycle), and by a body-size cap that also applies to what a
 compressed body (gzip, deflate, and br or zstd when their decoders are
 installed) inflates to. Redirects are followed by hand so that only permanent
 ones (301/308) move the stored URL and loops are cut short.
+
+Each host gets its own limit (`HostLimit`): how many requests at once and how
+far apart they start. The hosts that serve query feeds, where one config has
+many feeds on one host, have theirs built in (`AGGREGATOR_HOSTS`). Such a host's
+feeds share one rate limit: once it answers 429 (or 503 with a Retry-After), it
+is left alone for the rest of the cycle. Elsewhere a 429 concerns its one feed.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import asyncio
 import random
 import time
 import zlib
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -88,6 +94,26 @@ class FetchResult:
     elapsed: float
 
 
+class HostLimit(BaseModel):
+    """How one host may be polled: at most `per_host` requests at once, each starting at
+    least `spacing` seconds after the one before."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    per_host: int = Field(4, ge=1, le=64)
+    spacing: float = Field(0, ge=0, le=MAX_WAIT)
+
+
+# The hosts that serve query feeds: a config watching many questions has many feeds
+# on each of them. GDELT's DOC API answers faster callers with "Please limit requests
+# to one every 5 seconds". Google News publishes no limit for its RSS searches; ten at
+# a time keeps a query-feed config from queueing behind the general per-host limit.
+AGGREGATOR_HOSTS: dict[str, HostLimit] = {
+    "news.google.com": HostLimit(per_host=10),
+    "api.gdeltproject.org": HostLimit(per_host=1, spacing=5),
+}
+
+
 class FetchSettings(BaseModel):
     """Limits for one cycle's fetching (seconds and bytes): the config file's `fetch:` keys.
 
@@ -99,6 +125,8 @@ class FetchSettings(BaseModel):
 
     concurrency: int = Field(16, ge=1, le=512)
     per_host: int = Field(4, ge=1, le=64)
+    # Hosts with limits of their own (the config's entries are added to AGGREGATOR_HOSTS).
+    hosts: dict[str, HostLimit] = Field(default_factory=lambda: dict(AGGREGATOR_HOSTS))
     connect_timeout: float = Field(10, gt=0, le=MAX_WAIT)
     read_timeout: float = Field(20, gt=0, le=MAX_WAIT)
     deadline: float = Field(60, gt=0, le=MAX_WAIT)
@@ -112,6 +140,16 @@ class FetchSettings(BaseModel):
         if not user_agent.isprintable():
             raise ValueError("user_agent must be one line of printable characters")
         return user_agent
+
+    @field_validator("hosts")
+    @classmethod
+    def _over_aggregators(cls, hosts: dict[str, HostLimit]) -> dict[str, HostLimit]:
+        given = {host.strip().lower(): limit for host, limit in hosts.items()}
+        return {**AGGREGATOR_HOSTS, **given}
+
+    def limit_for(self, host: str) -> HostLimit:
+        """The limit of `host` (lower-case): its own, else `per_host` with no spacing."""
+        return self.hosts.get(host) or HostLimit(per_host=self.per_host)
 
 
 DEFAULT_SETTINGS = FetchSettings()
@@ -161,13 +199,10 @@ async def fetch_all(
         "Accept-Encoding": ACCEPT_ENCODING,
     }
     slots = asyncio.Semaphore(settings.concurrency)
-    host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-        lambda: asyncio.Semaphore(settings.per_host)
-    )
     async with httpx.AsyncClient(
         limits=limits, timeout=timeout, headers=headers, follow_redirects=False
     ) as client:
-        fetcher = _Fetcher(client, settings, slots, host_slots)
+        fetcher = _Fetcher(client, settings, slots)
         return list(await asyncio.gather(*(fetcher.fetch(request) for request in requests)))
 
 
@@ -225,30 +260,79 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> timedel
     return max(timedelta(0), when - (now or datetime.now(UTC)))
 
 
+class _HostGate:
+    """One host's share of a cycle: its `HostLimit`; for a host with a limit of its own,
+    closed for the rest of the cycle once the host asks to be left alone."""
+
+    def __init__(self, host: str, limit: HostLimit, shared_rate: bool) -> None:
+        self.host = host
+        self.shared_rate = shared_rate
+        self.slots = asyncio.Semaphore(limit.per_host)
+        self.spacing = limit.spacing
+        self.next_start = 0.0  # loop time before which no request may start
+        self.closed: FetchFailure | None = None
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold one of the host's slots, from the request's spaced start until it ends."""
+        async with self.slots:
+            self._check()
+            if self.spacing:
+                now = asyncio.get_running_loop().time()
+                start = max(now, self.next_start)
+                self.next_start = start + self.spacing
+                await asyncio.sleep(start - now)
+                self._check()
+            yield
+
+    def close_after(self, failure: FetchFailure) -> None:
+        """Send nothing more to the host this cycle if `failure` is the host asking for
+        that: a 429, or a 503 with a Retry-After."""
+        if not self.shared_rate:
+            return
+        if failure.kind == "http-429" or (failure.kind == "http-503" and failure.retry_after):
+            code = failure.kind.removeprefix("http-")
+            self.closed = FetchFailure(
+                "rate-limited",
+                f"not requested: {self.host} answered HTTP {code} to another source in this cycle",
+                failure.retry_after,
+            )
+
+    def _check(self) -> None:
+        if self.closed is not None:
+            raise FetchFailure(self.closed.kind, str(self.closed), self.closed.retry_after)
+
+
 class _Fetcher:
     def __init__(
-        self,
-        client: httpx.AsyncClient,
-        settings: FetchSettings,
-        slots: asyncio.Semaphore,
-        host_slots: defaultdict[str, asyncio.Semaphore],
+        self, client: httpx.AsyncClient, settings: FetchSettings, slots: asyncio.Semaphore
     ) -> None:
         self.client = client
         self.settings = settings
         self.slots = slots
-        self.host_slots = host_slots
+        self.gates: dict[str, _HostGate] = {}
+
+    def gate(self, host: str) -> _HostGate:
+        if host not in self.gates:
+            limit = self.settings.limit_for(host)
+            self.gates[host] = _HostGate(host, limit, shared_rate=host in self.settings.hosts)
+        return self.gates[host]
 
     async def fetch(self, request: FetchRequest) -> FetchResult:
         started = time.monotonic()
         try:
             if _is_http(request.location):
-                host = _host_of(request.location)
-                # Wait for the host's slot before taking a global one, so that
+                gate = self.gate(_host_of(request.location))
+                # Wait for the host's turn before taking a global slot, so that
                 # sources queued behind a busy host do not idle global slots.
-                async with self.host_slots[host], self.slots:
+                async with gate.turn(), self.slots:
                     started = time.monotonic()
-                    async with asyncio.timeout(self.settings.deadline):
-                        answer = await self._http(request)
+                    try:
+                        async with asyncio.timeout(self.settings.deadline):
+                            answer = await self._http(request)
+                    except FetchFailure as failure:
+                        gate.close_after(failure)
+                        raise
             else:
                 async with self.slots:
                     started = time.monotonic()
@@ -622,10 +706,12 @@ def _read_file(request: FetchRequest, max_bytes: int) -> _Answer:
 
 
 __all__ = [
+    "AGGREGATOR_HOSTS",
     "FetchFailure",
     "FetchRequest",
     "FetchResult",
     "FetchSettings",
+    "HostLimit",
     "fetch_all",
     "fetch_all_sync",
     "next_poll_delay",
