@@ -53,6 +53,7 @@ CUE_LISTS = (
 )  # fmt: skip
 _RESERVED = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+LABELS_SUFFIX = ".labels"  # su35-iran.labels.yaml holds verdicts on su35-iran's articles
 _LIST_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
@@ -101,8 +102,24 @@ def _yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def labels_path(signal_file: Path) -> Path:
+    """The labels file beside a signal file (`su35-iran.yaml`: `su35-iran.labels.yaml`):
+    analysts' verdicts on articles, read as more of the signal's tests."""
+    return signal_file.with_name(f"{signal_file.stem}{LABELS_SUFFIX}{signal_file.suffix}")
+
+
+def _is_labels(path: Path) -> bool:
+    return path.stem.endswith(LABELS_SUFFIX)
+
+
+def _labelled_file(labels: Path) -> Path:
+    """The signal file a labels file belongs to."""
+    return labels.with_name(labels.name.replace(LABELS_SUFFIX, "", 1))
+
+
 def _collect(paths: Iterable[Path], errors: _Errors) -> tuple[list[Path], list[Path]]:
-    """Signal files and vocabulary files named by `paths` (files or folders)."""
+    """Signal files and vocabulary files named by `paths` (files or folders). A labels
+    file is read with the signal file beside it (see `_read_labels`), never alone."""
     signal_files: list[Path] = []
     vocab_files: list[Path] = []
     for path in paths:
@@ -112,7 +129,14 @@ def _collect(paths: Iterable[Path], errors: _Errors) -> tuple[list[Path], list[P
             if (path / "vocab").is_dir():
                 files += _yaml_files(path / "vocab")
             for file in files:
-                (vocab_files if _is_vocab(file) else signal_files).append(file)
+                if not _is_labels(file):
+                    (vocab_files if _is_vocab(file) else signal_files).append(file)
+                elif not _labelled_file(file).is_file():
+                    errors.add(file, 1, "a labels file needs its signal file beside it")
+        elif path.is_file() and _is_labels(path):
+            errors.add(
+                path, 1, f"a labels file is read with its signal file: name {_labelled_file(path)}"
+            )
         elif path.is_file():
             (vocab_files if _is_vocab(path) else signal_files).append(path)
         else:
@@ -300,7 +324,7 @@ class _Compiler:
 
 _SIGNAL_KEYS = {
     "id", "label", "question", "description", "initial", "entities", "entity_role", "terms",
-    "states", "tests", "aggregate", "events",
+    "states", "tests", "aggregate", "events", "subject",
 }  # fmt: skip
 LABEL_MAX = 40
 ENTITY_ROLES = ("actor", "place")
@@ -381,10 +405,11 @@ class _SignalReader:
         states, status_quo, conditions = self._states(
             initial, aggregate is not None, entities, compiler
         )
+        subject = self._subject(aggregate is not None, entities, compiler)
         for name in own_lists:  # unused lists are checked too
             compiler.term_list(name)
         terms: dict[str, TermList] = {}
-        for node in conditions.values():
+        for node in [*conditions.values(), *([subject] if subject else [])]:
             for name in names_in(node) - {ENTITY}:
                 compiled = compiler.term_list(name)
                 if compiled is not None:
@@ -420,8 +445,25 @@ class _SignalReader:
             label=label or "",
             events=events,
             status_quo=status_quo,
+            subject=subject,
         )
         return signal, data.get("tests")
+
+    def _subject(self, aggregate: bool, entities: list[str], compiler: _Compiler) -> Node | None:
+        """`subject:`, what the signal is about, in the condition language of `when`
+        ("article(csto) and entity"): an article meeting it that evidences no state
+        is a near-miss for review. Unlike a state's, it need not name `entity`."""
+        if "subject" not in self.data:
+            return None
+        line = self.data.line_of("subject")
+        if aggregate:
+            self.err(line, "an aggregate signal has no `subject`: it reads no articles")
+            return None
+        text = self.data["subject"]
+        if not isinstance(text, str) or not text.strip():
+            self.err(line, '`subject` must be a condition such as "article(csto) and entity"')
+            return None
+        return self._parsed_condition("`subject`", text, line, entities, compiler, False)
 
     def _label(self) -> str | None:
         label = self._str("label", required=False)
@@ -760,25 +802,36 @@ class _SignalReader:
         self, name: str, raw: LMap, entities: list[str], compiler: _Compiler
     ) -> Node | None:
         line = raw.line_of("when")
+        return self._parsed_condition(f"state {name!r}", raw["when"], line, entities, compiler)
+
+    def _parsed_condition(
+        self,
+        where: str,
+        text: Any,
+        line: int,
+        entities: list[str],
+        compiler: _Compiler,
+        needs_entity: bool = True,
+    ) -> Node | None:
+        """A condition parsed and checked: its term lists exist, and it uses `entity`
+        exactly when the signal has entities (`needs_entity` false: where it has any)."""
         try:
-            node = parse_condition(raw["when"])
+            node = parse_condition(text)
         except ConditionError as exc:
-            self.err(line, f"state {name!r}: {exc}")
+            self.err(line, f"{where}: {exc}")
             return None
         used = names_in(node)
         ok = True
         declared = bool(entities) or bool(self.data.get("entities"))
         if ENTITY in used and not declared:
-            self.err(line, f"state {name!r}: `entity` used but the signal lists no entities")
+            self.err(line, f"{where}: `entity` used but the signal lists no entities")
             ok = False
-        if declared and ENTITY not in used:
-            self.err(
-                line, f"state {name!r}: the signal has entities, so the condition must use `entity`"
-            )
+        if needs_entity and declared and ENTITY not in used:
+            self.err(line, f"{where}: the signal has entities, so the condition must use `entity`")
             ok = False
         for list_name in sorted(used - {ENTITY}):
             if list_name not in compiler.own and list_name not in compiler.vocab.lists:
-                self.err(line, f"state {name!r}: unknown term list {list_name!r}")
+                self.err(line, f"{where}: unknown term list {list_name!r}")
                 ok = False
         return node if ok else None
 
@@ -829,10 +882,13 @@ def _corroboration(raw: Any, line: int, bad_at: Callable[[int, str], None]) -> C
     return Corroboration(**values) if ok else None
 
 
-def _read_tests(signal: Signal, raw: Any, errors: _Errors) -> tuple[SignalTest, ...] | None:
+def _read_tests(
+    signal: Signal, raw: Any, errors: _Errors, labels: Path | None = None
+) -> tuple[SignalTest, ...] | None:
+    """A signal's `tests:` list, from its own file or from its labels file (`labels`)."""
     if raw is None:
         return ()
-    path = signal.path
+    path = labels or signal.path
     if not isinstance(raw, LList):
         errors.add(path, getattr(raw, "line", 1), "`tests` must be a list of {text, expect}")
         return None
@@ -880,9 +936,42 @@ def _read_tests(signal: Signal, raw: Any, errors: _Errors) -> tuple[SignalTest, 
                 polarity=polarity,
                 hedged=hedged,
                 line=line,
+                path=labels,
             )
         )
     return tuple(tests) if ok else None
+
+
+_LABELS_KEYS = ("signal", "tests")
+
+
+def _read_labels(signal: Signal, errors: _Errors) -> tuple[SignalTest, ...] | None:
+    """The tests in the signal's labels file, if it has one: `signal: ID` and `tests:` in
+    the signal file's format (written by `allywatch review export`)."""
+    path = labels_path(signal.path)
+    if not path.is_file():
+        return ()
+    data = _read(path, errors)
+    if data is None:
+        return None
+    if not isinstance(data, LMap):
+        errors.add(path, 1, "a labels file must be a mapping with `signal` and `tests`")
+        return None
+    ok = True
+    for key in data:
+        if key not in _LABELS_KEYS:
+            errors.add(path, data.line_of(key), f"unknown key {key!r}: expected signal, tests")
+            ok = False
+    if data.get("signal") != signal.id:
+        errors.add(
+            path,
+            data.line_of("signal") if "signal" in data else data.line,
+            f"`signal` must be {signal.id!r}, the id in {signal.path.name},"
+            f" got {data.get('signal')!r}",
+        )
+        ok = False
+    tests = _read_tests(signal, data.get("tests"), errors, labels=path)
+    return tests if ok else None
 
 
 def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
@@ -935,6 +1024,8 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     checked: list[Signal] = []
     for signal in signals:
         tests = _read_tests(signal, raw_tests[signal.id], errors)
+        labelled = _read_labels(signal, errors)
+        tests = tests + labelled if tests is not None and labelled is not None else None
         line = aggregate_lines[signal.id]
         if signal.aggregate is not None and not _aggregate_ok(signal, line, by_id, errors):
             continue

@@ -161,6 +161,8 @@ class SignalTest:
     polarity: str
     hedged: bool | None
     line: int
+    # The labels file the test was written in (`allywatch review export`); None: the signal file.
+    path: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ class Signal:
     # The initial state's own definition, where the file gives it a condition:
     # evidence for the status quo ("attends the summit", "talks continue").
     status_quo: StateDef | None = None
+    # What the signal is about (`subject:`, a condition like `when`): an article meeting
+    # it that evidences no state is a near-miss, kept for an analyst to review.
+    subject: Node | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.label:

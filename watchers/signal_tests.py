@@ -28,7 +28,8 @@ def run_signal_tests(signals: list[Signal]) -> list[str]:
             problem = _test_problem(signal, test, observations)
             if problem:
                 text = test.title or test.summary
-                failures.append(f"{signal.path}:{test.line}: {signal.id}: {text!r}: {problem}")
+                where = test.path or signal.path  # a labels file's test names that file
+                failures.append(f"{where}:{test.line}: {signal.id}: {text!r}: {problem}")
     return failures
 
 
