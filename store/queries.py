@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select
+from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from allywatch.language.records import Article, MatchedTerm, Observation, Polarity
+from allywatch.store.engine import changed_rows
 from allywatch.store.models import (
     Alert,
     ArticleRow,
@@ -278,6 +279,15 @@ def set_signal_state(
         row.detail, row.occurrence = detail, occurrence
 
 
+def changed_since(session: Session, since: datetime) -> set[tuple[str, str]]:
+    """(signal, entity) of every state with a transition dated, or recorded, at or after
+    `since`."""
+    query = select(Transition.signal, Transition.entity).where(
+        or_(Transition.at >= since, Transition.recorded_at >= since)
+    )
+    return {(signal, entity) for signal, entity in session.execute(query.distinct())}
+
+
 def transitions_for(session: Session, signal: str, entity: str | None = None) -> list[Transition]:
     query = select(Transition).where(Transition.signal == signal)
     if entity is not None:
@@ -303,11 +313,22 @@ def add_alert(session: Session, **fields: Any) -> Alert | None:
 
 
 def list_alerts(
-    session: Session, *, unacked: bool = False, limit: int | None = None
+    session: Session,
+    *,
+    unacked: bool = False,
+    limit: int | None = None,
+    signal: str | None = None,
+    since: datetime | None = None,
 ) -> list[Alert]:
+    """Alerts, newest first: only unacknowledged ones, only one signal's, only those
+    whose change happened or was raised at or after `since`, as asked."""
     query = select(Alert).order_by(Alert.at.desc(), Alert.id.desc())
     if unacked:
         query = query.where(Alert.acked_at.is_(None))
+    if signal is not None:
+        query = query.where(Alert.signal == signal)
+    if since is not None:
+        query = query.where(or_(Alert.at >= since, Alert.created_at >= since))
     if limit:
         query = query.limit(limit)
     return list(session.scalars(query))
@@ -318,6 +339,11 @@ def ack_alert(session: Session, alert_id: int, now: datetime) -> Alert | None:
     if alert is not None and alert.acked_at is None:
         alert.acked_at = now
     return alert
+
+
+def ack_all_alerts(session: Session, now: datetime) -> int:
+    """Acknowledge every alert not yet acknowledged; how many that was."""
+    return changed_rows(session, update(Alert).where(Alert.acked_at.is_(None)).values(acked_at=now))
 
 
 # --- runs ---------------------------------------------------------------------
