@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import yaml
 
 from allywatch.language.loader import load_signals
 from allywatch.language.model import Signal
@@ -163,3 +164,42 @@ def test_the_status_quo_is_evidenced(
     assert [(o.entity, o.state, o.polarity, o.hedged) for o in found] == [
         (entity, pack[signal].initial, "for", False)
     ]
+
+
+def test_ukrainian_vocabulary_mirrors_the_russian_cue_lists() -> None:
+    vocab = builtin_dir("signals") / "vocab"
+    russian = yaml.safe_load((vocab / "ru.yaml").read_text(encoding="utf-8"))["terms"]
+    ukrainian = yaml.safe_load((vocab / "uk.yaml").read_text(encoding="utf-8"))["terms"]
+    assert set(russian) == set(ukrainian)
+
+
+@pytest.mark.parametrize(
+    ("signal", "text", "entity", "state"),
+    [
+        ("csto-summit-attendance", "Пашинян не поїде на саміт ОДКБ у Мінську", "Armenia", "absent"),
+        (
+            "csto-summit-attendance",
+            "Belarusian President Boycotts Moscow's CSTO Summit",
+            "Belarus",
+            "absent",
+        ),
+        (
+            "csto-summit-attendance",
+            "Armenia freezes ties with Russia-led regional military alliance",
+            "Armenia",
+            "suspended",
+        ),
+        ("su35-iran", "Іран купує у Росії винищувачі Су-35", None, "deal"),
+        (
+            "power-of-siberia-2",
+            "Росія і Китай підписали угоду щодо «Сили Сибіру 2»",
+            None,
+            "agreement",
+        ),
+    ],
+)
+def test_ukrainian_and_described_entities_are_read(
+    pack: dict[str, Signal], signal: str, text: str, entity: str | None, state: str
+) -> None:
+    found = Matcher([pack[signal]]).match(text, "")
+    assert [(o.entity, o.state, o.polarity) for o in found] == [(entity, state, "for")]
