@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,12 +59,36 @@ class _Group(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_error_style():
+            return super().make_context(info_name, args, parent, **extra)
+
     def invoke(self, ctx: click.Context) -> object:
-        try:
+        with _one_error_style():
             return super().invoke(ctx)
-        except ConfigError as exc:
-            click.echo(f"allywatch: {exc}", err=True)
-            sys.exit(1)
+
+
+@contextmanager
+def _one_error_style() -> Iterator[None]:
+    """Every error a user can fix as `allywatch: message` on stderr: ours (exit status 1)
+    and click's own (a usage error keeps its usage lines and exit status 2)."""
+    try:
+        yield
+    except ConfigError as exc:
+        click.echo(f"allywatch: {exc}", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            command = exc.ctx.command_path
+            click.echo(f"{exc.ctx.get_usage()}\nTry '{command} --help' for help.\n", err=True)
+        click.echo(f"allywatch: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
