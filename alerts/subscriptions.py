@@ -73,23 +73,9 @@ def subscribe(
     """Store a new subscriber (an email address or an Apprise URL); `signals=None` means
     every signal."""
     address = normalise_address(email)
-    try:
-        schedule.check_cadence(cadence)
-        schedule.parse_send_time(send_time)
-        schedule.parse_timezone(timezone)
-        day = schedule.parse_weekday(weekday)
-    except schedule.ScheduleError as exc:
-        raise SubscriptionError(str(exc)) from exc
+    day = _checked_schedule(cadence, send_time, timezone, weekday)
     if signals is not None:
-        signals = list(dict.fromkeys(s.strip() for s in signals if s.strip()))
-        if not signals:
-            raise SubscriptionError("--signals names no signal (leave it out for every signal)")
-        unknown = [s for s in signals if s not in known_signals]
-        if unknown:
-            raise SubscriptionError(
-                f"unknown signal{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
-                f" (known: {', '.join(sorted(known_signals))})"
-            )
+        signals = _checked_signals(signals, known_signals)
     existing = store.find_subscriber(session, address)
     if existing is not None:
         if existing.active:
@@ -111,3 +97,69 @@ def subscribe(
         created_at=now,
         active=True,
     )
+
+
+def edit_subscription(
+    session: Session,
+    email: str,
+    *,
+    known_signals: Collection[str],
+    signals: Sequence[str] | None = None,
+    all_signals: bool = False,
+    cadence: str | None = None,
+    send_time: str | None = None,
+    timezone: str | None = None,
+    weekday: str | None = None,
+    all_quiet: bool | None = None,
+) -> Subscriber:
+    """Change what an existing subscriber gets: only the values given (not None) change,
+    and all are checked before any is. `all_signals` widens it to every signal."""
+    address = normalise_address(email)
+    subscriber = store.find_subscriber(session, address)
+    if subscriber is None:
+        raise SubscriptionError(f"{address} is not a subscriber")
+    if all_signals and signals is not None:
+        raise SubscriptionError("give --signals or --all-signals, not both")
+    day = _checked_schedule(
+        cadence or subscriber.cadence,
+        send_time or subscriber.send_time,
+        timezone or subscriber.timezone,
+        weekday or schedule.WEEKDAYS[subscriber.weekday],
+    )
+    if signals is not None:
+        subscriber.signals = _checked_signals(signals, known_signals)
+    elif all_signals:
+        subscriber.signals = None
+    subscriber.cadence = cadence or subscriber.cadence
+    subscriber.send_time = send_time or subscriber.send_time
+    subscriber.timezone = timezone or subscriber.timezone
+    subscriber.weekday = day
+    if all_quiet is not None:
+        subscriber.all_quiet = all_quiet
+    session.flush()
+    return subscriber
+
+
+def _checked_schedule(cadence: str, send_time: str, timezone: str, weekday: str) -> int:
+    """Check a schedule's values; the weekday's number."""
+    try:
+        schedule.check_cadence(cadence)
+        schedule.parse_send_time(send_time)
+        schedule.parse_timezone(timezone)
+        return schedule.parse_weekday(weekday)
+    except schedule.ScheduleError as exc:
+        raise SubscriptionError(str(exc)) from exc
+
+
+def _checked_signals(signals: Sequence[str], known_signals: Collection[str]) -> list[str]:
+    """The signal ids named, each once, all known."""
+    wanted = list(dict.fromkeys(s.strip() for s in signals if s.strip()))
+    if not wanted:
+        raise SubscriptionError("--signals names no signal (leave it out for every signal)")
+    unknown = [s for s in wanted if s not in known_signals]
+    if unknown:
+        raise SubscriptionError(
+            f"unknown signal{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(known_signals))})"
+        )
+    return wanted

@@ -194,13 +194,13 @@ def test_every_broken_feed_is_survived_and_recorded(
     assert health["good"]["healthy"] and health["good"]["articles"] == len(GOOD_ITEMS)
     for name, fate in fates.items():
         feed = health[name]
-        assert feed["last_success"] or feed["last_error"], f"{name}: not recorded"
+        assert feed["last_success_at"] or feed["last_error_at"], f"{name}: not recorded"
         if fate == "fails":
             assert not feed["healthy"], f"{name}: taken for a feed"
-            assert feed["error"], f"{name}: failing without a reason"
+            assert feed["last_error"], f"{name}: failing without a reason"
             assert f"source {name!r} failed" in result.stderr
         if not feed["healthy"]:
-            assert feed["error_kind"] and feed["next_poll"], f"{name}: no retry planned"
+            assert feed["error_kind"] and feed["next_poll_at"], f"{name}: no retry planned"
 
     # A second run, once the failing sources are due again, survives them the same way.
     again = allywatch(config, "run", "--now", "2025-01-08T00:00:00")

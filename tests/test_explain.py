@@ -136,11 +136,11 @@ def test_history_shows_each_transition_with_its_reason_and_articles(config: Path
         denial = report(2, "delivery-reported", "b.com", against=True)
         store_report(session, "jets", None, denial)
         evaluate(session, workspace.signals, T0 + 4 * DAY)
-    code, output = cli(config, "history", "jets")
+    code, output = cli(config, "history", "jets", "--tz", "UTC")
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0] == "2025-01-03 00:00: delivery-reported -> none (denied)"
+    assert lines[0] == "2025-01-03 00:00 UTC: delivery-reported -> none (denied)"
     assert lines[1].startswith("    2025-01-03 b.com: b.com on delivery-reported [against] <")
-    assert lines[2] == "2025-01-02 00:00: none -> delivery-reported"
+    assert lines[2] == "2025-01-02 00:00 UTC: none -> delivery-reported"
     code, output = cli(config, "history", "jets", "--json")
     assert [t["reason"] for t in json.loads(output)] == ["denied", "evidence"]

@@ -21,17 +21,32 @@ import click
 import yaml
 
 from allywatch.config import ConfigError, find_config, load_config
-from allywatch.output import echo_json, echo_table, iso
+from allywatch.output import Zone, echo_records, echo_table, format_option, iso, tz_option
 from allywatch.store import queries
 from allywatch.store.engine import reading
 from allywatch.watchers.sources import read_opml
 from allywatch.workspace import Workspace
 
+# The columns of `feeds --format csv` (json and ndjson hold the same keys).
+FEED_FIELDS = (
+    "name",
+    "location",
+    "healthy",
+    "last_success_at",
+    "last_error_at",
+    "error_kind",
+    "last_error",
+    "consecutive_failures",
+    "next_poll_at",
+    "articles",
+)
+
 
 @click.group(invoke_without_command=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option()
+@tz_option
 @click.pass_context
-def feeds(ctx: click.Context, as_json: bool) -> None:
+def feeds(ctx: click.Context, fmt: str, zone: Zone) -> None:
     """Sources and their health (`feeds import FILE.opml` adds feeds)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -46,32 +61,41 @@ def feeds(ctx: click.Context, as_json: bool) -> None:
                 "name": configured.name,
                 "location": s.location if s else None,
                 "healthy": not (s and s.consecutive_failures),
-                "last_success": iso(s.last_success_at) if s else None,
-                "last_error": iso(s.last_error_at) if s else None,
+                "last_success_at": iso(s.last_success_at) if s else None,
+                "last_error_at": iso(s.last_error_at) if s else None,
                 "error_kind": s.error_kind if s else None,
-                "error": s.error if s else None,
+                "last_error": s.error if s else None,
                 "consecutive_failures": s.consecutive_failures if s else 0,
-                "next_poll": iso(s.next_poll_at) if s else None,
+                "next_poll_at": iso(s.next_poll_at) if s else None,
                 "articles": s.articles_seen if s else 0,
             }
         )
-    if as_json:
-        echo_json(data)
+    if fmt != "table":
+        echo_records(data, fmt, FEED_FIELDS)
         return
     echo_table(
-        ["source", "health", "last success", "failures", "next poll", "articles", "last error"],
+        [
+            "source",
+            "health",
+            zone.label("last success"),
+            "failures",
+            zone.label("next poll"),
+            "articles",
+            "last error",
+        ],
         [
             [
                 d["name"],
                 "ok" if d["healthy"] else "FAILING",
-                (d["last_success"] or "-")[:16].replace("T", " "),
+                zone.when(d["last_success_at"]),
                 d["consecutive_failures"],
-                (d["next_poll"] or "-")[:16].replace("T", " "),
+                zone.when(d["next_poll_at"]),
                 d["articles"],
-                f"{d['error_kind']}: {d['error']}" if d["error_kind"] and not d["healthy"] else "-",
+                f"{d['error_kind']}: {d['last_error']}" if not d["healthy"] else "-",
             ]
             for d in data
         ],
+        wrap=("last error",),
     )
 
 

@@ -11,21 +11,58 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.atom import alerts_feed
 from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.occurrences import Occurrence
+from allywatch.commands.entities import entity_named
 from allywatch.digests import signal_texts
-from allywatch.output import echo, echo_json, echo_table, iso, when
+from allywatch.language.durations import parse_duration
+from allywatch.output import (
+    Zone,
+    echo,
+    echo_records,
+    echo_table,
+    format_option,
+    iso,
+    plural,
+    tz_option,
+)
 from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading, writing
-from allywatch.store.models import Alert, Source
+from allywatch.store.models import Alert, Source, Subscriber
 from allywatch.workspace import Workspace
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+since_option = click.option(
+    "--since",
+    metavar="WHEN",
+    default=None,
+    help="Only what changed (or was learnt of) since: a date, a time, or a span ago (7d).",
+)
 
 # How many failing sources `status` names before it points to `allywatch feeds`.
 FAILING_LISTED = 5
 
+# The columns of --format csv (json and ndjson hold the same keys).
+STATUS_FIELDS = ("signal", "entity", "state", "since", "occurrence", "last_evidence")
+HISTORY_FIELDS = ("signal", "entity", "from", "to", "at", "reason", "evidence")
+ALERT_FIELDS = (
+    "id",
+    "kind",
+    "signal",
+    "entity",
+    "from",
+    "to",
+    "severity",
+    "at",
+    "raised",
+    "acked",
+    "announced",
+    "unannounced",
+    "message",
+    "evidence",
+)
+
 
 @click.command()
-@json_option
+@format_option()
+@tz_option
 @click.option(
     "--signal",
     "signal_ids",
@@ -33,18 +70,30 @@ FAILING_LISTED = 5
     multiple=True,
     help="Show only this signal's rows (repeatable).",
 )
+@click.option(
+    "--changed",
+    metavar="WHEN",
+    default=None,
+    help="Only rows whose state changed since: a date, a time, or a span ago (7d).",
+)
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> None:
+def status(
+    ctx: click.Context, fmt: str, zone: Zone, signal_ids: tuple[str, ...], changed: str | None
+) -> None:
     """Every signal and entity: state, since when, last evidence; feed health."""
     workspace = Workspace.open(ctx.obj["config_path"])
     wanted = {workspace.signal(signal_id).id for signal_id in signal_ids}
+    since = moment_from(changed, zone, "--changed")
     with reading(workspace.engine) as session:
         stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
+        moved = queries.changed_since(session, since) if since is not None else None
         rows = []
         for signal in workspace.signals:
             if wanted and signal.id not in wanted:
                 continue
             for entity in signal.entities or ("",):
+                if moved is not None and (signal.id, entity) not in moved:
+                    continue
                 row = stored.get((signal.id, entity))
                 latest = queries.latest_evidence(session, signal.id, entity)
                 rows.append(
@@ -61,39 +110,50 @@ def status(ctx: click.Context, as_json: bool, signal_ids: tuple[str, ...]) -> No
         sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
         alerts = queries.list_alerts(session, unacked=True, limit=20)
         why = _why_unannounced(session, workspace)
-        digests = _digest_health(session)
+        digests = subscribers.list_subscribers(session, active_only=True)
     failing = [s for s in sources if s.consecutive_failures]
-    if as_json:
-        echo_json(rows)
+    if fmt != "table":
+        echo_records(rows, fmt, STATUS_FIELDS)
         return
     # The occurrence column only where some state is tied to a recurring event.
     tied = any(r["occurrence"] for r in rows)
-    echo_table(
-        ["signal", "entity", "state", "since", *(["occurrence"] if tied else []), "last evidence"],
-        [
+    if rows:
+        echo_table(
             [
-                r["signal"],
-                r["entity"],
-                r["state"],
-                r["since"][:16].replace("T", " ") if r["since"] else "-",
-                *([_occurrence_title(r["occurrence"])] if tied else []),
-                _evidence_line(r["last_evidence"]),
-            ]
-            for r in rows
-        ],
-    )
+                "signal",
+                "entity",
+                "state",
+                zone.label("since"),
+                *(["occurrence"] if tied else []),
+                "last evidence",
+            ],
+            [
+                [
+                    r["signal"],
+                    r["entity"],
+                    r["state"],
+                    zone.when(r["since"]),
+                    *([_occurrence_title(r["occurrence"])] if tied else []),
+                    _evidence_line(r["last_evidence"]),
+                ]
+                for r in rows
+            ],
+            shorten=("occurrence", "last evidence"),
+        )
+    else:
+        click.echo(f"no state changed since {zone.when(since)} {zone.name}")
     click.echo()
     echo(
         f"feeds: {len(sources)} configured, {len(sources) - len(failing)} healthy,"
         f" {len(failing)} failing" + _failing_names(failing)
     )
-    for line in digests:
-        click.echo(line)
+    for line in _digest_health(digests, zone):
+        echo(line)
     if alerts:
         click.echo()
-        click.echo(f"unacknowledged alerts ({len(alerts)} newest):")
+        click.echo(f"unacknowledged alerts ({len(alerts)} newest, times in {zone.name}):")
         for alert in alerts:
-            echo(f"  #{alert.id} {when(alert.at)} [{alert.severity}] {_marked(alert, why)}")
+            echo(f"  #{alert.id} {zone.when(alert.at)} [{alert.severity}] {_marked(alert, why)}")
 
 
 def _failing_names(failing: list[Source]) -> str:
@@ -104,16 +164,17 @@ def _failing_names(failing: list[Source]) -> str:
     return f" (the first {FAILING_LISTED}: {first}; `allywatch feeds` lists them all)"
 
 
-def _digest_health(session: Session) -> list[str]:
+def _digest_health(active: list[Subscriber], zone: Zone) -> list[str]:
     """Lines for `status`: how many subscribers, and each digest the mail server refused."""
-    active = subscribers.list_subscribers(session, active_only=True)
     if not active:
         return []
     failing = [s for s in active if s.failures]
-    lines = [f"digests: {len(active)} subscribers, {len(failing)} failing"]
+    lines = [f"digests: {plural(len(active), 'subscriber')}, {len(failing)} failing"]
     for s in failing:
-        retry = s.next_attempt_at.strftime("%Y-%m-%d %H:%M") if s.next_attempt_at else "-"
-        lines.append(f"  {s.email}: {s.failures} failed attempts, next {retry}: {s.last_error}")
+        lines.append(
+            f"  {s.email}: {plural(s.failures, 'failed attempt')},"
+            f" next {zone.when(s.next_attempt_at)} {zone.name}: {s.last_error}"
+        )
     return lines
 
 
@@ -142,14 +203,17 @@ def _evidence_line(evidence: dict | None) -> str:
 
 @click.command()
 @click.argument("signal")
-@json_option
+@click.argument("entity", required=False)
+@format_option()
+@tz_option
 @click.pass_context
-def history(ctx: click.Context, signal: str, as_json: bool) -> None:
-    """The signal's transitions, newest first."""
+def history(ctx: click.Context, signal: str, entity: str | None, fmt: str, zone: Zone) -> None:
+    """The signal's transitions (only ENTITY's, if given), newest first, with the articles
+    behind each."""
     workspace = Workspace.open(ctx.obj["config_path"])
-    workspace.signal(signal)
+    chosen = entity_named(workspace.signal(signal), entity)
     with reading(workspace.engine) as session:
-        transitions = queries.transitions_for(session, signal)
+        transitions = queries.transitions_for(session, signal, chosen)
     data = [
         {
             "signal": t.signal,
@@ -162,16 +226,16 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
         }
         for t in transitions
     ]
-    if as_json:
-        echo_json(data)
+    if fmt != "table":
+        echo_records(data, fmt, HISTORY_FIELDS)
         return
     if not data:
-        click.echo(f"{signal}: no transitions yet")
+        click.echo(f"{signal}{' / ' + chosen if chosen else ''}: no transitions yet")
         return
     for t in transitions:
-        entity = f" {t.entity}" if t.entity else ""
+        subject = f" {t.entity}" if t.entity else ""
         why = "" if t.reason in ("evidence", "count") else f" ({t.reason})"
-        echo(f"{when(t.at)}{entity}: {t.from_state} -> {t.to_state}{why}")
+        echo(f"{zone.when(t.at)} {zone.name}{subject}: {t.from_state} -> {t.to_state}{why}")
         for item in t.evidence:
             against = " [against]" if item.get("polarity") == "against" else ""
             echo(
@@ -181,61 +245,79 @@ def history(ctx: click.Context, signal: str, as_json: bool) -> None:
 
 
 @click.command(name="alerts")
-@json_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "atom"]),
-    default="table",
-    show_default=True,
-    help="atom: the announced alerts as an Atom feed (what the report's alerts.xml holds).",
-)
+@format_option("atom")
+@tz_option
+@click.option("--signal", "signal_id", metavar="ID", default=None, help="Only this signal's.")
+@since_option
 @click.option("--unacked", is_flag=True, help="Only alerts not yet acknowledged.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_context
-def alerts_command(ctx: click.Context, as_json: bool, fmt: str, unacked: bool, limit: int) -> None:
-    """Alerts raised, newest first."""
+def alerts_command(
+    ctx: click.Context,
+    fmt: str,
+    zone: Zone,
+    signal_id: str | None,
+    since: str | None,
+    unacked: bool,
+    limit: int,
+) -> None:
+    """Alerts raised, newest first.
+
+    --format atom prints the announced ones as an Atom feed (what the report's
+    alerts.xml holds).
+    """
     workspace = Workspace.open(ctx.obj["config_path"])
+    signal = workspace.signal(signal_id).id if signal_id is not None else None
+    start = moment_from(since, zone, "--since")
     with reading(workspace.engine) as session:
-        alerts = queries.list_alerts(session, unacked=unacked, limit=limit)
+        alerts = queries.list_alerts(
+            session, unacked=unacked, limit=limit, signal=signal, since=start
+        )
         why = _why_unannounced(session, workspace)
     if fmt == "atom":
         announced = [a for a in alerts if a.announced]
         feed = alerts_feed(announced, signal_texts(workspace), datetime.now(UTC))
         click.echo(feed.decode("utf-8"), nl=False)
         return
-    if as_json or fmt == "json":
-        echo_json(
-            [
-                {
-                    "id": a.id,
-                    "kind": a.kind,
-                    "signal": a.signal,
-                    "entity": a.entity or None,
-                    "from": a.from_state,
-                    "to": a.to_state,
-                    "severity": a.severity,
-                    "at": iso(a.at),
-                    "raised": iso(a.created_at),
-                    "acked": iso(a.acked_at),
-                    "announced": a.announced,
-                    "unannounced": why(a),
-                    "message": a.message,
-                    "evidence": a.evidence,
-                }
-                for a in alerts
-            ]
-        )
+    if fmt != "table":
+        records = [
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "signal": a.signal,
+                "entity": a.entity or None,
+                "from": a.from_state,
+                "to": a.to_state,
+                "severity": a.severity,
+                "at": iso(a.at),
+                "raised": iso(a.created_at),
+                "acked": iso(a.acked_at),
+                "announced": a.announced,
+                "unannounced": why(a),
+                "message": a.message,
+                "evidence": a.evidence,
+            }
+            for a in alerts
+        ]
+        echo_records(records, fmt, ALERT_FIELDS)
         return
     if not alerts:
         click.echo("no alerts")
         return
     echo_table(
-        ["id", "at", "severity", "alert", "announced", "acked"],
+        ["id", zone.label("at"), "severity", "alert", "announced", zone.label("acked")],
         [
-            [a.id, when(a.at), a.severity, a.message, why(a) or "yes", when(a.acked_at)]
+            [
+                a.id,
+                zone.when(a.at),
+                a.severity,
+                a.message,
+                why(a) or "yes",
+                zone.when(a.acked_at),
+            ]
             for a in alerts
         ],
+        wrap=("alert", "announced"),
     )
 
 
@@ -253,16 +335,43 @@ def _marked(alert: Alert, why: Callable[[Alert], str | None]) -> str:
 
 
 @click.command()
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=int, required=False)
+@click.option("--all", "every", is_flag=True, help="Acknowledge every unacknowledged alert.")
 @click.pass_context
-def ack(ctx: click.Context, alert_id: int) -> None:
-    """Acknowledge an alert."""
+def ack(ctx: click.Context, alert_id: int | None, every: bool) -> None:
+    """Acknowledge alert ALERT_ID, or --all of them."""
+    if (alert_id is None) == (not every):
+        raise click.UsageError("give an ALERT_ID or --all")
     workspace = Workspace.open(ctx.obj["config_path"])
+    now = datetime.now(UTC)
     with writing(workspace.engine) as session:
-        alert = queries.ack_alert(session, alert_id, datetime.now(UTC))
+        if every:
+            count = queries.ack_all_alerts(session, now)
+            click.echo(f"acknowledged {plural(count, 'alert')}")
+            return
+        alert = queries.ack_alert(session, alert_id, now)
         if alert is None:
             raise click.ClickException(f"no alert #{alert_id}")
         echo(f"acknowledged #{alert.id}: {alert.message}")
+
+
+def moment_from(text: str | None, zone: Zone, option: str) -> datetime | None:
+    """The moment a `--since`-like option names: an ISO date or time (in `zone` unless it
+    gives an offset), or a span before now such as 7d or 12h."""
+    if text is None:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a date or time (2025-01-06, 2025-01-06T10:00) nor a span (7d)",
+            param_hint=option,
+        ) from None
+    return moment.replace(tzinfo=zone.tz) if moment.tzinfo is None else moment
 
 
 COMMANDS = [status, history, alerts_command, ack]

@@ -20,12 +20,12 @@ from allywatch.backtest import (
     read_archive,
     read_expectations,
 )
+from allywatch.commands.entities import entity_named
 from allywatch.config import ConfigError, load_config
 from allywatch.explain import as_json as explanation_json
 from allywatch.explain import explain, render
 from allywatch.language.durations import format_duration, parse_duration
-from allywatch.language.model import Signal
-from allywatch.output import echo, echo_json, echo_table, when
+from allywatch.output import UTC_ZONE, echo, echo_json, echo_table
 from allywatch.store.engine import reading, writing
 from allywatch.store.silences import add_silence, list_silences, remove_silence
 from allywatch.workspace import Workspace
@@ -34,17 +34,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 # `backtest --expect`: some expected transition was missed, or one not expected was found.
 EXIT_MISMATCH = 3
-
-
-def _entity(signal: Signal, name: str | None) -> str | None:
-    """The signal's own spelling of an entity name given in any case; None for the whole signal."""
-    if name is None:
-        return None
-    for entity in signal.entities:
-        if entity.lower() == name.lower():
-            return entity
-    known = ", ".join(signal.entities) or "none"
-    raise ConfigError(f"{signal.id} has no entity {name!r} (entities: {known})")
 
 
 @click.command(name="explain")
@@ -59,7 +48,7 @@ def explain_command(ctx: click.Context, signal_id: str, entity: str | None, as_j
     """
     workspace = Workspace.open(ctx.obj["config_path"])
     signal = workspace.signal(signal_id)
-    chosen = _entity(signal, entity)
+    chosen = entity_named(signal, entity)
     members_of = workspace.signal(signal.aggregate.of) if signal.aggregate else None
     entities = [chosen] if chosen else list(signal.entities) or [None]
     with reading(workspace.engine) as session:
@@ -125,8 +114,9 @@ def silence(
             click.echo("no silences in force")
         else:
             echo_table(
-                ["id", "signal", "entity", "until", "note"],
-                [[s.id, s.signal, s.entity, when(s.until), s.note] for s in silences],
+                ["id", "signal", "entity", UTC_ZONE.label("until"), "note"],
+                [[s.id, s.signal, s.entity, UTC_ZONE.when(s.until), s.note] for s in silences],
+                shorten=("note",),
             )
         return
     if remove_id is not None:
@@ -139,7 +129,7 @@ def silence(
     assert target is not None
     signal_id, _, entity_name = target.partition("/")
     signal = workspace.signal(signal_id)
-    entity = _entity(signal, entity_name or None)
+    entity = entity_named(signal, entity_name or None)
     try:
         length = parse_duration(duration)
     except ValueError as exc:
@@ -151,7 +141,7 @@ def silence(
     subject = f"{signal.id}/{entity}" if entity else signal.id
     click.echo(
         f"silence #{added.id}: {subject} unannounced for {format_duration(length)}"
-        f" (until {when(added.until)} UTC)"
+        f" (until {UTC_ZONE.when(added.until)} UTC)"
     )
 
 
@@ -252,7 +242,9 @@ def backtest_command(
     for change in changes:
         subject = f"{change.signal} / {change.entity}" if change.entity else change.signal
         why = "" if change.reason in ("evidence", "count") else f" ({change.reason})"
-        click.echo(f"{when(change.at)}  {subject}: {change.from_state} -> {change.to_state}{why}")
+        click.echo(
+            f"{UTC_ZONE.when(change.at)}  {subject}: {change.from_state} -> {change.to_state}{why}"
+        )
         for item in change.evidence:
             against = " [against]" if item.polarity == "against" else ""
             click.echo(

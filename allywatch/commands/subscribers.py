@@ -13,15 +13,48 @@ from allywatch.alerts.digest import build_message
 from allywatch.alerts.dispatch import preview_digests
 from allywatch.alerts.notify import ChatMessage, is_apprise_url, is_operator, redact, target_url
 from allywatch.alerts.schedule import CADENCES, WEEKDAYS
-from allywatch.alerts.subscriptions import SubscriptionError, normalise_address, subscribe
+from allywatch.alerts.subscriptions import (
+    SubscriptionError,
+    edit_subscription,
+    normalise_address,
+    subscribe,
+)
 from allywatch.alerts.unsubscribe import TokenError, honour
 from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import SECRET_ENV, digest_settings, send_due, unsubscribe_secret
-from allywatch.output import echo, echo_json, echo_table, iso, terminal_safe, when
+from allywatch.output import (
+    Zone,
+    echo,
+    echo_records,
+    echo_table,
+    format_option,
+    iso,
+    plural,
+    terminal_safe,
+    tz_option,
+)
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Subscriber
 from allywatch.workspace import Workspace
+
+# The columns of `subscribers list --format csv`.
+SUBSCRIBER_FIELDS = (
+    "email",
+    "signals",
+    "cadence",
+    "time",
+    "tz",
+    "day",
+    "all_quiet",
+    "active",
+    "subscribed",
+    "unsubscribed",
+    "last_sent",
+    "failures",
+    "last_error",
+    "next_attempt",
+)
 
 now_option = click.option(
     "--now",
@@ -97,6 +130,51 @@ def add(
     echo(line)
 
 
+@subscribers.command(name="edit")
+@click.argument("email", metavar="ADDRESS")
+@click.option("--signals", "signal_ids", default=None, help="Comma-separated signal ids.")
+@click.option("--all-signals", is_flag=True, help="Every signal, now and to come.")
+@click.option("--cadence", type=click.Choice(CADENCES), default=None)
+@click.option("--time", "send_time", default=None, help="Local HH:MM.")
+@click.option("--tz", "timezone", default=None, help="IANA time zone.")
+@click.option("--day", "weekday", default=None, help="Weekday of a weekly digest.")
+@click.option(
+    "--all-quiet/--no-all-quiet", default=None, help="Write once a week when nothing changed."
+)
+@click.pass_context
+def edit(
+    ctx: click.Context,
+    email: str,
+    signal_ids: str | None,
+    all_signals: bool,
+    cadence: str | None,
+    send_time: str | None,
+    timezone: str | None,
+    weekday: str | None,
+    all_quiet: bool | None,
+) -> None:
+    """Change what ADDRESS gets: only the options given change."""
+    workspace = Workspace.open(ctx.obj["config_path"])
+    try:
+        with writing(workspace.engine) as session:
+            subscriber = edit_subscription(
+                session,
+                email,
+                known_signals={s.id for s in workspace.signals},
+                signals=signal_ids.split(",") if signal_ids is not None else None,
+                all_signals=all_signals,
+                cadence=cadence,
+                send_time=send_time,
+                timezone=timezone,
+                weekday=weekday,
+                all_quiet=all_quiet,
+            )
+            line = f"changed {_shown(subscriber.email)}: {_describe(subscriber)}"
+    except SubscriptionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    echo(line)
+
+
 @subscribers.command(name="remove")
 @click.argument("email", metavar="ADDRESS")
 @click.pass_context
@@ -115,15 +193,16 @@ def remove(ctx: click.Context, email: str) -> None:
 
 
 @subscribers.command(name="list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option()
+@tz_option
 @click.pass_context
-def list_command(ctx: click.Context, as_json: bool) -> None:
+def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
     """Subscribers, their schedules, and how their digests stand."""
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         rows = store.list_subscribers(session)
-    if as_json:
-        echo_json(
+    if fmt != "table":
+        echo_records(
             [
                 {
                     "email": s.email,
@@ -142,24 +221,28 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                     "next_attempt": iso(s.next_attempt_at),
                 }
                 for s in rows
-            ]
+            ],
+            fmt,
+            SUBSCRIBER_FIELDS,
         )
         return
     if not rows:
         click.echo("no subscribers")
         return
     echo_table(
-        ["email", "signals", "schedule", "last sent", "state"],
+        ["email", "signals", "schedule", zone.label("last sent"), "state"],
         [
             [
                 _shown(s.email),
                 ",".join(s.signals) if s.signals is not None else "all",
                 _schedule(s),
-                when(s.last_sent_at),
-                _state(s),
+                zone.when(s.last_sent_at),
+                _state(s, zone),
             ]
             for s in rows
         ],
+        shorten=("email",),
+        wrap=("signals", "state"),
     )
 
 
@@ -209,7 +292,11 @@ def preview(
             err=True,
         )
     digests = preview_digests(
-        workspace.engine, settings, moment, emails=_addresses(emails), ignore_schedule=pending
+        workspace.engine,
+        settings,
+        moment,
+        emails=_addresses(workspace, emails),
+        ignore_schedule=pending,
     )
     if not digests:
         click.echo(
@@ -248,9 +335,11 @@ def send(ctx: click.Context, emails: tuple[str, ...], pending: bool, now: dateti
     Exit status 1 when a digest could not be sent (it stays pending and is retried).
     """
     workspace = Workspace.open(ctx.obj["config_path"])
-    report = send_due(workspace, _now(now), emails=_addresses(emails), ignore_schedule=pending)
+    report = send_due(
+        workspace, _now(now), emails=_addresses(workspace, emails), ignore_schedule=pending
+    )
     for sent in report.sent:
-        what = "all-quiet note" if sent.quiet else f"{sent.alerts} alert(s)"
+        what = "all-quiet note" if sent.quiet else plural(sent.alerts, "alert")
         echo(f"sent {_shown(sent.email)}: {what}")
     for email in report.busy:
         echo(f"skipped {_shown(email)}: another run is sending its digest")
@@ -307,13 +396,23 @@ def _secret(workspace: Workspace) -> str:
     return secret
 
 
-def _addresses(emails: tuple[str, ...]) -> list[str] | None:
+def _addresses(workspace: Workspace, emails: tuple[str, ...]) -> list[str] | None:
+    """The subscribers named, in their stored form; an error names any that is not one."""
     if not emails:
         return None
     try:
-        return [normalise_address(e) for e in emails]
+        addresses = [normalise_address(e) for e in emails]
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
+    with reading(workspace.engine) as session:
+        unknown = [a for a in addresses if store.find_subscriber(session, a) is None]
+    if unknown:
+        names = ", ".join(_shown(a) for a in unknown)
+        raise click.ClickException(
+            f"{names} {'is not a subscriber' if len(unknown) == 1 else 'are not subscribers'}"
+            " (allywatch subscribers list)"
+        )
+    return addresses
 
 
 def _shown(address: str) -> str:
@@ -336,11 +435,11 @@ def _describe(s: Subscriber) -> str:
     return f"{signals}; {_schedule(s)}"
 
 
-def _state(s: Subscriber) -> str:
+def _state(s: Subscriber, zone: Zone) -> str:
     if not s.active:
-        return f"unsubscribed {when(s.unsubscribed_at)}"
+        return f"unsubscribed {zone.when(s.unsubscribed_at)}"
     if s.failures:
-        return f"FAILING x{s.failures} (retry {when(s.next_attempt_at)}): {s.last_error}"
+        return f"FAILING x{s.failures} (retry {zone.when(s.next_attempt_at)}): {s.last_error}"
     return "ok"
 
 
