@@ -1,5 +1,6 @@
 """The values that flow through the pipeline: one `Article` from parsing to the store,
-one `Observation` from the matcher to the rules engine.
+one `Observation` from the matcher to the rules engine, one `NearMiss` from the
+matcher to the review queue.
 
 An article is a frozen dataclass. An observation is a NamedTuple: a replay holds
 every observation of a signal (a million stored ones is an ordinary replay), and
@@ -52,6 +53,17 @@ class MatchedTerm:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MatchedTerm:
         return cls(**data)
+
+
+class NearMiss(NamedTuple):
+    """An article that meets a signal's `subject` but evidences none of its states: kept
+    for an analyst to review. `entity` is the one entity the subject matched with (None
+    when none or several did); `words`, the subject's words and those of the states'
+    term lists in the same sentences, each with its term list's name."""
+
+    signal: str
+    entity: str | None
+    words: tuple[MatchedTerm, ...]
 
 
 class Observation(NamedTuple):

@@ -55,6 +55,13 @@ in cue_patterns.py.
 Matching stays cheap as signals grow: the words of an article are looked up
 once in an index of the signals' anchor words (see `_Prefilter`), and only the
 signals whose required term lists can all match are tested further.
+
+`Matcher.read` also reports near-misses, for the review queue: an article that
+meets a signal's `subject` ("article(csto) and entity") but evidences none of
+its states, with the words that matched. A hedged report landing on the initial
+state evidences nothing ("Armenia may leave the CSTO" is a near-miss); an
+unhedged report of the status quo is evidence ("Tokayev arrives for the CSTO
+summit" is not).
 """
 
 from __future__ import annotations
@@ -62,8 +69,10 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import NamedTuple, TypeVar
 
 from allywatch.language.bounded import PatternTimeout, compile_pattern
 from allywatch.language.condition import (
@@ -76,14 +85,16 @@ from allywatch.language.condition import (
     Or,
     WholeArticle,
     anchor_clauses,
+    names_in,
 )
 from allywatch.language.model import Signal, StateDef, TermList
-from allywatch.language.records import MatchedTerm, Observation
+from allywatch.language.records import MatchedTerm, NearMiss, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
 from allywatch.watchers.text import sentence_spans
 
 log = logging.getLogger("allywatch.matcher")
+_T = TypeVar("_T")
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
@@ -342,19 +353,23 @@ class _Prefilter:
     `anchor_clauses`); one clause per state is indexed by its lists' key words.
     A text's words are looked up once in that index (prefix keys by their first
     letters), and only the signals found there have their clauses checked,
-    against the same words.
+    against the same words. Signals' subjects are indexed alike, as entries of
+    their own after the signals' states, so one look-up serves both.
     """
 
     def __init__(self, signals: Sequence[Signal]) -> None:
-        self.signals = list(signals)
+        # Entries: (signal, conditions), each signal's states, then each signal's subject.
+        self.entries = [(s, list(s.conditions.values())) for s in signals]
+        self.first_subject = len(self.entries)
+        self.entries += [(s, [s.subject]) for s in signals if s.subject is not None]
         self.exact: dict[str, set[int]] = {}
-        self.prefix: dict[str, dict[str, set[int]]] = {}  # first letters -> key -> signals
+        self.prefix: dict[str, dict[str, set[int]]] = {}  # first letters -> key -> entries
         self.always: set[int] = set()
-        # Per signal, per state: clauses as lists of term lists (one must match).
+        # Per entry, per condition: clauses as lists of term lists (one must match).
         self.requirements: list[list[list[list[TermList]]]] = []
-        for index, signal in enumerate(self.signals):
+        for index, (signal, conditions) in enumerate(self.entries):
             states = []
-            for node in signal.conditions.values():
+            for node in conditions:
                 clauses = [self._lists(signal, clause) for clause in anchor_clauses(node)]
                 states.append(clauses)
                 indexed = self._choose(clauses)
@@ -390,7 +405,9 @@ class _Prefilter:
             return None
         return min(usable, key=lambda c: sum(len(term.telling) for t in c for term in t.keys or ()))
 
-    def candidates(self, words: _Words) -> list[Signal]:
+    def candidates(self, words: _Words, subjects: bool) -> tuple[list[Signal], list[Signal]]:
+        """The signals whose states could match the text, and (with `subjects`) those
+        whose subject it could meet."""
         touched = set(self.always)
         exact, prefix = self.exact.get, self.prefix.get
         for word in words.words:
@@ -406,17 +423,31 @@ class _Prefilter:
             for key, signals in self.prefix[head].items():
                 if any(word.startswith(key) for word in words.words):
                     touched |= signals
+        if not subjects:
+            touched = {i for i in touched if i < self.first_subject}
         if not touched:
-            return []
+            return [], []
         could_match = words.could_match
-        return [
-            self.signals[i]
+        found = [
+            i
             for i in sorted(touched)
             if any(
                 all(any(could_match(t) for t in clause) for clause in clauses)
                 for clauses in self.requirements[i]
             )
         ]
+        return (
+            [self.entries[i][0] for i in found if i < self.first_subject],
+            [self.entries[i][0] for i in found if i >= self.first_subject],
+        )
+
+
+class Reading(NamedTuple):
+    """What the matcher read in one article: the states it evidences, and the signals
+    whose subject it meets without evidencing any of their states."""
+
+    observations: list[Observation]
+    near_misses: list[NearMiss]
 
 
 class Matcher:
@@ -435,29 +466,58 @@ class Matcher:
 
     def match(self, title: str, summary: str) -> list[Observation]:
         """Observations the article evidences; plain text in (run html_to_text first)."""
+        return self._read(title, summary, review=False).observations
+
+    def read(self, title: str, summary: str) -> Reading:
+        """Observations the article evidences, and its near-misses (see the module's
+        docstring); plain text in."""
+        return self._read(title, summary, review=True)
+
+    def _read(self, title: str, summary: str, review: bool) -> Reading:
         words = _Words(f"{title}\n{summary}")
-        candidates = self._prefilter.candidates(words)
-        if not candidates:
-            return []
+        candidates, subjects = self._prefilter.candidates(words, subjects=review)
+        if not candidates and not subjects:
+            return Reading([], [])
         try:
             doc = _Document.of(title, summary, words, self._segmentation)
         except PatternTimeout as exc:
             log.warning("matching skipped for %r: sentence splitting %s", title[:80], exc)
-            return []
+            return Reading([], [])
         observations: list[Observation] = []
         for signal in candidates:
-            try:
-                observations += self._match_signal(signal, doc)
-            except PatternTimeout as exc:  # a cue pattern: the signal cannot read the item
-                log.warning("signal %s skipped for %r: %s", signal.id, title[:80], exc)
-            for name, source in doc.timed_out:
-                log.warning(
-                    "signal %s, term list %s: the term {regex: %s} took over the time limit"
-                    " on %r and was skipped for it",
-                    signal.id, name, source, title[:80],
-                )  # fmt: skip
-            doc.timed_out.clear()
-        return observations
+            observations += _guarded(signal, doc, title, partial(self._match_signal, signal, doc))
+        near_misses: list[NearMiss] = []
+        for signal in subjects:
+            if not _evidenced(signal, observations):
+                near_misses += _guarded(signal, doc, title, partial(self._near_miss, signal, doc))
+        return Reading(observations, near_misses)
+
+    def _near_miss(self, signal: Signal, doc: _Document) -> list[NearMiss]:
+        """The article as a near-miss of the signal ([] when it does not meet its subject),
+        with the subject's words and the states' words in the sentences meeting it."""
+        assert signal.subject is not None
+        uses_entity = ENTITY in names_in(signal.subject)
+        met = False
+        entities: set[str] = set()
+        hits: list[_Hit] = []
+        units: set[int] = set()
+        for unit in range(len(doc.units)):
+            present = self._actors(signal, doc, unit) if uses_entity else [(None, [])]
+            for name, mentions in present:
+                evidence = _evaluate(signal.subject, _Context(signal, doc, unit, mentions))
+                if evidence is not None:
+                    met = True
+                    hits += evidence
+                    units.add(unit)
+                    if name is not None:
+                        entities.add(name)
+        if not met:
+            return []
+        for terms in signal.terms.values():
+            hits += [h for h in doc.hits(terms) if h.unit in units]
+        hits = [replace(h, context=False) for h in hits]  # each word once, background or not
+        entity = next(iter(entities)) if len(entities) == 1 else None
+        return [NearMiss(signal.id, entity, _matched_terms(hits, doc))]
 
     def _match_signal(self, signal: Signal, doc: _Document) -> list[Observation]:
         patterns = self._patterns[id(signal)]
@@ -523,6 +583,33 @@ class Matcher:
             if mentions:
                 out.append((name, mentions))
         return out
+
+
+def _guarded(signal: Signal, doc: _Document, title: str, work: Callable[[], list[_T]]) -> list[_T]:
+    """What `work` finds of one signal in the article; nothing where a cue pattern runs
+    past its time limit (the signal cannot read the item). Regex terms that ran past
+    theirs and were left out are logged."""
+    try:
+        found = work()
+    except PatternTimeout as exc:
+        log.warning("signal %s skipped for %r: %s", signal.id, title[:80], exc)
+        found = []
+    for name, source in doc.timed_out:
+        log.warning(
+            "signal %s, term list %s: the term {regex: %s} took over the time limit"
+            " on %r and was skipped for it",
+            signal.id, name, source, title[:80],
+        )  # fmt: skip
+    doc.timed_out.clear()
+    return found
+
+
+def _evidenced(signal: Signal, observations: list[Observation]) -> bool:
+    """Whether the article evidences a state of the signal: any observation but a hedged
+    report landing on the initial state (which evidences nothing)."""
+    return any(
+        o.signal == signal.id and not (o.state == signal.initial and o.hedged) for o in observations
+    )
 
 
 _HYPHEN = re.compile(r"\s*[-\u2010\u2011\u2012\u2013]\s*")
@@ -902,8 +989,20 @@ def _merged(
 def _observation(
     signal: Signal, entity: str | None, reading: _Reading, doc: _Document
 ) -> Observation:
-    hits = sorted(set(reading.evidence), key=lambda h: (h.field, h.start, h.end))
-    evidence = tuple(
+    return Observation(
+        signal=signal.id,
+        entity=entity,
+        state=reading.state,
+        polarity=reading.polarity,  # type: ignore[arg-type]
+        hedged=reading.hedged,
+        evidence=_matched_terms(reading.evidence, doc),
+    )
+
+
+def _matched_terms(found: Sequence[_Hit], doc: _Document) -> tuple[MatchedTerm, ...]:
+    """Matches as evidence, each once, in the order they stand."""
+    hits = sorted(set(found), key=lambda h: (h.field, h.start, h.end))
+    return tuple(
         MatchedTerm(
             term=h.term,
             text=doc.texts[h.field][h.start : h.end],
@@ -913,12 +1012,4 @@ def _observation(
             sentence=doc.sentence(h.unit),
         )
         for h in hits
-    )
-    return Observation(
-        signal=signal.id,
-        entity=entity,
-        state=reading.state,
-        polarity=reading.polarity,  # type: ignore[arg-type]
-        hedged=reading.hedged,
-        evidence=evidence,
     )
