@@ -18,6 +18,7 @@ from allywatch.alerts.rules import supporters
 from allywatch.language.durations import format_duration
 from allywatch.language.model import Signal, StateDef
 from allywatch.language.records import Observation
+from allywatch.output import plural
 from allywatch.store import queries
 
 # Articles listed per state and side (the newest ones).
@@ -58,7 +59,7 @@ class StateView:
             return "supported"
         if self.unconfirmed is not None:
             outlets, needed = self.unconfirmed
-            return f"unconfirmed: {outlets} of {needed} outlets"
+            return f"unconfirmed: {outlets} of {plural(needed, 'outlet')}"
         return "not supported" if self.status else "no evidence"
 
 
@@ -188,11 +189,17 @@ def _explain_aggregate(
     for spec in signal.states:
         minimum = spec.min_count or 0
         if spec.name == base.state:
-            changes.append(f"{spec.name}: left when fewer than {minimum} members are away")
+            changes.append(f"{spec.name}: left when fewer than {_members_away(minimum)}")
         else:
-            changes.append(f"{spec.name}: when {minimum} members are away")
-    changes = [f"{line} (now {count}: {', '.join(away_now) or 'none'})" for line in changes]
+            changes.append(f"{spec.name}: reached when {_members_away(minimum)}")
+    now = f"{count} {'is' if count == 1 else 'are'} away now: {', '.join(away_now)}"
+    changes = [f"{line} ({now if count else 'none is away now'})" for line in changes]
     return replace(base, members=members, would_change=changes)
+
+
+def _members_away(count: int) -> str:
+    """`1 member is away`, `2 members are away`."""
+    return f"{plural(count, 'member')} {'is' if count == 1 else 'are'} away"
 
 
 def _with_changes(base: Explanation, signal: Signal, views: list[StateView]) -> Explanation:
@@ -219,10 +226,10 @@ def _with_changes(base: Explanation, signal: Signal, views: list[StateView]) -> 
             stories = max(spec.min_stories - net_stories, 0)
             need = max(outlets, stories, 1)
             out.append(
-                f"{spec.name}: {need} more independent report(s){window}"
-                f" (now {status.get('for_outlets', 0)} outlet(s) for,"
-                f" {status.get('against_outlets', 0)} against; needs {spec.min_sources}"
-                f" outlet(s), {spec.min_stories} story(ies))"
+                f"{spec.name}: reached with {plural(need, 'more independent report')}{window}"
+                f" (now {plural(status.get('for_outlets', 0), 'outlet')} for it,"
+                f" {status.get('against_outlets', 0)} against; it needs"
+                f" {plural(spec.min_sources, 'outlet')} and {plural(spec.min_stories, 'story')})"
             )
     return replace(base, states=views, would_change=out)
 
@@ -245,8 +252,8 @@ def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> lis
         out.append(f"{name}: any report against it would end it")
     else:
         out.append(
-            f"{name}: reports against it from {needed} more independent outlet(s){window}"
-            " would end it"
+            f"{name}: reports against it from {plural(needed, 'more independent outlet')}"
+            f"{window} would end it"
         )
     if status.get("expires_at"):
         out.append(f"{name}: expires on {_day(status['expires_at'])} unless reports renew it")
@@ -260,8 +267,7 @@ def _leaving(name: str, status: dict[str, Any], window: str, event: bool) -> lis
 
 
 def _requirement(signal: Signal, spec: StateDef) -> str:
-    parts = [f"{spec.min_sources} outlet(s)", f"{spec.min_stories} story(ies)"]
-    text = " and ".join(parts)
+    text = f"{plural(spec.min_sources, 'outlet')} and {plural(spec.min_stories, 'story')}"
     text += f" within {format_duration(spec.within)}" if spec.within else ", any time"
     if spec.hedged:
         text += ", hedged reports count"
@@ -287,8 +293,9 @@ def _of(e: Explanation) -> str:
 
 
 def _day(value: str | datetime) -> str:
+    """`2025-01-06 10:00 UTC` (stored times are UTC)."""
     text = value.isoformat() if isinstance(value, datetime) else value
-    return text[:16].replace("T", " ")
+    return text[:16].replace("T", " ") + " UTC"
 
 
 def as_json(explanation: Explanation) -> dict[str, Any]:
@@ -358,13 +365,13 @@ def render(explanation: Explanation) -> list[str]:
     if e.entered:
         lines.append("")
         lines.append(
-            f"Why: {e.entered['from']} -> {e.entered['to']} on {_day(e.entered['at'])}"
-            f" ({e.entered['reason']})"
+            f"Why: it went from {e.entered['from']} to {e.entered['to']}"
+            f" on {_day(e.entered['at'])} ({e.entered['reason']})"
         )
         for item in e.entered["evidence"]:
-            against = " [against]" if item.get("polarity") == "against" else ""
+            marks = _marks(item.get("polarity") == "against", bool(item.get("hedged")), True)
             lines.append(
-                f"  {item['published'][:10]} {item['outlet']}: {item['title']}{against}"
+                f"  {item['published'][:10]} {item['outlet']}: {item['title']}{marks}"
                 f" <{item['link']}>"
             )
     if e.members:
@@ -377,22 +384,16 @@ def render(explanation: Explanation) -> list[str]:
     for view in e.states:
         lines.append("")
         lines.append(f"{view.name} ({view.standing()}; needs {view.requirement})")
-        for label, observations in (("for", view.supporting), ("against", view.opposing)):
+        for side, observations in (("for", view.supporting), ("against", view.opposing)):
             if not observations:
                 continue
-            lines.append(f"  {label}:")
+            lines.append(f"  reports {side} it:")
             for obs in observations:
-                flags = (
-                    " (hedged, not counted)"
-                    if not view.counted(obs)
-                    else " (hedged)"
-                    if obs.hedged
-                    else ""
-                )
-                words = ", ".join(obs.words())
-                words = f"  [{words}]" if words else ""
+                marks = _marks(False, obs.hedged, view.counted(obs))
+                words = _distinct(obs.words())
+                matched = f" (matched: {', '.join(words)})" if words else ""
                 lines.append(
-                    f"    {obs.published:%Y-%m-%d} {obs.outlet}: {obs.title}{flags}{words}"
+                    f"    {obs.published:%Y-%m-%d} {obs.outlet}: {obs.title}{marks}{matched}"
                     f" <{obs.link}>"
                 )
     if e.would_change:
@@ -400,3 +401,19 @@ def render(explanation: Explanation) -> list[str]:
         lines.append("What would change it:")
         lines += [f"  - {sentence}" for sentence in e.would_change]
     return lines
+
+
+def _marks(against: bool, hedged: bool, counted: bool) -> str:
+    """` [against, hedged]`: how a report bears on a state, where it is not plainly for it."""
+    marks = ["against"] if against else []
+    if hedged:
+        marks.append("hedged" if counted else "hedged, not counted")
+    return f" [{', '.join(marks)}]" if marks else ""
+
+
+def _distinct(words: tuple[str, ...]) -> list[str]:
+    """Each matched word once, whatever its case (`Su-35` and `su-35` are one)."""
+    first: dict[str, str] = {}
+    for word in words:
+        first.setdefault(word.casefold(), word)
+    return list(first.values())

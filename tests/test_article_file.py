@@ -79,8 +79,8 @@ def test_match_reads_articles_from_stdin(runner: CliRunner) -> None:
     text = "\n".join(as_lines(ARTICLES)) + "\n"
     result = runner.invoke(main, ["match", "-"], input=text)
     assert result.exit_code == 0, result.output
-    assert "su35-iran: delivery-reported (for)" in result.output
-    assert "2 article(s), 1 with observations" in result.output
+    assert "su35-iran: evidence for delivery-reported" in result.output
+    assert "2 articles, 1 with observations" in result.output
 
 
 @pytest.mark.parametrize(

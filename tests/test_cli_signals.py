@@ -86,10 +86,10 @@ def test_match_readable_output(runner: CliRunner, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "articles.jsonl", ARTICLES)
     result = runner.invoke(main, ["match", str(path)])
     assert result.exit_code == 0, result.output
-    assert "su35-iran: delivery-reported (for)" in result.output
+    assert "su35-iran: evidence for delivery-reported" in result.output
     assert "https://example.org/1" in result.output
     assert "Weather" not in result.output
-    assert "3 article(s), 1 with observations" in result.output
+    assert "3 articles, 1 with observations" in result.output
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_validate_reports_every_error_with_file_and_line(runner: CliRunner, tmp_
     assert result.exit_code == 1
     assert f"{bad}:9: state 'bought': unknown term list 'sell'" in result.output
     assert f"{bad}:11: test 1: `expect` must be one of" not in result.output  # state is gone
-    assert "error(s) in signal files" in result.output
+    assert "1 error in signal files" in result.output
 
 
 def test_signals_test_passes_and_fails(runner: CliRunner, tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_signals_test_passes_and_fails(runner: CliRunner, tmp_path: Path) -> Non
     good.write_text(textwrap.dedent(WIDGETS), encoding="utf-8")
     result = runner.invoke(main, ["signals", "test", str(good)])
     assert result.exit_code == 0, result.output
-    assert "1 test(s) in 1 signal(s): 1 passed, 0 failed" in result.output
+    assert "1 test in 1 signal: 1 passed, 0 failed" in result.output
 
     failing = tmp_path / "failing.yaml"
     failing.write_text(

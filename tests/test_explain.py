@@ -46,20 +46,23 @@ def test_explain_shows_the_state_why_and_what_would_change_it(config: Path):
     code, output = cli(config, "explain", "jets")
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0] == "jets: delivery-reported since 2025-01-02 00:00"
-    assert "Why: none -> delivery-reported on 2025-01-02 00:00 (evidence)" in lines
+    assert lines[0] == "jets: delivery-reported since 2025-01-02 00:00 UTC"
+    assert "Why: it went from none to delivery-reported on 2025-01-02 00:00 UTC (evidence)" in lines
     delivered = lines.index(next(line for line in lines if line.startswith("delivered (")))
     section = lines[delivered : delivered + 6]
-    assert any("a.com: a.com on delivered  [Su-35, delivered]" in line for line in section)
+    assert any("a.com: a.com on delivered (matched: Su-35, delivered)" in line for line in section)
     assert any("b.com" in line for line in section)
-    against = section.index("  against:")
-    assert "c.com" in section[against + 1] and "[Su-35, not received]" in section[against + 1]
+    against = section.index("  reports against it:")
+    assert (
+        "c.com" in section[against + 1] and "(matched: Su-35, not received)" in section[against + 1]
+    )
     changes = lines[lines.index("What would change it:") + 1 :]
     assert any(
-        line.startswith("  - delivered: 2 more independent report(s) within 2w") for line in changes
+        line.startswith("  - delivered: reached with 2 more independent reports within 2w")
+        for line in changes
     )
     assert any(
-        "delivery-reported: reports against it from 2 more independent outlet(s)" in line
+        "delivery-reported: reports against it from 2 more independent outlets" in line
         for line in changes
     )
 
@@ -81,8 +84,8 @@ def test_explain_per_entity_and_for_an_aggregate(config: Path):
     code, output = cli(config, "explain", "summit", "armenia")
     assert code == 0, output
     lines = output.splitlines()
-    assert lines[0] == "summit / Armenia: absent since 2025-01-01 00:00"
-    assert "  - absent: expires on 2025-01-31 00:00 unless reports renew it" in lines
+    assert lines[0] == "summit / Armenia: absent since 2025-01-01 00:00 UTC"
+    assert "  - absent: expires on 2025-01-31 00:00 UTC unless reports renew it" in lines
     code, output = cli(config, "explain", "summit", "--json")
     assert [(e["entity"], e["state"]) for e in json.loads(output)] == [
         ("Armenia", "absent"),
@@ -91,7 +94,7 @@ def test_explain_per_entity_and_for_an_aggregate(config: Path):
     code, output = cli(config, "explain", "summit-away")
     lines = output.splitlines()
     assert "  Armenia: absent" in lines and "  Kazakhstan: attending" in lines
-    assert "  - all-away: when 2 members are away (now 1: Armenia)" in lines
+    assert "  - all-away: reached when 2 members are away (1 is away now: Armenia)" in lines
 
     code, output = cli(config, "explain", "summit", "Narnia")
     assert code == 1

@@ -17,6 +17,7 @@ from allywatch.config import load_config
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
 from allywatch.language.records import Article, Observation
+from allywatch.output import echo, plural
 from allywatch.resources import builtin_dir
 from allywatch.watchers.article_file import ArticleFileError, read_article_file
 from allywatch.watchers.matcher import Matcher
@@ -33,7 +34,7 @@ def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
     except SignalFileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
-        click.echo(f"allywatch: {len(exc.errors)} error(s) in signal files", err=True)
+        click.echo(f"allywatch: {plural(len(exc.errors), 'error')} in signal files", err=True)
         sys.exit(1)
 
 
@@ -73,22 +74,38 @@ def match(ctx: click.Context, file: Path, as_json: bool) -> None:
         elif observations:
             _print_article(article, observations)
     if not as_json:
-        click.echo(f"{len(articles)} article(s), {matched} with observations")
+        click.echo(f"{plural(len(articles), 'article')}, {matched} with observations")
 
 
 def _print_article(article: Article, observations: list[Observation]) -> None:
-    click.echo(article.title or "(no title)")
+    """The article, then one plain line per observation: `su35-iran: hedged evidence
+    for deal`, the words that matched (each once, with where they stood) and the
+    sentences they stood in. Article text is feed text: it goes through `echo`."""
+    echo(article.title or "(no title)")
     if article.link:
-        click.echo(f"  {article.link}")
+        echo(f"  {article.link}")
     for obs in observations:
-        entity = f" [{obs.entity}]" if obs.entity else ""
-        hedged = ", hedged" if obs.hedged else ""
-        click.echo(f"  {obs.signal}{entity}: {obs.state} ({obs.polarity}{hedged})")
-        words = ", ".join(f"{e.term}={e.text!r}@{e.field}:{e.start}" for e in obs.evidence)
-        click.echo(f"    matched: {words}")
+        subject = f"{obs.signal} / {obs.entity}" if obs.entity else obs.signal
+        hedged = "hedged " if obs.hedged else ""
+        echo(f"  {subject}: {hedged}evidence {obs.polarity} {obs.state}")
+        echo(f"    matched: {_matched_words(obs)}")
         for sentence in dict.fromkeys(e.sentence for e in obs.evidence):
-            click.echo(f"    in: {sentence}")
+            echo(f"    in: {sentence}")
     click.echo()
+
+
+def _matched_words(obs: Observation) -> str:
+    """`jet "Su-35" (title, summary), delivery "delivered" (title)`: each term list and
+    text once, whatever its case, with the fields it was found in."""
+    fields: dict[tuple[str, str], dict[str, None]] = {}
+    texts: dict[tuple[str, str], str] = {}
+    for e in obs.evidence:
+        key = (e.term, e.text.casefold())
+        texts.setdefault(key, e.text)
+        fields.setdefault(key, {})[e.field] = None
+    return ", ".join(
+        f"{term} {texts[term, text]!r} ({', '.join(fields[term, text])})" for term, text in fields
+    )
 
 
 @click.group()
@@ -105,7 +122,7 @@ _paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Pa
 def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Check signal files (default: those of the config, else the built-in pack)."""
     loaded = _signals(ctx, paths)
-    click.echo(f"ok: {len(loaded)} signal(s): {', '.join(s.id for s in loaded)}")
+    click.echo(f"ok: {plural(len(loaded), 'signal')}: {', '.join(s.id for s in loaded)}")
 
 
 @signals.command("test")
@@ -118,8 +135,9 @@ def test_command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     total = sum(len(s.tests) for s in loaded)
     for failure in failures:
         click.echo(f"FAIL {failure}")
+    passed = total - len(failures)
     click.echo(
-        f"{total} test(s) in {len(loaded)} signal(s): {total - len(failures)} passed,"
+        f"{plural(total, 'test')} in {plural(len(loaded), 'signal')}: {passed} passed,"
         f" {len(failures)} failed"
     )
     if failures:
