@@ -21,9 +21,9 @@ makes itself the subreaper of what it starts, so workers and fork servers that
 outlive their parent are reaped and counted too); peak memory as the sum of
 each process's peak resident set (VmHWM, sampled every 20 ms: wait4's
 ru_maxrss would count the copy of this process forked before exec). The tools
-take turns in every round; the tables give the min and median of `--rounds` rounds, and ratios of medians taken in this
-one run. The machine these run on is shared and noisy: compare ratios, not
-seconds.
+take turns in every round; the tables give the min and median of `--rounds`
+rounds, and ratios of medians taken in this one run. The machine these run on
+is shared and noisy: compare ratios, not seconds.
 
     .venv/bin/python bench/bench_peers.py [--rounds 3] [--variant 'NAME=YAML' ...]
 """
@@ -321,9 +321,7 @@ def _answers(url: str) -> dict[str, int]:
 def table(results: dict[str, dict[str, list[Run]]], cycle: str, against: list[str]) -> None:
     """One markdown table: each tool's min / median, and ratios of medians to `against`."""
     medians = {
-        tool: {
-            k: statistics.median(getattr(r, k) for r in runs[cycle]) for k in Run.__annotations__
-        }
+        tool: {k: statistics.median(getattr(r, k) for r in runs[cycle]) for k in ("wall", "cpu")}
         for tool, runs in results.items()
     }
     head = "| tool | wall (min / median) | CPU, whole tree (min / median) | peak memory, summed |"
