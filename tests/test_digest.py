@@ -110,6 +110,16 @@ def test_each_alert_shows_question_states_time_and_articles() -> None:
     assert '<a href="https://news.example.com/2"' in digest.html
 
 
+def test_severity_is_said_in_words_not_only_by_colour() -> None:
+    critical = alert(1, "su35-iran", "delivered")
+    critical.severity = "critical"
+    digest = compose([critical, alert(2, "csto-summit-attendance", "absent", entity="Armenia")])
+    assert "[critical] none -> delivered" in digest.text
+    assert "[warning] Armenia: none -> absent" in digest.text
+    words = [w for w in ("critical", "warning") if f">{w}</span>" in digest.html]
+    assert words == ["critical", "warning"]
+
+
 def test_feed_text_cannot_inject_markup_or_script() -> None:
     evidence = [
         {"link": "javascript:alert(1)", "title": HOSTILE, "outlet": HOSTILE, "published": "x"},
