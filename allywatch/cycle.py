@@ -3,8 +3,9 @@
     fetch     due sources -> one FetchResult each               (watchers)
     parse     a FetchResult -> Parsed: articles and fingerprints (watchers, parse pool)
     dedup     Parsed -> the articles not stored yet
-    match     articles -> Matched: each with its Observations   (watchers)
-    store     Matched -> article rows filed into stories, observation rows (store)
+    match     articles -> Matched: each with its Observations and NearMisses (watchers)
+    store     Matched -> article rows filed into stories, observation rows,
+              near-misses kept for review                        (store)
     evaluate  stored observations -> transitions and alerts     (alerts)
     deliver   due digests and notify: messages -> sent           (alerts)
     publish   the config's report: folder, if the cycle changed something (alerts)
@@ -41,9 +42,9 @@ from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.feeds import feed_alerts
 from allywatch.config import Config
 from allywatch.digests import send_due
-from allywatch.language.records import Article, Observation
+from allywatch.language.records import Article, NearMiss, Observation
 from allywatch.site import refresh_report
-from allywatch.store import claims, queries
+from allywatch.store import claims, queries, review
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source
 from allywatch.watchers.dedup import Fingerprint, StoryGrouper
@@ -205,16 +206,18 @@ def dedup(parsed: Parsed, known: KnownArticles) -> Parsed:
 
 
 class Matched(NamedTuple):
-    """An article, its fingerprint (for story grouping) and what the matcher read in it."""
+    """An article, its fingerprint (for story grouping) and what the matcher read in it:
+    the states it evidences, and the signals it nearly matched (for review)."""
 
     article: Article
     fingerprint: Fingerprint | None
     observations: list[Observation]
+    near_misses: list[NearMiss]
 
 
 def match(matcher: Matcher, parsed: Parsed) -> list[Matched]:
     """Read each article against every signal."""
-    return [Matched(a, print_, matcher.match(a.title, a.summary)) for a, print_ in parsed]
+    return [Matched(a, print_, *matcher.read(a.title, a.summary)) for a, print_ in parsed]
 
 
 def dedup_again(session: Session, stories: _Stories, matched: list[Matched]) -> list[Matched]:
@@ -235,13 +238,16 @@ def dedup_again(session: Session, stories: _Stories, matched: list[Matched]) -> 
 def store(
     session: Session, source: Source, matched: Sequence[Matched], now: datetime, stories: _Stories
 ) -> None:
-    """Store the articles, each filed into its story, with their observations."""
+    """Store the articles, each filed into its story, with their observations; keep
+    their near-misses for review."""
     batch = [
         (m.article, stories.grouper.add_fingerprint(m.article.uid, m.fingerprint), m.observations)
         for m in matched
     ]
     if batch:
         stories.last_id = queries.add_articles(session, source, now, batch)
+        near = [(m.article.uid, miss) for m in matched for miss in m.near_misses]
+        review.add_near_misses(session, now, near)
 
 
 def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Alert]:

@@ -1,5 +1,5 @@
 """The tables: sources and their fetch state, articles, observations, signal
-state, transitions, alerts, subscribers and deliveries.
+state, transitions, alerts, the review queue, subscribers and deliveries.
 
 `entity` is the empty string, never NULL, for signals without entities, so that
 unique constraints hold on every database (NULLs never collide in SQL).
@@ -142,6 +142,30 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     acked_at: Mapped[datetime | None]
     announced: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReviewItem(Base):
+    """An article kept for an analyst to review against one signal: a near-miss (it met
+    the signal's `subject` but evidenced none of its states), with the words that
+    matched; then the analyst's verdict (a state of the signal, or "none": it evidences
+    none) and when it was exported as a test (`allywatch review export`)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("article_id", "signal"),
+        Index("ix_review_items_signal_published", "signal", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    signal: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(100), default="")
+    words: Mapped[list[Any]]
+    published_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    verdict: Mapped[str | None] = mapped_column(String(100))
+    labelled_at: Mapped[datetime | None]
+    exported_at: Mapped[datetime | None]
 
 
 class Subscriber(Base):
