@@ -27,7 +27,7 @@ replay_all as evaluate does.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,6 +65,9 @@ EARLY_MAX = timedelta(minutes=1)
 # Where workers share sources, one claims this many rounds of its fetch concurrency at a time.
 CLAIM_ROUNDS = 4
 STORE_ALLOWANCE = timedelta(minutes=2)
+# The margin that makes a source due whenever its next poll is (`run --now`, `--source`):
+# beyond the longest wait any source is ever given (MAX_POLL_DELAY, a 365d interval).
+ANY_TIME = timedelta(days=3650)
 
 
 def claim_lease(fetch: FetchSettings, sources: int) -> timedelta:
@@ -98,8 +101,13 @@ class CycleReport:
         }
 
 
-def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
-    """Poll what is due, store and match what is new, evaluate every signal, send due digests."""
+def run_cycle(
+    workspace: Workspace, now: datetime | None = None, *, poll: Collection[str] | None = None
+) -> CycleReport:
+    """Poll what is due, store and match what is new, evaluate every signal, send due digests.
+
+    `poll` names the sources to poll now, due or not, and no others (None: those due).
+    """
     now = now or datetime.now(UTC)
     workspace.signals  # noqa: B018 (bad signal files stop the cycle before the database)
     config, engine = workspace.config, workspace.engine
@@ -107,7 +115,7 @@ def run_cycle(workspace: Workspace, now: datetime | None = None) -> CycleReport:
     with writing(engine) as session:
         run_id = queries.start_run(session, now).id
     worker = claims.worker_name()
-    margins = _configured_sources(engine, config)
+    margins = _configured_sources(engine, config, poll)
     stories = _Stories(since=now - GROUPING_WINDOW)
     intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
     try:
@@ -274,21 +282,26 @@ def deliver(workspace: Workspace, now: datetime) -> DigestReport:
 # --- around the steps ------------------------------------------------------------
 
 
-def _configured_sources(engine: Engine, config: Config) -> dict[int, timedelta]:
-    """Make the sources table agree with the config; map each source's id to how early
-    it may be polled: a tenth of its interval, at most EARLY_MAX.
+def _configured_sources(
+    engine: Engine, config: Config, poll: Collection[str] | None
+) -> dict[int, timedelta]:
+    """Make the sources table agree with the config (a changed interval reschedules a
+    source); map the id of each source to poll to how early it may be polled: a tenth
+    of its interval, at most EARLY_MAX, or any time for the sources in `poll`.
 
     The margin keeps a source on its interval when runs come exactly as often: a
     cron run or serve tick that starts a second before the source's time must
     poll it, not leave it for the run after.
     """
-    early = {
-        s.name: min((s.interval or config.poll_interval) / 10, EARLY_MAX) for s in config.sources
-    }
+    intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
+    early = {name: min(interval / 10, EARLY_MAX) for name, interval in intervals.items()}
+    if poll is not None:
+        early = {name: ANY_TIME for name in early if name in poll}
     with writing(engine) as session:
         claims.exclusive(session, claims.SOURCES)
         sources = queries.sync_sources(session, [(s.name, s.location) for s in config.sources])
-        return {s.id: early[s.name] for s in sources}
+        queries.reschedule(sources, intervals)
+        return {s.id: early[s.name] for s in sources if s.name in early}
 
 
 def _claim_due(

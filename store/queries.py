@@ -8,7 +8,7 @@ not at all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert, literal, or_, select, update
@@ -56,6 +56,23 @@ def sync_sources(session: Session, configured: Iterable[tuple[str, str]]) -> lis
         out.append(source)
     session.flush()
     return out
+
+
+def reschedule(sources: Iterable[Source], intervals: Mapping[str, timedelta]) -> None:
+    """A healthy source's next poll is its last poll plus its interval as configured now,
+    so a changed `interval:` takes effect at once. Failing sources keep their backoff."""
+    for source in sources:
+        if source.consecutive_failures or source.last_success_at is None:
+            continue
+        wanted = source.last_success_at + intervals[source.name]
+        if source.next_poll_at is not None and source.next_poll_at != wanted:
+            source.next_poll_at = wanted
+
+
+def next_due_source(session: Session, names: Sequence[str]) -> Source | None:
+    """Of the named sources, the one to be polled next (None when there are none)."""
+    query = select(Source).where(Source.name.in_(list(names)))
+    return session.scalars(query.order_by(Source.next_poll_at.asc().nulls_first())).first()
 
 
 def list_sources(session: Session, names: Sequence[str] | None = None) -> list[Source]:

@@ -1,7 +1,7 @@
 """A small world of news for whole-process tests: outlets' feeds over real HTTP.
 
 Each feed shows only what was published by the world's clock, so running
-`allywatch run --now MOMENT` at one moment after another plays the news out as
+`allywatch run --clock MOMENT` at one moment after another plays the news out as
 a real poller would see it. The default world is three outlets whose stories
 move the built-in signals over a few days (a Su-35 deal, its delivery reported,
 then corroborated; an Armenian freeze; a Kazakh absence; a pipeline agreement),
@@ -225,7 +225,7 @@ def run_at(config: Path, world: NewsWorld, moment: datetime, *args: str) -> str:
     its output."""
     world.clock = moment
     result = CliRunner().invoke(
-        main, ["--config", str(config), "run", "--now", moment_arg(moment), *args]
+        main, ["--config", str(config), "run", "--clock", moment_arg(moment), *args]
     )
     assert result.exit_code == 0, result.output
     return result.output

@@ -37,7 +37,7 @@ def reference(world: NewsWorld, folder: Path) -> dict:
     config = world.config(folder)
     for moment in moments(world):
         world.clock = moment
-        result = allywatch(config, "run", "--now", moment_arg(moment))
+        result = allywatch(config, "run", "--clock", moment_arg(moment))
         assert result.returncode == 0, result.stderr
     return snapshot(folder / "watch.db")
 
@@ -66,7 +66,7 @@ def test_four_runs_started_together_take_turns(
     config = world.config(tmp_path / "together", database=database_url)
     for moment in moments(world):
         world.clock = moment
-        runs = [start_allywatch(config, "run", "--now", moment_arg(moment)) for _ in range(RUNNERS)]
+        runs = [start_allywatch(config, "run", "--clock", moment_arg(moment)) for _ in range(RUNNERS)]
         for run in runs:
             out, err = run.communicate(timeout=180)
             assert run.returncode == 0, err
@@ -126,7 +126,7 @@ def test_without_the_lock_the_database_still_keeps_everything_once(
     config = world.config(tmp_path / "unlocked", database=database_url)
     first, *later = moments(world)
     world.clock = first
-    assert allywatch(config, "run", "--now", moment_arg(first)).returncode == 0
+    assert allywatch(config, "run", "--clock", moment_arg(first)).returncode == 0
     for moment in later:
         world.clock = moment
         runs = together(
@@ -143,19 +143,19 @@ def test_a_cron_run_is_quiet_unless_something_changed(world: NewsWorld, tmp_path
     config = world.config(tmp_path)
     first, news, _ = world.moments[:3]
     world.clock = first
-    baseline = allywatch(config, "run", "--now", moment_arg(first))
+    baseline = allywatch(config, "run", "--clock", moment_arg(first))
     assert (baseline.returncode, baseline.stdout, baseline.stderr) == (0, "", "")
 
     world.clock = news
-    raised = allywatch(config, "run", "--now", moment_arg(news))
+    raised = allywatch(config, "run", "--clock", moment_arg(news))
     assert raised.returncode == 0 and raised.stderr == ""
     lines = raised.stdout.splitlines()
     assert lines and all(line.startswith("ALERT [") for line in lines)
     assert any("su35-iran: none -> deal" in line for line in lines)
     assert any("Armenia" in line and "suspended" in line for line in lines)
 
-    again = allywatch(config, "run", "--now", moment_arg(news + timedelta(hours=1)))
+    again = allywatch(config, "run", "--clock", moment_arg(news + timedelta(hours=1)))
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
-    verbose = allywatch(config, "run", "-v", "--now", moment_arg(news + timedelta(hours=2)))
+    verbose = allywatch(config, "run", "-v", "--clock", moment_arg(news + timedelta(hours=2)))
     assert verbose.returncode == 0
     assert verbose.stdout.startswith(f"polled {len(OUTLETS)} sources, 0 new articles")

@@ -107,7 +107,7 @@ def timed_run(config: Path, moment: str, world: NewsWorld) -> Course:
     """Run to the end, watching its course."""
     database = config.parent / "watch.db"
     before, seen, started = last_run(database), world.requests, time.monotonic()
-    process = start_allywatch(config, "run", "--now", moment)
+    process = start_allywatch(config, "run", "--clock", moment)
     polled = evaluated = None
     while process.poll() is None:
         now = time.monotonic() - started
@@ -141,7 +141,7 @@ class Killer:
     def attempt(self, moment: str) -> None:
         database, course = self.config.parent / "watch.db", self.course
         before, seen = last_run(database), self.world.requests
-        process = start_allywatch(self.config, "run", "--now", moment)
+        process = start_allywatch(self.config, "run", "--clock", moment)
         phase = self.rng.random()
         if phase < 0.2:
             time.sleep(self.rng.uniform(0.05, course.polled))
@@ -203,7 +203,7 @@ def test_runs_killed_at_random_points_lose_and_repeat_nothing(
                 killer.attempt(moment_arg(moment + attempts * ATTEMPT_EVERY))
             # Then one runs to its end, once what the killed runs had claimed has lapsed.
             survivor = moment + attempts * ATTEMPT_EVERY + CLAIMS_LAPSE
-            finished = allywatch(killed, "run", "--now", moment_arg(survivor))
+            finished = allywatch(killed, "run", "--clock", moment_arg(survivor))
             assert finished.returncode == 0, finished.stderr
     finally:
         reference_smtp.stop()

@@ -64,7 +64,7 @@ def watched(feed_server: FeedServer, smtp_server: SmtpServer, tmp_path: Path) ->
     ok(config, "silence", "power-of-siberia-2", "--for", "30d", "--note", "known")
     for moment in world.moments[:3]:
         world.clock = moment
-        cli(config, "run", "--now", moment_arg(moment))
+        cli(config, "run", "--clock", moment_arg(moment))
     yield world, config, smtp_server.port
 
 
@@ -83,7 +83,7 @@ def test_copy_moves_everything_and_keeps_ids(watched: tuple, database_url: str, 
     assert ok(moved, "status", "--json") == ok(config, "status", "--json")
     ok(moved, "subscribers", "add", "ben@example.org")
     world.clock = world.moments[3]
-    cli(moved, "run", "--now", moment_arg(world.moments[3]))
+    cli(moved, "run", "--clock", moment_arg(world.moments[3]))
     after = everything(database_url)
     assert len(after["articles"]) > len(before["articles"])
     assert after["articles"][: len(before["articles"])] == before["articles"]

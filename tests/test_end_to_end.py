@@ -33,7 +33,7 @@ def cli(config: Path, *args: str) -> tuple[int, str]:
 
 def run_at(config: Path, world: NewsWorld, moment: str) -> str:
     world.clock = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-    code, output = cli(config, "run", "--now", moment)
+    code, output = cli(config, "run", "--clock", moment)
     assert code == 0, output
     return output
 
@@ -116,7 +116,7 @@ def test_a_failing_feed_is_reported_and_the_others_still_count(
         encoding="utf-8",
     )
     world.clock = datetime(2025, 6, 5, tzinfo=UTC)
-    result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", "2025-06-05"])
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--clock", "2025-06-05"])
     assert result.exit_code == 3
     assert "source 'broken' failed" in result.output
     code, output = cli(config, "feeds", "--json")
@@ -141,7 +141,7 @@ def test_a_feed_failing_too_long_raises_one_alert_of_its_own(
 
     def run(moment: str) -> str:
         world.clock = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-        result = CliRunner().invoke(main, ["--config", str(config), "run", "--now", moment])
+        result = CliRunner().invoke(main, ["--config", str(config), "run", "--clock", moment])
         assert result.exit_code in (0, 3), result.output
         return result.output
 

@@ -231,13 +231,13 @@ def test_a_first_cycle_over_a_backlog_alerts_nobody_and_later_news_does(
 
     write_feed()
     runner = CliRunner()
-    first = runner.invoke(main, ["--config", str(config), "run", "--now", "2025-01-01T00:00:00"])
+    first = runner.invoke(main, ["--config", str(config), "run", "--clock", "2025-01-01T00:00:00"])
     assert first.exit_code == 0, first.output
     assert "ALERT" not in first.output
     kyrgyz = "Kyrgyz leader to skip Collective Security Treaty Organization summit"
     items.append((kyrgyz, "b.kg", "2", 2025))
     write_feed()
-    second = runner.invoke(main, ["--config", str(config), "run", "--now", "2025-03-01T00:00:00"])
+    second = runner.invoke(main, ["--config", str(config), "run", "--clock", "2025-03-01T00:00:00"])
     assert second.exit_code == 0, second.output
     assert "ALERT" in second.output and "Kyrgyzstan" in second.output
     assert "Armenia" not in second.output

@@ -332,7 +332,7 @@ def test_allywatch_run_sends_due_digests_and_reports_failures(
     smtp_server.fail_after = 1
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
 
-    result = cli(config, "run", "--now", stamp)
+    result = cli(config, "run", "--clock", stamp)
 
     assert len(smtp_server.messages) == 1
     failed = {"ann@example.org", "bob@example.org"} - set(smtp_server.by_recipient())

@@ -28,7 +28,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     config = folder / "allywatch.yaml"
     config.write_text(f"database: sqlite:///watch.db\nsources:\n{sources}", encoding="utf-8")
-    code, output = cli(config, "run", "--now", "2025-09-10T00:00:00")
+    code, output = cli(config, "run", "--clock", "2025-09-10T00:00:00")
     assert code == 0, output
     return config
 

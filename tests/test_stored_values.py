@@ -36,7 +36,7 @@ def test_long_values_from_a_feed_are_stored(database_url: str, tmp_path: Path) -
         encoding="utf-8",
     )
     result = CliRunner().invoke(
-        main, ["--config", str(config), "run", "--now", "2026-01-05T09:00:00"]
+        main, ["--config", str(config), "run", "--clock", "2026-01-05T09:00:00"]
     )
     assert result.exit_code == 0, result.output
     feeds = CliRunner().invoke(main, ["--config", str(config), "feeds", "--json"])

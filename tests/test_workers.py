@@ -241,7 +241,7 @@ def test_a_killed_workers_sources_wait_until_its_claims_run_out(
             "--config",
             str(config),
             "run",
-            "--now",
+            "--clock",
             moment_arg(start),
         ],
         stdout=subprocess.PIPE,
@@ -261,13 +261,13 @@ def test_a_killed_workers_sources_wait_until_its_claims_run_out(
     # At most: on SQLite the worker claims every source at once.
     lease = claim_lease(FetchSettings(concurrency=2, deadline=20), len(paths()))
     soon = start + timedelta(minutes=1)
-    result = allywatch(config, "run", "--now", moment_arg(soon), "--wait", "30s")
+    result = allywatch(config, "run", "--clock", moment_arg(soon), "--wait", "30s")
     assert result.returncode == 0, result.stderr
     assert len(world.server.requests_to("/quiet00.xml")) == before
     assert claims_of(database_url)["quiet00"] is not None
 
     later = start + lease + timedelta(seconds=1)
-    result = allywatch(config, "run", "--now", moment_arg(later), "--wait", "30s")
+    result = allywatch(config, "run", "--clock", moment_arg(later), "--wait", "30s")
     assert result.returncode == 0, result.stderr
     assert len(world.server.requests_to("/quiet00.xml")) == before + 1
     assert set(claims_of(database_url).values()) == {None}
