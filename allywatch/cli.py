@@ -38,6 +38,7 @@ COMMANDS = {
     "backtest": ("state", "Replay dated articles; print when states would change."),
     "db": ("db", "Upgrade the schema, or copy the database elsewhere."),
     "report": ("site", "Write the HTML report and the Atom feed of alerts."),
+    "review": ("review", "Near-misses to review; verdicts on them become tests."),
 }
 
 
