@@ -68,11 +68,17 @@ def kv(event: str, **fields: object) -> str:
 
 
 class OneLineFormatter(logging.Formatter):
-    """Keeps every record, tracebacks included, on one line; times in UTC."""
+    """Keeps every record, tracebacks included, on one line; times in UTC. A message
+    that is prose, not `event=...` (Alembic's migration lines, say), becomes
+    `event=log logger=NAME message="..."`, so every line parses as key=value."""
 
     converter = time.gmtime
 
     def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if not message.startswith("event="):
+            prose = kv("log", logger=record.name, message=message)
+            record = logging.makeLogRecord({**record.__dict__, "msg": prose, "args": None})
         return super().format(record).replace("\n", "\\n")
 
 
