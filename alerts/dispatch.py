@@ -131,9 +131,6 @@ def send_due_digests(
         )
     with reading(engine) as session:
         candidates = [(s.id, s.email) for s in _candidates(session, now, emails, ignore_schedule)]
-    if not settings.secret:
-        report.failed.extend((a, NO_SECRET) for _, a in candidates if not is_apprise_url(a))
-        candidates = [(i, a) for i, a in candidates if is_apprise_url(a)]
     channels = _Channels(settings, mailer, sender or AppriseSender())
     run = _Run(engine, channels, now, ignore_schedule, report)
     for subscriber_id, address in candidates:
@@ -156,6 +153,10 @@ def preview_digests(
         for subscriber in _candidates(session, now, emails, ignore_schedule):
             messages += channels.of(subscriber.email).compose(session, subscriber, now)
     return messages
+
+
+class NoSecret(MailError):
+    """An email digest cannot carry a working unsubscribe link: it is never sent."""
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -246,6 +247,8 @@ class _EmailChannel:
 
     def send(self, message: Message, now: datetime) -> None:
         assert isinstance(message, Digest) and self.mailer is not None
+        if not self.settings.secret:
+            raise NoSecret(NO_SECRET)
         self.mailer.send(build_message(message, self.settings.sender, now))
 
 
@@ -323,10 +326,10 @@ class _Run:
                 )
         except (MailError, NotifyError, jinja2.TemplateError) as exc:
             error = f"template: {exc}" if isinstance(exc, jinja2.TemplateError) else str(exc)
+            # A missing secret is the config's to fix: the next run tries again, no backoff.
+            delay = (lambda _: timedelta(0)) if isinstance(exc, NoSecret) else retry_delay
             with writing(self.engine) as session:
-                store.record_digest_failure(
-                    session, subscriber_id, token, error, self.now, retry_delay
-                )
+                store.record_digest_failure(session, subscriber_id, token, error, self.now, delay)
             self.report.failed.append((address, error))
 
     def _messages(self, channel: _Channel, subscriber_id: int, token: str) -> Sequence[Message]:

@@ -31,6 +31,8 @@ from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"
+# What a config's `signals:` list calls the built-in pack (signals: [builtin, my-signals]).
+BUILTIN_SIGNALS = "builtin"
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -56,6 +58,7 @@ class Config(_Strict):
     """A loaded config file; every path in it is absolute."""
 
     database: str = "sqlite:///allywatch.db"
+    # Files or folders; `builtin` is the built-in pack (the default when the key is absent).
     signals: list[Path] = Field(default_factory=lambda: [builtin_dir("signals")])
     sources: list[SourceSpec] = Field(default_factory=list)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
@@ -177,10 +180,10 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         rest = db[len("sqlite:///") :]
         if rest and rest != ":memory:":
             out["database"] = f"sqlite:///{base / rest}"
+    if isinstance(out.get("signals"), str):
+        out["signals"] = [out["signals"]]
     if isinstance(out.get("signals"), list):
-        out["signals"] = [base / item if isinstance(item, str) else item for item in out["signals"]]
-    elif isinstance(out.get("signals"), str):
-        out["signals"] = [base / out["signals"]]
+        out["signals"] = [_signal_path(item, base) for item in out["signals"]]
     for folder in ("outbox", "report"):
         if isinstance(out.get(folder), str):
             out[folder] = base / out[folder]
@@ -192,6 +195,13 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             for s in out["sources"]
         ]
     return out
+
+
+def _signal_path(item: object, base: Path) -> object:
+    """A `signals:` entry as a path: BUILTIN_SIGNALS names the built-in pack."""
+    if item == BUILTIN_SIGNALS:
+        return builtin_dir("signals")
+    return base / item if isinstance(item, str) else item
 
 
 def _describe(exc: ValidationError, path: Path, text: str) -> str:

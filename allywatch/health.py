@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from allywatch.alerts.notify import is_apprise_url, is_operator
+from allywatch.alerts.notify import is_apprise_url, is_operator, redact, target_url
 from allywatch.config import Config
 from allywatch.digests import SECRET_ENV, unsubscribe_secret
 from allywatch.store.models import Source, Subscriber
@@ -46,3 +46,29 @@ def failing_digests(subscribers: Sequence[Subscriber]) -> list[Subscriber]:
 def vanished_signals(subscriber: Subscriber, known: Collection[str]) -> list[str]:
     """The signals a subscriber asked for that no signal file defines any more."""
     return [signal for signal in subscriber.signals or () if signal not in known]
+
+
+def subscriber_problems(
+    config: Config, subscribers: Sequence[Subscriber], known: Collection[str]
+) -> list[str]:
+    """What keeps the active subscribers from their digests: what blocks email digests
+    (when someone gets email), and subscriptions to signals no signal file defines."""
+    active = [s for s in subscribers if s.active]
+    problems = []
+    if any(is_email(s.email) for s in active):
+        problems += [f"email digests cannot be sent: {why}" for why in digest_blockers(config)]
+    for subscriber in active:
+        vanished = vanished_signals(subscriber, known)
+        if vanished:
+            problems.append(
+                f"{shown(subscriber.email)} subscribes to {', '.join(vanished)}:"
+                " no such signal in the config's signals (renamed or removed?)"
+            )
+    return problems
+
+
+def shown(address: str) -> str:
+    """A subscriber's address as printed: an Apprise URL with its tokens and passwords hidden."""
+    if is_operator(address):
+        return f"{redact(target_url(address))} (config notify:)"
+    return redact(address) if is_apprise_url(address) else address

@@ -1,11 +1,23 @@
 """The starter config `allywatch init` writes: real public feeds on the watched topics."""
 
+import secrets
+
+
+def starter_config() -> str:
+    """The starter config, with a fresh random secret for signing unsubscribe links."""
+    return STARTER_CONFIG.replace("@SECRET@", secrets.token_hex(32))
+
+
 STARTER_CONFIG = """\
 # allywatch config. Relative paths are relative to this file's folder.
+# Check it with `allywatch config check`; run with `allywatch run -v`.
 database: sqlite:///allywatch.db
-# signals: [my-signals]        # files or folders; default: the built-in pack
+# Signal files or folders; `builtin` is the built-in pack. To add your own, keep it:
+# signals: [builtin, my-signals]
 poll_interval: 30m             # how often each source is polled (per source: interval)
 alert_on_first_run: false      # the first run over a backlog records state quietly
+feed_failure_alert_after: 24h  # a feed failing this long raises an alert; run exits 3
+secret: @SECRET@  # signs unsubscribe links; keep it private
 
 sources:
   # Wire services and regional outlets
@@ -27,8 +39,9 @@ sources:
   - {name: GDELT Su-35, gdelt: "Su-35 Iran"}
   - {name: GDELT PoS2, gdelt: "\\"Power of Siberia 2\\""}
 
-# Email digests (see `allywatch subscribers`). Login comes from the environment:
-# ALLYWATCH_SMTP_USER and ALLYWATCH_SMTP_PASSWORD.
+# Email digests (see `allywatch subscribers`): set smtp to your mail server, or
+# outbox to a folder. Login comes from the environment: ALLYWATCH_SMTP_USER and
+# ALLYWATCH_SMTP_PASSWORD.
 smtp: {host: localhost, port: 25, from: "allywatch <watch@localhost>", starttls: false}
 outbox: null                   # a folder: write .eml files there instead of sending
 """

@@ -13,6 +13,7 @@ from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.occurrences import Occurrence
 from allywatch.commands.entities import entity_named
 from allywatch.digests import signal_texts
+from allywatch.health import subscriber_problems
 from allywatch.language.durations import parse_duration
 from allywatch.output import (
     Zone,
@@ -149,6 +150,9 @@ def status(
     )
     for line in _digest_health(digests, zone):
         echo(line)
+    known = {s.id for s in workspace.signals}
+    for problem in subscriber_problems(workspace.config, digests, known):
+        echo(f"  warning: {problem}")
     if alerts:
         click.echo()
         click.echo(f"unacknowledged alerts ({len(alerts)} newest, times in {zone.name}):")

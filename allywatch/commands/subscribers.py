@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from allywatch.alerts.digest import build_message
 from allywatch.alerts.dispatch import preview_digests
-from allywatch.alerts.notify import ChatMessage, is_apprise_url, is_operator, redact, target_url
+from allywatch.alerts.notify import ChatMessage
 from allywatch.alerts.schedule import CADENCES, WEEKDAYS
 from allywatch.alerts.subscriptions import (
     SubscriptionError,
@@ -22,6 +22,13 @@ from allywatch.alerts.subscriptions import (
 from allywatch.alerts.unsubscribe import TokenError, honour
 from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import SECRET_ENV, digest_settings, send_due, unsubscribe_secret
+from allywatch.health import (
+    digest_blockers,
+    is_email,
+    shown,
+    subscriber_problems,
+    vanished_signals,
+)
 from allywatch.output import (
     Zone,
     echo,
@@ -54,6 +61,7 @@ SUBSCRIBER_FIELDS = (
     "failures",
     "last_error",
     "next_attempt",
+    "unknown_signals",
 )
 
 now_option = click.option(
@@ -122,12 +130,15 @@ def add(
                 all_quiet=all_quiet,
                 now=datetime.now(UTC),
             )
-            line = f"subscribed {_shown(subscriber.email)}: {_describe(subscriber)}"
+            line = f"subscribed {shown(subscriber.email)}: {_describe(subscriber)}"
+            email_digests = is_email(subscriber.email)
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
     except IntegrityError as exc:
         raise click.ClickException(f"{email.strip()} is subscribed already") from exc
     echo(line)
+    for why in digest_blockers(workspace.config) if email_digests else []:
+        click.echo(f"warning: digests cannot be sent yet: {why}", err=True)
 
 
 @subscribers.command(name="edit")
@@ -169,7 +180,7 @@ def edit(
                 weekday=weekday,
                 all_quiet=all_quiet,
             )
-            line = f"changed {_shown(subscriber.email)}: {_describe(subscriber)}"
+            line = f"changed {shown(subscriber.email)}: {_describe(subscriber)}"
     except SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
     echo(line)
@@ -188,8 +199,8 @@ def remove(ctx: click.Context, email: str) -> None:
     with writing(workspace.engine) as session:
         removed = store.remove_subscriber(session, address)
     if not removed:
-        raise click.ClickException(f"{_shown(address)} is not a subscriber")
-    echo(f"removed {_shown(address)}")
+        raise click.ClickException(f"{shown(address)} is not a subscriber")
+    echo(f"removed {shown(address)}")
 
 
 @subscribers.command(name="list")
@@ -201,6 +212,7 @@ def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         rows = store.list_subscribers(session)
+    known = {s.id for s in workspace.signals}
     if fmt != "table":
         echo_records(
             [
@@ -219,6 +231,7 @@ def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
                     "failures": s.failures,
                     "last_error": s.last_error,
                     "next_attempt": iso(s.next_attempt_at),
+                    "unknown_signals": vanished_signals(s, known),
                 }
                 for s in rows
             ],
@@ -233,7 +246,7 @@ def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
         ["email", "signals", "schedule", zone.label("last sent"), "state"],
         [
             [
-                _shown(s.email),
+                shown(s.email),
                 ",".join(s.signals) if s.signals is not None else "all",
                 _schedule(s),
                 zone.when(s.last_sent_at),
@@ -244,6 +257,8 @@ def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
         shorten=("email",),
         wrap=("signals", "state"),
     )
+    for problem in subscriber_problems(workspace.config, rows, known):
+        echo(f"warning: {problem}")
 
 
 @click.group()
@@ -307,7 +322,7 @@ def preview(
         return
     for item in digests:
         if isinstance(item, ChatMessage):
-            echo(f"=== To: {_shown(item.recipient)}  Title: {item.subject}")
+            echo(f"=== To: {shown(item.recipient)}  Title: {item.subject}")
             echo(item.text)
             continue
         message = build_message(item, settings.sender, moment)
@@ -340,11 +355,11 @@ def send(ctx: click.Context, emails: tuple[str, ...], pending: bool, now: dateti
     )
     for sent in report.sent:
         what = "all-quiet note" if sent.quiet else plural(sent.alerts, "alert")
-        echo(f"sent {_shown(sent.email)}: {what}")
+        echo(f"sent {shown(sent.email)}: {what}")
     for email in report.busy:
-        echo(f"skipped {_shown(email)}: another run is sending its digest")
+        echo(f"skipped {shown(email)}: another run is sending its digest")
     for email, error in report.failed:
-        click.echo(terminal_safe(f"digest for {_shown(email)} failed: {error}"), err=True)
+        click.echo(terminal_safe(f"digest for {shown(email)} failed: {error}"), err=True)
     if not (report.sent or report.failed or report.busy):
         click.echo("no digests due")
     sys.exit(1 if report.failed else 0)
@@ -407,19 +422,12 @@ def _addresses(workspace: Workspace, emails: tuple[str, ...]) -> list[str] | Non
     with reading(workspace.engine) as session:
         unknown = [a for a in addresses if store.find_subscriber(session, a) is None]
     if unknown:
-        names = ", ".join(_shown(a) for a in unknown)
+        names = ", ".join(shown(a) for a in unknown)
         raise click.ClickException(
             f"{names} {'is not a subscriber' if len(unknown) == 1 else 'are not subscribers'}"
             " (allywatch subscribers list)"
         )
     return addresses
-
-
-def _shown(address: str) -> str:
-    """An address as printed: an Apprise URL with its tokens and passwords hidden."""
-    if is_operator(address):
-        return f"{redact(target_url(address))} (config notify:)"
-    return redact(address) if is_apprise_url(address) else address
 
 
 def _schedule(s: Subscriber) -> str:
