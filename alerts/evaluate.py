@@ -65,7 +65,7 @@ def evaluate(
 
     A signal is replayed only when something could have changed since it was
     last evaluated: its definition, its observations (count and newest id), or
-    a timer (expiry, hold) due by `now`. Replays are causal, so skipping the
+    a timer (expiry, lapse, hold) due by `now`. Replays are causal, so skipping the
     others changes nothing but the time it takes.
     """
     marks = queries.observation_marks(session)
