@@ -27,10 +27,11 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.atom import alerts_feed
 from allywatch.alerts.digest import SignalText, one_line, safe_link
 from allywatch.language.model import Signal
-from allywatch.store import queries
+from allywatch.store import queries, review
 from allywatch.store.models import Alert, Transition
 
 TEXT_LIMIT = 300
+REVIEW_LISTED = 10  # open near-misses a signal's page lists, newest first
 WIDTH = 1000  # the timeline's SVG user units across
 # Fill colours of the states in a signal's order (the initial state first); each has
 # 3:1 contrast at least against the white page (WCAG 1.4.11).
@@ -69,6 +70,8 @@ class SignalView:
     question: str
     legend: list[tuple[str, str]]
     entities: list[EntityView] = field(default_factory=list)
+    # Open near-misses (`allywatch review`), as articles with their id and words.
+    review: list[dict[str, Any]] = field(default_factory=list)
 
 
 def text(value: object, limit: int = TEXT_LIMIT) -> str:
@@ -125,6 +128,17 @@ def build_site(
             label=text(signal.label),
             question=text(signal.question),
             legend=list(colours.items()),
+            review=[
+                _article(
+                    item.outlet,
+                    item.published,
+                    item.title,
+                    item.link,
+                    id=item.id,
+                    words=[text(w, 60) for w in dict.fromkeys(t.text for t in item.words)],
+                )
+                for item in review.open_items(session, [signal.id], REVIEW_LISTED)
+            ],
         )
         by_entity: dict[str, list[Transition]] = {}
         for transition in queries.transitions_for(session, signal.id):

@@ -28,6 +28,7 @@ terms:
 states:
   delivered:
     when: jet and iran and delivery
+    min_sources: 2
 tests:
   - text: Su-35 jets arrived in Iran
     expect: delivered
@@ -121,6 +122,32 @@ def test_a_cycle_keeps_near_misses_and_review_lists_them_newest_first(config: Pa
 
     code, output = cli(config, "run")  # the feed again: nothing is kept twice
     assert len(queue(config)["near_misses"]) == 3
+
+
+def test_review_lists_states_short_of_their_outlets(config: Path) -> None:
+    cli(config, "run")
+    [short] = queue(config)["near_threshold"]
+    assert (short["signal"], short["state"], short["outlets"], short["needs"]) == (
+        "jets",
+        "delivered",
+        1,
+        2,
+    )
+    assert [report["title"] for report in short["reports"]] == [ITEMS[1][1]]
+    code, output = cli(config, "review")
+    assert "Near a threshold (reported, short of the outlets needed):" in output
+    assert "jets: delivered, 1 of 2 outlets" in output
+
+
+def test_the_report_page_lists_a_signals_open_near_misses(config: Path, tmp_path: Path) -> None:
+    cli(config, "run")
+    code, output = cli(config, "report", "--out", str(tmp_path / "site"))
+    assert code == 0, output
+    page = (tmp_path / "site" / "signals" / "jets.html").read_text(encoding="utf-8")
+    section = page.split("<h2>To review</h2>", 1)[1].split("</section>", 1)[0]
+    assert section.index("Kish air show") < section.index("Russia has not delivered")
+    assert "matched: delivered, Su-35, Iran" in section
+    assert "Armenia may skip" not in section
 
 
 def test_label_records_a_verdict_and_refuses_unknown_items_and_states(config: Path) -> None:
