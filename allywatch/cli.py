@@ -37,6 +37,7 @@ COMMANDS = {
     "silence": ("state", "Record a signal's changes unannounced for a while."),
     "backtest": ("state", "Replay dated articles; print when states would change."),
     "db": ("db", "Upgrade the schema, or copy the database elsewhere."),
+    "config": ("config", "Check the config, its signals and database; touch nothing."),
     "report": ("site", "Write the HTML report and the Atom feed of alerts."),
     "review": ("review", "Near-misses to review; verdicts on them become tests."),
 }

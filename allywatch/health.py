@@ -57,14 +57,20 @@ def subscriber_problems(
     problems = []
     if any(is_email(s.email) for s in active):
         problems += [f"email digests cannot be sent: {why}" for why in digest_blockers(config)]
-    for subscriber in active:
+    return problems + vanished_subscriptions(active, known)
+
+
+def vanished_subscriptions(subscribers: Sequence[Subscriber], known: Collection[str]) -> list[str]:
+    """A line for each active subscriber asking for signals no signal file defines."""
+    lines = []
+    for subscriber in subscribers:
         vanished = vanished_signals(subscriber, known)
-        if vanished:
-            problems.append(
+        if subscriber.active and vanished:
+            lines.append(
                 f"{shown(subscriber.email)} subscribes to {', '.join(vanished)}:"
                 " no such signal in the config's signals (renamed or removed?)"
             )
-    return problems
+    return lines
 
 
 def shown(address: str) -> str:
