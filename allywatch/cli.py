@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from allywatch.errors import ConfigError
+from allywatch.errors import ConfigError, database_fault
 
 # Each command: the module under allywatch.commands that defines it, and the line
 # `allywatch --help` shows for it. Modules are only imported when their command
@@ -78,8 +78,9 @@ class _Group(click.Group):
 
 @contextmanager
 def _one_error_style() -> Iterator[None]:
-    """Every error a user can fix as `allywatch: message` on stderr: ours (exit status 1)
-    and click's own (a usage error keeps its usage lines and exit status 2)."""
+    """Every error a user can fix as `allywatch: message` on stderr: ours (exit status 1),
+    click's own (a usage error keeps its usage lines and exit status 2) and the
+    database's faults (see database_fault)."""
     try:
         yield
     except ConfigError as exc:
@@ -91,6 +92,12 @@ def _one_error_style() -> Iterator[None]:
             click.echo(f"{exc.ctx.get_usage()}\nTry '{command} --help' for help.\n", err=True)
         click.echo(f"allywatch: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        fault = database_fault(exc)  # damaged, locked, full: one line, not a traceback
+        if fault is None:
+            raise
+        click.echo(f"allywatch: {fault.line}", err=True)
+        sys.exit(fault.status)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

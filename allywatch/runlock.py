@@ -23,17 +23,21 @@ from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from allywatch.store import locks
 from allywatch.store.claims import side_by_side
-from allywatch.store.engine import writing
+from allywatch.store.engine import is_locked, sqlite_file, writing
+from allywatch.store.file_locks import write_lock_holders
 from allywatch.store.models import Lease
 
 CYCLE = "cycle"
 SERVE = "serve"
 DEFAULT_TTL = timedelta(minutes=2)
 POLL_SECONDS = 0.25
+# The least time one try waits for the database's own lock, however little of the wait
+# is left: a lock held for a moment (another run writing a row) is no reason to give up.
+MIN_BUSY_SECONDS = 0.5
 
 log = logging.getLogger("allywatch.runlock")
 
@@ -41,15 +45,22 @@ _WHAT = {CYCLE: "run", SERVE: "`allywatch serve`"}
 
 
 class LockBusy(Exception):
-    """Someone else holds the lease; the message says who and since when."""
+    """Someone else holds the lease, or another program holds the database's own lock;
+    the message says who (and since when) as far as that is known."""
 
-    def __init__(self, name: str, lease: Lease) -> None:
-        self.name, self.pid, self.host = name, lease.pid, lease.host
-        self.since = lease.acquired_at
-        super().__init__(
+    @classmethod
+    def held(cls, name: str, lease: Lease) -> LockBusy:
+        return cls(
             f"another {_WHAT.get(name, name)} is running on this database"
             f" (pid {lease.pid} on {lease.host}, since {lease.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
         )
+
+    @classmethod
+    def locked(cls, engine: Engine) -> LockBusy:
+        database = sqlite_file(engine)
+        holders = write_lock_holders(database) if database is not None else []
+        who = f" ({', '.join(holders)})" if holders else ""
+        return cls(f"the database is locked by another program{who}")
 
 
 class RunLock:
@@ -74,13 +85,13 @@ class RunLock:
         """
         deadline = time.monotonic() + max(wait, 0.0)
         while True:
-            holder = self._try_once()
-            if holder is None:
+            busy = self._try_once(max(deadline - time.monotonic(), MIN_BUSY_SECONDS))
+            if busy is None:
                 self._start_heartbeat()
                 return self
             left = deadline - time.monotonic()
             if left <= 0:
-                raise LockBusy(self.name, holder)
+                raise busy
             time.sleep(min(POLL_SECONDS, left))
 
     def release(self) -> None:
@@ -100,11 +111,12 @@ class RunLock:
     ) -> None:
         self.release()
 
-    def _try_once(self) -> Lease | None:
-        """None when the lease is ours now, else the lease row of whoever holds it."""
+    def _try_once(self, busy_timeout: float) -> LockBusy | None:
+        """None when the lease is ours now, else who is in the way: the lease's holder, or a
+        program that held the database's lock for all of `busy_timeout` seconds."""
         now = datetime.now(UTC)
         try:
-            with writing(self.engine) as session:
+            with writing(self.engine, busy_timeout=busy_timeout) as session:
                 lease = locks.acquire(
                     session,
                     self.name,
@@ -119,8 +131,12 @@ class RunLock:
             with writing(self.engine) as session:
                 lease = locks.current(session, self.name)
             if lease is None:
-                return self._try_once()
-        return None if lease.holder == self.holder else lease
+                return self._try_once(busy_timeout)
+        except OperationalError as exc:
+            if not is_locked(exc):
+                raise
+            return LockBusy.locked(self.engine)
+        return None if lease.holder == self.holder else LockBusy.held(self.name, lease)
 
     def _is_stale(self, lease: Lease) -> bool:
         """A lease whose process is gone from this very host is abandoned."""

@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from allywatch.config import Config, ConfigError, load_config
+from allywatch.errors import driver_reason
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
 from allywatch.resources import builtin_dir
-from allywatch.store.engine import open_engine
-from allywatch.store.migrate import upgrade
+from allywatch.store.engine import shown_url
+from allywatch.store.migrate import open_database
 
 
 @dataclass
@@ -33,13 +34,16 @@ class Workspace:
 
     @cached_property
     def engine(self) -> Engine:
-        """The database, upgraded to the current schema on first use."""
+        """The database, upgraded to the current schema on first use; created only where
+        no database file exists. The database driver's own errors (damaged, locked) go
+        up to the command line, which says what they mean in one line."""
         try:
-            engine = open_engine(self.config.database)
-            upgrade(engine)
+            return open_database(self.config.database)
         except Exception as exc:
-            raise ConfigError(f"database {self.config.database}: cannot open: {exc}") from exc
-        return engine
+            if driver_reason(exc) is not None:
+                raise
+            shown = shown_url(self.config.database)
+            raise ConfigError(f"database {shown}: cannot open: {exc}") from exc
 
     def signal(self, signal_id: str) -> Signal:
         for signal in self.signals:

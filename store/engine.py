@@ -3,16 +3,20 @@
 On SQLite the engine runs in WAL mode with a busy timeout, and `writing()`
 begins its transaction with BEGIN IMMEDIATE: two overlapping runs then queue
 for the write lock at the start of a transaction instead of failing half-way
-with "database is locked" when a read transaction tries to upgrade.
+with "database is locked" when a read transaction tries to upgrade. How long a
+transaction waits for the lock is the busy timeout, BUSY_TIMEOUT_MS unless the
+caller bounds it (`writing(engine, busy_timeout=...)`, as `run --wait` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
@@ -53,19 +57,30 @@ def open_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        busy_ms = options.get("sqlite_busy_ms", BUSY_TIMEOUT_MS)
+        if connection.info.get("busy_ms", BUSY_TIMEOUT_MS) != busy_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            connection.info["busy_ms"] = busy_ms
+        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Session]:
+def writing(engine: Engine, *, busy_timeout: float | None = None) -> Iterator[Session]:
     """A session whose transaction holds the write lock from its first statement.
 
     Commits on success, rolls back on any exception: nothing is half-written.
+    On SQLite, `busy_timeout` (seconds) bounds the wait for another writer to
+    let go of the lock; past it, "database is locked" (see is_locked).
     """
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if _is_sqlite(engine) else engine
+    bind = engine
+    if _is_sqlite(engine):
+        options: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
+        if busy_timeout is not None:
+            options["sqlite_busy_ms"] = max(0, round(busy_timeout * 1000))
+        bind = engine.execution_options(**options)
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session
 
@@ -88,6 +103,28 @@ def integrity_problems(engine: Engine) -> list[str]:
         rows = connection.exec_driver_sql("PRAGMA integrity_check").scalars().all()
     lines = [line for row in rows for line in str(row).splitlines()]
     return [] if lines == ["ok"] else [line for line in lines if not line.startswith("***")]
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether a database error says another connection holds the lock it waited for."""
+    reason = str(getattr(exc, "orig", None) or exc).lower()
+    return "database is locked" in reason or "database table is locked" in reason
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of an SQLite engine; None for any other, or one in memory."""
+    name = engine.url.database
+    if not _is_sqlite(engine) or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
 
 
 def _is_sqlite(engine: Engine) -> bool:

@@ -8,20 +8,107 @@ holds it, so exactly one of them migrates and the others find the work done.
 
 Alembic itself is imported only when there is something to upgrade: every
 command opens the database, and most find it current.
+
+`open_database` creates a schema only where no database exists: a new SQLite
+file is built whole beside its path and linked into place, so no process ever
+opens a file holding half a schema, and a file that exists without allywatch's
+schema (emptied to 0 bytes, another program's) is refused, not given an empty
+schema that would hide what happened to the data.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, make_url, text
+
+from allywatch.store.engine import open_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x616C6C79  # "ally"
+
+
+class NotAllywatchDatabase(Exception):
+    """A database file that exists but does not hold allywatch's schema; the message says
+    what it holds instead."""
+
+
+def open_database(url: str) -> Engine:
+    """An engine for `url`, its schema current: created where no database file exists,
+    upgraded where it is older; raises NotAllywatchDatabase for an SQLite file that
+    exists without allywatch's schema."""
+    path = _sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            _create_whole(path)
+        _check_schema(path)
+    engine = open_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    return None if name.startswith("file:") else Path(name)
+
+
+def _create_whole(path: Path) -> None:
+    """Build the schema in a new file beside `path`, then link it to `path` unless a
+    process creating it at the same time got there first (then theirs is kept)."""
+    building = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.new")
+    engine = open_engine(f"sqlite:///{building}")
+    try:
+        upgrade(engine)
+        engine.dispose()  # the last connection closed: the WAL is checkpointed and removed
+        try:
+            os.link(building, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links: build in place, as it comes
+            if not path.exists():
+                os.replace(building, path)
+    finally:
+        engine.dispose()
+        for leftover in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _check_schema(path: Path) -> None:
+    """Refuse a database file without allywatch's schema, saying what it holds."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)) as db:
+            tables = [
+                name
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc):
+            raise
+        held = f"is not an SQLite database ({exc})"
+    else:
+        if "alembic_version" in tables:
+            return
+        if tables:
+            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+            held = f"holds another program's tables ({shown})"
+        else:
+            size = path.stat().st_size
+            held = "is empty (0 bytes)" if size == 0 else f"holds no tables ({size} bytes)"
+    raise NotAllywatchDatabase(
+        f"the file exists but {held}; allywatch creates a database only where no file"
+        " exists (restore this one from a backup, or move it away to start afresh)"
+    )
 
 
 def alembic_config(
