@@ -25,6 +25,7 @@ from pydantic import (
 from allywatch.alerts.rules import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
+from allywatch.language.yaml_lines import YamlFileError, parse_yaml, read_bounded
 from allywatch.resources import builtin_dir
 from allywatch.watchers.fetch import FetchSettings
 from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
@@ -152,19 +153,16 @@ def load_config(path: Path | None, *, required: bool = True) -> Config:
                 f" or name one with --config or ${CONFIG_ENV})"
             )
         return Config()
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:  # bounded: size, aliases, nesting (see language/yaml_lines.py)
+        text = read_bounded(path)
+        raw = parse_yaml(text)
+    except YamlFileError as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc.message}") from exc
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{path}: expected a mapping of keys at the top, got {type(raw).__name__}"
-        )
+        got = "list" if isinstance(raw, list) else type(raw).__name__
+        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {got}")
     try:
         config = Config.model_validate(_resolve_paths(raw, path.parent.resolve()))
     except ValidationError as exc:

@@ -51,6 +51,8 @@ def database_fault(exc: BaseException) -> DatabaseFault | None:
         return DatabaseFault(
             f"{where} is full ({reason}); what the failing step was writing was not stored", 1
         )
+    if "unable to open" in lowered or "could not connect" in lowered:
+        return DatabaseFault(f"{where}: cannot open: {reason}", 1)
     return DatabaseFault(f"{where}: {reason}", 1)
 
 
