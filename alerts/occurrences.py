@@ -16,6 +16,7 @@ is known as of a moment, never from later reports.
 
 from __future__ import annotations
 
+import logging
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,7 @@ from functools import cache
 from operator import attrgetter
 from typing import Any
 
+from allywatch.language.bounded import Pattern, PatternTimeout, compile_pattern
 from allywatch.language.model import Event, Signal, TermList
 from allywatch.language.records import Observation
 from allywatch.language.terms import compile_plain, compile_regex
@@ -34,6 +36,8 @@ from allywatch.language.terms import compile_plain, compile_regex
 chronological = attrgetter(
     "published", "state", "outlet", "story", "polarity", "hedged", "link", "title", "tier"
 )
+
+log = logging.getLogger("allywatch.occurrences")
 
 
 @dataclass(frozen=True)
@@ -179,26 +183,35 @@ def _leading_places(
 
 
 def _places_in(places: TermList, title: str) -> list[tuple[int, str]]:
-    """The place terms a title names, each once: (term's index, how to show it)."""
+    """The place terms a title names, each once: (term's index, how to show it).
+
+    `{regex: ...}` place terms match with the matcher's time limit (language/bounded.py):
+    a title on which one runs past it is read as naming no place, with a warning.
+    """
     found: dict[int, str] = {}
     terms = _term_patterns(places)
-    for match in places.pattern.finditer(title):
-        text = match.group(0)
-        for index, (shown, pattern) in enumerate(terms):
-            if pattern.fullmatch(text):
-                found.setdefault(index, shown or text)
-                break
+    try:
+        for match in places.pattern.finditer(title):
+            text = match.group(0)
+            for index, (shown, pattern) in enumerate(terms):
+                if pattern.fullmatch(text):
+                    found.setdefault(index, shown or text)
+                    break
+    except PatternTimeout as exc:
+        log.warning("place terms %s skipped for %r: %s", places.name, title[:80], exc)
+        return []
     return list(found.items())
 
 
 @cache
-def _term_patterns(places: TermList) -> list[tuple[str | None, re.Pattern[str]]]:
+def _term_patterns(places: TermList) -> list[tuple[str | None, Pattern]]:
     """Each term of the list with its own expression, and how to show a place it
     matched: a plain term without wildcards as written, others as the text says."""
-    out: list[tuple[str | None, re.Pattern[str]]] = []
+    out: list[tuple[str | None, Pattern]] = []
     for term in places.terms:
         if term.startswith("regex:"):
-            out.append((None, re.compile(compile_regex(term[len("regex:") :]), re.IGNORECASE)))
+            source = compile_regex(term[len("regex:") :])
+            out.append((None, compile_pattern(source, re.IGNORECASE, guarded=True)))
         else:
             shown = None if "*" in term else term
             out.append((shown, re.compile(compile_plain(term)[0], re.IGNORECASE)))
