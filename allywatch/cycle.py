@@ -165,12 +165,16 @@ def fetch(sources: Sequence[Source], settings: FetchSettings) -> list[FetchResul
     return fetch_all_sync(requests, settings)
 
 
-def parse(pool: ParsePool, result: FetchResult, now: datetime) -> Future[Parsed] | None:
+def parse(
+    pool: ParsePool, result: FetchResult, now: datetime, aggregator: bool = False
+) -> Future[Parsed] | None:
     """Start parsing a fetched document in the parse pool; None when nothing was fetched
-    (an error, or not modified since the last poll)."""
+    (an error, or not modified since the last poll). An `aggregator` source's items are
+    credited to the outlets they come from (see watchers/parse.py)."""
     if result.status != "ok":
         return None
-    return pool.submit(result.body or b"", result.headers, result.name, result.final_location, now)
+    body, headers, location = result.body or b"", result.headers, result.final_location
+    return pool.submit(body, headers, result.name, location, now, aggregator)
 
 
 @dataclass
@@ -390,6 +394,7 @@ class _Intake:
         self.pool = pool
         self.stories, self.report = stories, report
         self.intervals = intervals
+        self.aggregators = {s.name for s in workspace.config.sources if s.aggregator}
         self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
         self.outcomes_only: list[tuple[Source, FetchResult, tuple[str, str] | None]] = []
         self._matcher: Matcher | None = None
@@ -403,7 +408,8 @@ class _Intake:
         return self._matcher
 
     def add(self, source: Source, result: FetchResult) -> None:
-        self.pending.append((source, result, parse(self.pool, result, self.now)))
+        aggregator = source.name in self.aggregators
+        self.pending.append((source, result, parse(self.pool, result, self.now, aggregator)))
         while self.pending and (self.pending[0][2] is None or self.pending[0][2].done()):
             self._take_in(*self.pending.popleft())
 

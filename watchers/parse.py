@@ -46,7 +46,13 @@ class FeedParseError(ValueError):
 
 
 def parse_feed(
-    body: bytes, headers: Mapping[str, str], source_name: str, location: str, now: datetime
+    body: bytes,
+    headers: Mapping[str, str],
+    source_name: str,
+    location: str,
+    now: datetime,
+    *,
+    aggregator: bool = False,
 ) -> list[Article]:
     """The articles of one feed document, in feed order, without repeats.
 
@@ -54,6 +60,9 @@ def parse_feed(
     or path the feed was read from, used as the base for relative links when the
     headers give no Content-Location. `now` (first-seen time) stands in for
     missing publication dates and caps dates in the future.
+
+    An item's outlet is the source's own, unless the feed is an aggregator's (the
+    source says `aggregator`, or its host is Google News' or GDELT's): see _Outlet.
 
     Whatever feedparser can recover from an ill-formed feed is kept. Raises
     FeedParseError when nothing usable is left; a well-formed feed with no
@@ -87,7 +96,8 @@ def parse_feed(
         return []
     base = _fallback_base(parsed, response_headers, location)
     feed_host = outlet_of(base)
-    outlet = _Outlet(registrable_domain(location) or source_name, outlet_of(location))
+    aggregates = aggregator or outlet_of(location) in AGGREGATOR_HOSTS
+    outlet = _Outlet(registrable_domain(location) or source_name, aggregates)
     articles: list[Article] = []
     seen: set[str] = set()
     for entry in entries:
@@ -141,7 +151,7 @@ class _Outlet:
     its feed URL, else the source's name), unless the feed is an aggregator's."""
 
     own: str
-    feed_host: str
+    aggregator: bool
 
     def of(self, link: str, source: Mapping[str, Any]) -> str:
         """The outlet of an item with this `link` and `<source>` element. Only an
@@ -149,7 +159,7 @@ class _Outlet:
         the aggregator's own, the one its `<source>` names): any other
         feed's items are the feed's own, wherever they link (a feed linking to four
         hosts is still one outlet)."""
-        if self.feed_host not in AGGREGATOR_HOSTS:
+        if not self.aggregator:
             return self.own
         linked = registrable_domain(link) if outlet_of(link) not in GOOGLE_NEWS_HOSTS else ""
         return linked or registrable_domain(source.get("href", "") or "") or self.own

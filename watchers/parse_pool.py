@@ -35,10 +35,15 @@ MAX_DEFAULT_WORKERS = 4
 
 
 def parse_document(
-    body: bytes, headers: Mapping[str, str], source_name: str, location: str, now: datetime
+    body: bytes,
+    headers: Mapping[str, str],
+    source_name: str,
+    location: str,
+    now: datetime,
+    aggregator: bool = False,
 ) -> Parsed:
     """`parse_feed`, each article with its story fingerprint."""
-    articles = parse_feed(body, headers, source_name, location, now)
+    articles = parse_feed(body, headers, source_name, location, now, aggregator=aggregator)
     return [(article, fingerprint(article.title, article.summary)) for article in articles]
 
 
@@ -98,12 +103,13 @@ class ParsePool:
         source_name: str,
         location: str,
         now: datetime,
+        aggregator: bool = False,
     ) -> Future[Parsed]:
         """The articles of one document with their fingerprints (or the FeedParseError
         `parse_feed` raises; BrokenProcessPool if a worker died), once parsed."""
         self.submitted += len(body)
         future: Future[Parsed] = Future()
-        args = (body, dict(headers), source_name, location, now)
+        args = (body, dict(headers), source_name, location, now, aggregator)
         if self._executor is None and self.workers and self.submitted > self.threshold:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["allywatch.watchers.parse_pool"])

@@ -93,7 +93,10 @@ class SourceSpec(BaseModel):
     filters outlets by their home country, which a watcher of foreign news rarely
     wants; write it into the query when you do.
 
-    `tier` says what kind of outlet the source is (see Tier).
+    `tier` says what kind of outlet the source is (see Tier). `aggregator: true` says
+    the feed gathers other outlets' items (a news aggregator, a search feed): each
+    item is credited to the outlet its `<source>` element names, else to the
+    registrable domain of its link, as Google News and GDELT feeds are always.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,6 +110,7 @@ class SourceSpec(BaseModel):
     region: str = "US"
     interval: PollInterval | None = None
     tier: Tier = "other"
+    aggregator: bool = False
 
     @field_validator("name")
     @classmethod
