@@ -77,7 +77,7 @@ def test_run_source_polls_that_source_only(two_feeds: Path, feed_server: FeedSer
     assert run(two_feeds, "run", "--clock", T0).exit_code == 0
     result = run(two_feeds, "run", "-v", "--source", "beta", "--clock", T0_PLUS_1M)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("polled 1 sources,")
+    assert result.stdout.startswith("polled 1 source,")
     assert len(feed_server.requests_to("/alpha.xml")) == 1
     assert len(feed_server.requests_to("/beta.xml")) == 2
 

@@ -14,7 +14,7 @@ from allywatch.cycle import CycleReport, run_cycle
 from allywatch.health import failing_digests, failing_too_long
 from allywatch.errors import EXIT_TEMPFAIL
 from allywatch.language.durations import format_duration, parse_duration
-from allywatch.output import echo, terminal_safe
+from allywatch.output import echo, plural, terminal_safe
 from allywatch.runlock import LockBusy, cycle_turn
 from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading
@@ -162,12 +162,13 @@ class Standing:
 def _summary(report: CycleReport, standing: Standing, now: datetime) -> None:
     failed = f" ({len(report.failed)} failed)" if report.failed else ""
     echo(
-        f"polled {report.polled} sources{failed}, {report.new_articles} new articles,"
-        f" {report.observations} observations, {len(report.alerts)} alerts"
+        f"polled {plural(report.polled, 'source')}{failed},"
+        f" {plural(report.new_articles, 'new article')},"
+        f" {plural(report.observations, 'observation')}, {plural(len(report.alerts), 'alert')}"
         f" ({len(report.alerts) - report.unannounced.total()} announced)"
     )
     for reason, count in sorted(report.unannounced.items()):
-        echo(f"{count} {'alert' if count == 1 else 'alerts'} {reason}")
+        echo(f"{plural(count, 'alert')} {reason}")
     if not report.polled and standing.next_due is not None:
         source = standing.next_due
         at = source.next_poll_at or now
