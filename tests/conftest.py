@@ -7,10 +7,15 @@ suite thus proves both.
 
 `feed_server` and `smtp_server` are real servers on 127.0.0.1, one per test,
 stopped after it (tests/feedserver.py, tests/smtpserver.py).
+
+The suite runs in UTC whatever the machine's zone: tables show times in the local
+zone, and a test about zones says which one it means (`--tz`).
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +23,9 @@ import pytest
 from databases import TEST_DATABASE_ENV, postgres_database, server_url
 from feedserver import FeedServer
 from smtpserver import SmtpServer
+
+os.environ["TZ"] = "UTC"  # inherited by the allywatch processes tests start too
+time.tzset()
 
 
 @pytest.fixture
