@@ -29,8 +29,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-# C0 and C1 controls but tab and newline, DEL, and the bidi embedding/override/isolate marks.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls but tab and newline, DEL, the bidi embedding/override/isolate marks,
+# and lone surrogates (no terminal encoding can write them: printing one would raise).
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 # Line breaks and tabs inside a cell; not str.split(), which also eats \x1c-\x1f and \x85.
 _BREAKS = re.compile("[ \t\n\r]+")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ MAX_SUMMARY_CHARS = 10_000
 MAX_UID_CHARS = 512
 SOURCE_SEPARATOR = "|"  # between a GUID uid's source name and the GUID
 _DATE_FIELDS = ("published_parsed", "updated_parsed", "created_parsed")
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
 # Entries are read with plain dict access: FeedParserDict.get runs key aliasing in
 # Python for every call (and would alias updated to published, with a warning).
 _get = dict.get
@@ -84,12 +86,17 @@ def parse_feed(
     # Bytes go in as a stream: feedparser would treat a bytes value that happens to
     # spell a path or URL as something to open. The text is reduced to plain text
     # below, which makes feedparser's HTML sanitising and URI rewriting redundant.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_defuse_charrefs(body)),
+            response_headers=response_headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feed bytes are untrusted: a parser crash fails this feed only
+        raise FeedParseError(
+            f"{source_name}: the feed parser failed on it ({type(exc).__name__}: {exc})"
+        ) from exc
     entries = parsed.get("entries") or []
     if not entries:
         _check_empty_feed(parsed, body, source_name)
@@ -111,6 +118,20 @@ def parse_feed(
             + _bozo_note(parsed)
         )
     return articles
+
+
+def _defuse_charrefs(body: bytes) -> bytes:
+    """The document with numeric character references that name no character (NUL, a
+    surrogate, past U+10FFFF) turned into U+FFFD's: feedparser's lenient parser
+    raises on them, which would cost the whole feed for one reference."""
+    return _CHARREF.sub(_charref_or_replacement, body) if b"&#" in body else body
+
+
+def _charref_or_replacement(found: re.Match[bytes]) -> bytes:
+    digits, base = (found[1], 16) if found[1] is not None else (found[2], 10)
+    value = int(digits, base) if len(digits) <= 8 else 0
+    valid = 0 < value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF
+    return found[0] if valid else b"&#xFFFD;"
 
 
 def _check_empty_feed(parsed: Any, body: bytes, source_name: str) -> None:
@@ -194,7 +215,8 @@ def _article(
 def _clean(value: Any, limit: int) -> str:
     if not isinstance(value, str) or not value:
         return ""
-    text = html_to_text(value[:MAX_RAW_CHARS])
+    # NUL is no character of any text (and PostgreSQL's text columns refuse it).
+    text = html_to_text(value[:MAX_RAW_CHARS].replace("\x00", ""))
     return text[:limit].rstrip() if len(text) > limit else text
 
 
