@@ -48,7 +48,7 @@ def test_long_values_from_a_feed_are_stored(database_url: str, tmp_path: Path) -
             article = session.scalars(select(ArticleRow)).one()
     finally:
         engine.dispose()
-    assert article.uid == GUID
-    assert article.story == GUID
+    assert article.uid == f"Wire|{GUID}"  # the GUID whole, scoped to its source
+    assert article.story == article.uid  # a story is keyed by its first article
     assert article.outlet == HOST
     assert article.title == TITLE.strip()
