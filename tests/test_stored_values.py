@@ -51,4 +51,5 @@ def test_long_values_from_a_feed_are_stored(database_url: str, tmp_path: Path) -
     assert article.uid == f"Wire|{GUID}"  # the GUID whole, scoped to its source
     assert article.story == article.uid  # a story is keyed by its first article
     assert article.outlet == "Wire"  # the outlet is the source, whatever host its items link to
+    assert article.link == f"https://{HOST}/news/1"
     assert article.title == TITLE.strip()
