@@ -244,8 +244,22 @@ class Tally:
         )
         return for_outlets - against_outlets, for_stories - against_stories
 
-    def reports(self, polarity: str) -> list[Observation]:
-        return [item for item in self.items if item.polarity == polarity]
+    def newest(self, polarity: str) -> list[Observation]:
+        """The reports to cite for (or against) the state, as `cite` picks them; without
+        sorting, as reports are taken in time order: a state that comes and goes many
+        times over a long history must not sort all of it each time."""
+        out: list[Observation] = []
+        seen: set[str] = set()
+        for item in reversed(self.items):
+            if item.polarity != polarity:
+                continue
+            key = _cited_as(item)
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+                if len(out) == MAX_CITED:
+                    break
+        return out[::-1]
 
 
 def enters(spec: StateDef | Corroboration, tally: Tally) -> bool:
@@ -354,8 +368,8 @@ class _State:
         self.occurrence = self.counting
 
     def _cite_support(self) -> None:
-        reports = self.tally.reports("for") if enters(self.spec, self.tally) else []
-        self.cause = cite(reports or self.corroborating.reports("for"))
+        reports = self.tally.newest("for") if enters(self.spec, self.tally) else []
+        self.cause = cite(reports or self.corroborating.newest("for"))
         self.cause_reason = "evidence" if reports else "corroborated"
 
     def fall(self, moment: datetime, reason: str, cause: Iterable[Observation]) -> None:
@@ -380,11 +394,22 @@ class _State:
 
 
 def cite(items: Iterable[Observation]) -> tuple[Observation, ...]:
-    """The articles to cite: each link once, the newest MAX_CITED, oldest first."""
-    unique: dict[str, Observation] = {}
-    for item in sorted(items, key=chronological):
-        unique.setdefault(item.link or f"{item.outlet}|{item.story}|{item.published}", item)
-    return tuple(sorted(unique.values(), key=chronological)[-MAX_CITED:])
+    """The articles to cite: the newest MAX_CITED, each link once (its newest report),
+    oldest first."""
+    out: list[Observation] = []
+    seen: set[str] = set()
+    for item in sorted(items, key=chronological, reverse=True):
+        key = _cited_as(item)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+            if len(out) == MAX_CITED:
+                break
+    return tuple(out[::-1])
+
+
+def _cited_as(item: Observation) -> str:
+    return item.link or f"{item.outlet}|{item.story}|{item.published}"
 
 
 def replay(
@@ -577,7 +602,7 @@ class _Replay:
             if not items:
                 continue
             if s.standing and any(e.polarity == "against" for e in items) and s.opposed():
-                s.fall(moment, "denied", [e for t in s.tallies() for e in t.reports("against")])
+                s.fall(moment, "denied", [e for t in s.tallies() for e in t.newest("against")])
             elif not s.standing and s.enters():
                 s.stand(moment)
             elif s.standing and s.occurrence != s.counting and s.enters():
