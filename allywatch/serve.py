@@ -186,9 +186,7 @@ class Server:
             with cycle_turn(self.workspace.engine):
                 report = self.cycle(self.workspace)
         except LockBusy as busy:
-            log.info(
-                kv("cycle_skipped", reason="another run is working", pid=busy.pid, host=busy.host)
-            )
+            log.info(kv("cycle_skipped", reason=str(busy)))  # names the holder where known
             return
         except Exception:
             log.exception(kv("cycle_failed"))

@@ -72,7 +72,7 @@ def test_the_first_runs_baseline_is_recorded_unannounced_and_marked(late_news) -
     config, world, _ = late_news
     output = run_at(config, world, START, "-v")
     assert "ALERT" not in output
-    assert "1 alerts (0 announced)" in output
+    assert "1 alert (0 announced)" in output
     assert "1 alert recorded as baseline, not announced" in output
     deal = alerts(config)["su35-iran: none -> deal"]
     assert (deal["announced"], deal["unannounced"]) == (
