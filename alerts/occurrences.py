@@ -29,7 +29,7 @@ from typing import Any
 from allywatch.language.bounded import Pattern, PatternTimeout, compile_pattern
 from allywatch.language.model import Event, Signal, TermList
 from allywatch.language.records import Observation
-from allywatch.language.terms import compile_plain, compile_regex
+from allywatch.language.terms import compile_plain, compile_regex, fold
 
 # Reports in time order, ties broken by everything they say: neither a replay nor the
 # occurrences depend on the order they are given them.
@@ -156,6 +156,7 @@ def _leading_places(
     places: TermList, reports: list[Observation]
 ) -> tuple[list[datetime], list[str | None]]:
     """When the leading place changed over the reports, and to what (see the module)."""
+    finder = _PlaceFinder(places)
     counts: dict[int, int] = {}
     first_seen: dict[int, int] = {}
     shown: dict[int, str] = {}
@@ -163,7 +164,7 @@ def _leading_places(
     times: list[datetime] = []
     names: list[str | None] = []
     for item in reports:
-        for term, text in _places_in(places, item.title):
+        for term, text in finder(item.title):
             counts[term] = counts.get(term, 0) + 1
             if term not in first_seen:
                 first_seen[term], shown[term] = len(first_seen), text
@@ -182,25 +183,45 @@ def _leading_places(
     return times, names
 
 
-def _places_in(places: TermList, title: str) -> list[tuple[int, str]]:
-    """The place terms a title names, each once: (term's index, how to show it).
+class _PlaceFinder:
+    """Finds the place terms a title names, with what it needs of the list worked out once."""
 
-    `{regex: ...}` place terms match with the matcher's time limit (language/bounded.py):
-    a title on which one runs past it is read as naming no place, with a warning.
-    """
-    found: dict[int, str] = {}
-    terms = _term_patterns(places)
-    try:
-        for match in places.pattern.finditer(title):
-            text = match.group(0)
-            for index, (shown, pattern) in enumerate(terms):
-                if pattern.fullmatch(text):
-                    found.setdefault(index, shown or text)
-                    break
-    except PatternTimeout as exc:
-        log.warning("place terms %s skipped for %r: %s", places.name, title[:80], exc)
-        return []
-    return list(found.items())
+    def __init__(self, places: TermList) -> None:
+        self.places = places
+        self.words = _key_words(places)
+        self.terms = _term_patterns(places)
+
+    def __call__(self, title: str) -> list[tuple[int, str]]:
+        """The place terms a title names, each once: (term's index, how to show it).
+
+        `{regex: ...}` place terms match with the matcher's time limit (language/bounded.py):
+        a title on which one runs past it is read as naming no place, with a warning.
+        """
+        places, words = self.places, self.words
+        if words is not None:
+            folded = fold(title)
+            if not any(word in folded for word in words):
+                return []  # most titles name no place: no need to run the expression
+        found: dict[int, str] = {}
+        try:
+            for match in places.pattern.finditer(title):
+                text = match.group(0)
+                for index, (shown, pattern) in enumerate(self.terms):
+                    if pattern.fullmatch(text):
+                        found.setdefault(index, shown or text)
+                        break
+        except PatternTimeout as exc:
+            log.warning("place terms %s skipped for %r: %s", places.name, title[:80], exc)
+            return []
+        return list(found.items())
+
+
+@cache
+def _key_words(places: TermList) -> frozenset[str] | None:
+    """Words one of which every place the list names contains (None: no such words)."""
+    if places.keys is None:
+        return None
+    return frozenset(key.word for term in places.keys for key in term.telling)
 
 
 @cache
