@@ -323,13 +323,14 @@ class _State:
         return self.series.lapses_at(self.occurrence, as_of)
 
     def ending(self, moment: datetime) -> tuple[datetime, str] | None:
-        """When and why it stops standing by `moment` for want of fresh reports."""
-        due = [
-            (at, reason)
-            for at, reason in ((self.expires_at(), "expired"), (self.lapses_at(moment), "lapsed"))
-            if at is not None and at <= moment
-        ]
-        return min(due) if due else None
+        """When and why it stops standing by `moment` for want of fresh reports (the
+        earlier of its expiry and its occurrence's lapse)."""
+        if not self.standing:
+            return None
+        expiry, lapse = self.expires_at(), self.lapses_at(moment)
+        if lapse is not None and lapse <= moment and (expiry is None or lapse < expiry):
+            return lapse, "lapsed"
+        return (expiry, "expired") if expiry is not None and expiry <= moment else None
 
     def pending_until(self) -> datetime | None:
         if self.standing == self.held or self.changed_at is None:
