@@ -39,6 +39,11 @@ Each state of a signal (not the initial one) *stands* or not, on its own:
   occurrence (a report of a newer summit clears those of the older one), is
   superseded like an expiring state, and lapses `lapses` after its
   occurrence's last report (of any entity), besides its own `expires`.
+  Reports for the status quo ("attends the summit") supersede when unhedged,
+  or hedged too where the signal's `status_quo` says `hedged`; where the status
+  quo is tied to the event, the initial state names the occurrence of its
+  latest report until that lapses. An aggregate counts, at each moment, only
+  members away from the latest occurrence started (see replay_aggregate).
 
 Outlets are counted with the weight of their source's tier (`weights`; by
 default an official source counts 2, any other 1; an outlet weighs as its
@@ -55,7 +60,8 @@ event, its occurrence.
 The signal definitions are the signal language's own types
 (allywatch.language.model), and the observations are the matcher's
 (allywatch.language.records.Observation), placed in their articles: the
-engine reads when each was published, its outlet, story, link and title.
+engine reads when each was published, its outlet, story, link, title and
+its source's tier.
 """
 
 from __future__ import annotations
