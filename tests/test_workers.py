@@ -24,7 +24,7 @@ from feedserver import FeedServer, Reply
 from newsworld import OUTLETS, RSS, NewsWorld, moment_arg
 from procs import allywatch, start_allywatch
 from smtpserver import SmtpServer
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from allywatch.cycle import claim_lease
 from allywatch.store.engine import open_engine, reading
@@ -274,6 +274,11 @@ def test_a_killed_workers_sources_wait_until_its_claims_run_out(
 
 
 def claims_of(url: str) -> dict[str, str | None]:
+    """Each source's claimant; nothing while the run has not created its database yet
+    (opening a missing SQLite file would create an empty one, which allywatch refuses)."""
+    database = make_url(url).database
+    if url.startswith("sqlite") and database and not Path(database).exists():
+        return {}
     engine = open_engine(url)
     try:
         with reading(engine) as session:
