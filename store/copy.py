@@ -12,12 +12,15 @@ it meanwhile are not seen (stop them first, or the copy misses their last work).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
 
-from allywatch.store.migrate import upgrade
+from allywatch.store.migrate import _check_schema, _sqlite_path, upgrade
 from allywatch.store.models import Base
 
 BATCH = 1000
@@ -69,6 +72,23 @@ def copy_database(
         if writer.dialect.name == "postgresql":
             _reset_sequences(writer)
     return report
+
+
+def snapshot_sqlite(url: str, target: Path) -> bool:
+    """Copy the SQLite database `url` into the new file `target` (VACUUM INTO): one
+    consistent snapshot, read through a read-only connection, so the database itself
+    is not written to, not even migrated. False, and no `target`, where no database
+    file exists yet; raises NotAllywatchDatabase for a file without allywatch's schema.
+    """
+    path = _sqlite_path(url)
+    if path is None:
+        raise ValueError(f"not an SQLite database file: {url}")
+    if not path.exists():
+        return False
+    _check_schema(path)
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        db.execute("VACUUM INTO ?", (str(target),))
+    return True
 
 
 def _tables() -> list[Table]:
