@@ -172,6 +172,14 @@ def last_article_id(session: Session) -> int:
     return session.scalar(select(func.max(ArticleRow.id))) or 0
 
 
+def articles_after(session: Session, after_id: int) -> list[tuple[str, str, str]]:
+    """(source name, title, link) of the articles stored after the article `after_id`,
+    in the order they were stored."""
+    query = select(ArticleRow.source_name, ArticleRow.title, ArticleRow.link)
+    rows = session.execute(query.where(ArticleRow.id > after_id).order_by(ArticleRow.id))
+    return [(source, title, link) for source, title, link in rows]
+
+
 def add_observations(
     session: Session, article: ArticleRow, observations: Iterable[Observation]
 ) -> int:
