@@ -22,15 +22,21 @@ stored and the rest for the next cycle.
 
 `backtest` goes through dedup and match too, and through the rules engine's
 replay_all as evaluate does.
+
+`dry_run_cycle` (`run --dry-run`) runs these same steps on a throw-away copy of
+the database, sending and publishing nothing, and reports what the copy gained.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter, deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import Engine
@@ -45,6 +51,7 @@ from allywatch.digests import send_due
 from allywatch.language.records import Article, NearMiss, Observation
 from allywatch.site import refresh_report
 from allywatch.store import claims, queries, review
+from allywatch.store.copy import snapshot_sqlite
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source
 from allywatch.watchers.dedup import Fingerprint, StoryGrouper
@@ -102,11 +109,16 @@ class CycleReport:
 
 
 def run_cycle(
-    workspace: Workspace, now: datetime | None = None, *, poll: Collection[str] | None = None
+    workspace: Workspace,
+    now: datetime | None = None,
+    *,
+    poll: Collection[str] | None = None,
+    send: bool = True,
 ) -> CycleReport:
     """Poll what is due, store and match what is new, evaluate every signal, send due digests.
 
     `poll` names the sources to poll now, due or not, and no others (None: those due).
+    With `send` false no digest or message is sent and the report is not rewritten.
     """
     now = now or datetime.now(UTC)
     workspace.signals  # noqa: B018 (bad signal files stop the cycle before the database)
@@ -150,10 +162,54 @@ def run_cycle(
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
         )
+    if not send:
+        return report
     report.digests = deliver(workspace, now)
     changed = bool(report.new_articles or report.alerts or report.failed)
     refresh_report(workspace, now, changed=changed)
     return report
+
+
+@dataclass
+class DryRun:
+    """What a cycle would have done: its report, the articles it would have stored as
+    (source, title, link) in the order it would have stored them, and the workspace of
+    the copy it was done on, to read what else the cycle left there."""
+
+    report: CycleReport
+    articles: list[tuple[str, str, str]]
+    workspace: Workspace
+
+
+@contextmanager
+def dry_run_cycle(
+    workspace: Workspace, now: datetime | None = None, *, poll: Collection[str] | None = None
+) -> Iterator[DryRun]:
+    """`run_cycle` on a throw-away copy of the SQLite database, sending nothing: what a
+    cycle would store and which alerts it would raise, the database left untouched.
+
+    The copy is a snapshot taken through a read-only connection (a fresh database where
+    none exists yet), so every step runs as in a real cycle, each of its transactions
+    included, and only the copy changes: fetch state, run record, claims, articles,
+    states and alerts. Fetching uses the stored etags, as a real cycle would. The copy
+    is deleted when the context ends. Only an SQLite database file can be copied so
+    (ValueError for any other).
+    """
+    with tempfile.TemporaryDirectory(prefix="allywatch-dry-run-") as folder:
+        copy = Path(folder) / "dry-run.db"
+        snapshot_sqlite(workspace.config.database, copy)
+        trial = Workspace(workspace.config.model_copy(update={"database": f"sqlite:///{copy}"}))
+        trial.signals = workspace.signals
+        try:
+            with reading(trial.engine) as session:
+                stored = queries.last_article_id(session)
+            report = run_cycle(trial, now, poll=poll, send=False)
+            with reading(trial.engine) as session:
+                articles = queries.articles_after(session, stored)
+            yield DryRun(report, articles, trial)
+        finally:
+            if "engine" in vars(trial):  # opened (not failing to open)
+                trial.engine.dispose()
 
 
 # --- the steps -----------------------------------------------------------------

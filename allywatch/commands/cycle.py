@@ -10,14 +10,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from allywatch.cycle import CycleReport, run_cycle
-from allywatch.health import failing_digests, failing_too_long
+from allywatch.cycle import CycleReport, DryRun, dry_run_cycle, run_cycle
 from allywatch.errors import EXIT_TEMPFAIL
+from allywatch.health import failing_digests, failing_too_long
 from allywatch.language.durations import format_duration, parse_duration
 from allywatch.output import echo, plural, terminal_safe
 from allywatch.runlock import LockBusy, cycle_turn
 from allywatch.store import queries, subscribers
-from allywatch.store.engine import reading
+from allywatch.store.engine import reading, shown_url
 from allywatch.store.models import Source
 from allywatch.workspace import Workspace
 
@@ -68,6 +68,13 @@ class Duration(click.ParamType):
     help="If another run is working on the database, wait this long for it to finish.",
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Poll, match and evaluate on a throw-away copy of the database: print what"
+    " would be stored and which alerts would be raised; store, send and write nothing"
+    " (SQLite only).",
+)
+@click.option(
     "--clock",
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]),
     default=None,
@@ -81,6 +88,7 @@ def run(
     poll_all: bool,
     source_names: tuple[str, ...],
     wait: timedelta,
+    dry_run: bool,
     clock: datetime | None,
 ) -> None:
     """One cycle: poll due sources, match, evaluate, send due digests.
@@ -92,12 +100,20 @@ def run(
     one working waits for it (--wait), then gives up with exit status 75
     (EX_TEMPFAIL: try again later), as it does when another program keeps
     the database locked.
+
+    --dry-run runs the cycle on a throw-away copy of the database and prints
+    the articles it would store and the alerts it would raise, each marked
+    announced or not; the database, its fetch state (etags, next polls,
+    failures) included, is left as it was, and no digest, message or report
+    is sent or written. Its exit status is a run's.
     """
     workspace = Workspace.open(ctx.obj["config_path"])
     workspace.signals  # noqa: B018 (bad signal files stop the run before the database is touched)
     poll = _sources_to_poll(workspace, poll_all, source_names)
     now = datetime.now(UTC) if clock is None else clock
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    if dry_run:
+        _dry_run(workspace, now, poll, verbose)
     try:
         lock = cycle_turn(workspace.engine, wait.total_seconds())
     except LockBusy as exc:
@@ -113,6 +129,43 @@ def run(
         _summary(report, standing, now)
     _failures(report, standing)
     sys.exit(EXIT_SOURCES_FAILED if report.failed or standing.failing else EXIT_OK)
+
+
+def _dry_run(workspace: Workspace, now: datetime, poll: list[str] | None, verbose: bool) -> None:
+    """`run --dry-run`: the cycle on a copy of the database; exits as `run` does."""
+    database = workspace.config.database
+    if not database.startswith("sqlite:///") or database.startswith("sqlite:///:memory:"):
+        raise click.ClickException(
+            f"run --dry-run works on an SQLite database file only, not {shown_url(database)}"
+            " (copy the database into one with `allywatch db copy` to try a cycle on it)"
+        )
+    with dry_run_cycle(workspace, now, poll=poll) as outcome:
+        # What is failing after the cycle, as a real run would read it: from the copy.
+        standing = Standing.read(outcome.workspace, now)
+    _would_do(outcome)
+    report = outcome.report
+    if verbose:
+        _summary(report, standing, now)
+    _failures(report, standing)
+    sys.exit(EXIT_SOURCES_FAILED if report.failed or standing.failing else EXIT_OK)
+
+
+def _would_do(outcome: DryRun) -> None:
+    """The articles a dry run would store, per source, and the alerts it would raise."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, title, _link in outcome.articles:
+        by_source[source].append(title)
+    echo(
+        f"dry run: nothing was stored or sent; {plural(len(outcome.articles), 'new article')}"
+        " would be stored"
+    )
+    for source, titles in by_source.items():
+        echo(f"  {source}: {plural(len(titles), 'new article')}")
+        for title in titles:
+            echo(f"    {title}")
+    for alert in outcome.report.alerts:
+        said = "would be announced" if alert.announced else "would be recorded, not announced"
+        echo(f"WOULD ALERT [{alert.severity}] {alert.message} ({said})")
 
 
 def _sources_to_poll(
