@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:  # Python 3.11+
+if TYPE_CHECKING:  # typeshed describes the parser under its older, public names
+    import sre_constants as _c
+    import sre_parse as _parser
+else:  # importing those warns of their deprecation
     import re._constants as _c
     import re._parser as _parser
-except ImportError:  # pragma: no cover - older layouts of the re package
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
 
 _REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", _c.MAX_REPEAT)}
 _GROUPS = {_c.SUBPATTERN, getattr(_c, "ATOMIC_GROUP", _c.SUBPATTERN)}
@@ -43,7 +43,7 @@ def catastrophic_shape(source: str) -> str | None:
         parsed = _parser.parse(source, re.IGNORECASE)
     except Exception:  # noqa: BLE001 - compile_regex reports bad expressions
         return None
-    return _find(list(parsed))
+    return _find(list(parsed.data))
 
 
 def _find(items: list[tuple[Any, Any]]) -> str | None:

@@ -14,9 +14,9 @@ The limit bounds one call: one `search`, or all of one `finditer` over a text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol, overload
 
 import regex
 
@@ -33,15 +33,25 @@ class PatternTimeout(Exception):
         self.source = source
 
 
+class Match(Protocol):
+    """What the matcher uses of a match: `re.Match[str]` or `regex.Match[str]`."""
+
+    @overload
+    def group(self, group: Literal[0] = 0, /) -> str: ...
+    @overload
+    def group(self, group: str | int, /) -> str | Any: ...  # Any: None for a group not taking part
+    def start(self, group: int | str = 0, /) -> int: ...
+    def end(self, group: int | str = 0, /) -> int: ...
+    def span(self, group: int | str = 0, /) -> tuple[int, int]: ...
+
+
 class Pattern(Protocol):
     """What the matcher uses of a compiled pattern: `re.Pattern` or `GuardedPattern`."""
 
-    def search(self, string: str, pos: int = ..., endpos: int = ...) -> re.Match[str] | None: ...
-    def match(self, string: str, pos: int = ..., endpos: int = ...) -> re.Match[str] | None: ...
-    def fullmatch(self, string: str, pos: int = ..., endpos: int = ...) -> re.Match[str] | None: ...
-    def finditer(
-        self, string: str, pos: int = ..., endpos: int = ...
-    ) -> Iterator[re.Match[str]]: ...
+    def search(self, string: str, pos: int = ..., endpos: int = ...) -> Match | None: ...
+    def match(self, string: str, pos: int = ..., endpos: int = ...) -> Match | None: ...
+    def fullmatch(self, string: str, pos: int = ..., endpos: int = ...) -> Match | None: ...
+    def finditer(self, string: str, pos: int = ..., endpos: int = ...) -> Iterator[Match]: ...
 
 
 _END = 2**62  # "to the end of the string", as endpos
@@ -71,7 +81,13 @@ class GuardedPattern:
         except TimeoutError as exc:
             raise PatternTimeout(self.source) from exc
 
-    def _bounded(self, method, string: str, pos: int, endpos: int):  # type: ignore[no-untyped-def]
+    def _bounded(
+        self,
+        method: Callable[..., regex.Match[str] | None],
+        string: str,
+        pos: int,
+        endpos: int,
+    ) -> regex.Match[str] | None:
         try:
             return method(string, pos, endpos, timeout=MATCH_TIMEOUT)
         except TimeoutError as exc:

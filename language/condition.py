@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 ENTITY = "entity"
 _KEYWORDS = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
@@ -77,8 +78,8 @@ def parse_condition(text: str) -> Node:
         raise ConditionError("empty condition: expected term list names joined by and/or/not")
     parser = _Parser(text)
     node = parser.parse_or()
-    if parser.peek() is not None:
-        parser.fail(f"unexpected {parser.peek()[1]!r}")
+    if (tok := parser.peek()) is not None:
+        parser.fail(f"unexpected {tok[1]!r}")
     return node
 
 
@@ -142,7 +143,7 @@ class _Parser:
     def peek(self) -> tuple[str, str, int] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         tok = self.peek()
         where = f"column {tok[2] + 1}" if tok else "the end"
         raise ConditionError(f"{message} at {where} of {self.text!r}")
@@ -153,7 +154,7 @@ class _Parser:
             expected = repr(value) if value else (kind or "more")
             self.fail(f"expected {expected}, found {repr(tok[1]) if tok else 'nothing'}")
         self.i += 1
-        return tok  # type: ignore[return-value]
+        return tok
 
     def at(self, value: str) -> bool:
         tok = self.peek()
@@ -208,4 +209,4 @@ class _Parser:
                 "expected a term list name" + (f", found {tok[1]!r}" if tok else ", found nothing")
             )
         self.i += 1
-        return Name(tok[1])  # type: ignore[index]
+        return Name(tok[1])

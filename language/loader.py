@@ -476,7 +476,7 @@ class _SignalReader:
         return label
 
     def _entity_role(self) -> str:
-        role = self.data.get("entity_role", "actor")
+        role: str = self.data.get("entity_role", "actor")  # else the error below
         if role not in ENTITY_ROLES:
             self.err(
                 self.data.line_of("entity_role"),
@@ -530,6 +530,7 @@ class _SignalReader:
             return names, compiled
         line = self.data.line_of("entities")
         if isinstance(raw, LList):
+            pairs: list[tuple[object, object, int]]
             pairs = [(item, None, raw.line_of(i)) for i, item in enumerate(raw)]
         elif isinstance(raw, LMap):
             pairs = [(name, aliases, raw.line_of(name)) for name, aliases in raw.items()]
@@ -715,7 +716,8 @@ class _SignalReader:
                 f" got {raw['event']!r}",
             )
             return None
-        return raw["event"]
+        event: str = raw["event"]  # one of the names of `events`, each checked to be a string
+        return event
 
     def _state(
         self,
@@ -927,6 +929,7 @@ def _read_tests(
             for problem in problems:
                 errors.add(path, line, f"test {i + 1}: {problem}")
             continue
+        assert isinstance(expect, str)  # one of allowed_states, else a problem above
         tests.append(
             SignalTest(
                 title=title if isinstance(title, str) else "",
@@ -1008,7 +1011,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
                 path, 1, "a signal file must be a mapping with id, question, initial, states"
             )
             continue
-        signal, tests = _SignalReader(path, data, vocab, errors, shared).read()
+        signal, raw = _SignalReader(path, data, vocab, errors, shared).read()
         if signal is None:
             continue
         if any(s.id == signal.id for s in signals):
@@ -1018,7 +1021,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
             )
             continue
         signals.append(signal)
-        raw_tests[signal.id] = tests
+        raw_tests[signal.id] = raw
         aggregate_lines[signal.id] = data.line_of("aggregate")
     by_id = {s.id: s for s in signals}
     checked: list[Signal] = []

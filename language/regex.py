@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from allywatch.language.terms import LETTERS, TermKey, TermKeys, fold
 
-try:  # Python 3.11+
+if TYPE_CHECKING:  # typeshed describes the parser under its older, public names
+    import sre_constants as _c
+    import sre_parse as _parser
+else:  # importing those warns of their deprecation
     import re._constants as _c
     import re._parser as _parser
-except ImportError:  # pragma: no cover - older layouts of the re package
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _parser  # type: ignore[no-redef]
 
 _WORD_CLASSES = {_c.CATEGORY_WORD, _c.CATEGORY_UNI_WORD, _c.CATEGORY_LOC_WORD}
 _NON_LETTER_CLASSES = {
@@ -56,7 +56,7 @@ def regex_keys(source: str) -> TermKeys | None:
         parsed = _parser.parse(source, re.IGNORECASE)
     except Exception:  # noqa: BLE001 - compile_regex reports bad expressions
         return None
-    required = _scan(list(parsed), word_start=False).required
+    required = _scan(list(parsed.data), word_start=False).required
     if not required:
         return None
     return TermKeys(
@@ -112,7 +112,9 @@ def _scan(items: list[tuple[Any, Any]], word_start: bool) -> _Scan:
             # A run goes on into the alternatives: the parser reads "(?:not|never)" as
             # "n(?:ot|ever)".
             heads = [_scan(list(alt), word_start=True).leading for alt in av[1]]
-            close(frozenset().union(*heads) if all(heads) else frozenset({""}))
+            close(
+                frozenset[str]().union(*(h or () for h in heads)) if all(heads) else frozenset({""})
+            )
             alternatives = [_scan(list(alt), word_start) for alt in av[1]]
             if all(a.leading for a in alternatives):
                 keys = frozenset().union(*(a.leading or () for a in alternatives))

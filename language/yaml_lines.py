@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 
-class LMap(dict):
+class LMap(dict[Any, Any]):
     """A mapping read from YAML: `.line` of the mapping, `.lines[key]` of each key."""
 
     line: int = 0
@@ -36,7 +36,7 @@ class LMap(dict):
         return self.lines.get(key, self.line)
 
 
-class LList(list):
+class LList(list[Any]):
     """A sequence read from YAML: `.line` of the sequence, `.lines[i]` of each item."""
 
     line: int = 0
@@ -102,7 +102,7 @@ def _invalid(exc: yaml.MarkedYAMLError) -> YamlFileError:
 _SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_SafeBase):  # type: ignore[misc, valid-type]
+class _Loader(_SafeBase):  # type: ignore[misc]  # a base chosen at run time
     pass
 
 
