@@ -76,9 +76,13 @@ def copy_database(
 
 def snapshot_sqlite(url: str, target: Path) -> bool:
     """Copy the SQLite database `url` into the new file `target` (VACUUM INTO): one
-    consistent snapshot, read through a read-only connection, so the database itself
-    is not written to, not even migrated. False, and no `target`, where no database
-    file exists yet; raises NotAllywatchDatabase for a file without allywatch's schema.
+    consistent snapshot, only read, so the database itself is not written to, not even
+    migrated. False, and no `target`, where no database file exists yet; raises
+    NotAllywatchDatabase for a file without allywatch's schema.
+
+    The connection is an ordinary one, not `mode=ro`: a read-only connection to a WAL
+    database leaves its -wal and -shm files behind where none were, and closing an
+    ordinary one as the last connection removes them, as every allywatch command does.
     """
     path = _sqlite_path(url)
     if path is None:
@@ -86,7 +90,7 @@ def snapshot_sqlite(url: str, target: Path) -> bool:
     if not path.exists():
         return False
     _check_schema(path)
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)) as db:
         db.execute("VACUUM INTO ?", (str(target),))
     return True
 
