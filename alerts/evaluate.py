@@ -261,18 +261,20 @@ SILENCED = "silenced, not announced"
 
 
 def unannounced_reason(
-    alert: Alert, first_run: datetime | None, announce_within: timedelta
+    alert: Alert, baseline_run: datetime | None, announce_within: timedelta
 ) -> str | None:
     """Why an alert was not announced (None when it was), told from the alert itself.
 
-    The reasons are checked in the order `evaluate` applies them: raised by the
-    first run's evaluation (the baseline), dated more than `announce_within`
-    before it was raised (the config's value now: a changed horizon may tell an
-    old alert's reason wrongly), else a silence (silences may be gone since).
+    `baseline_run` is when the first run started, or None where its findings were
+    announced (alert_on_first_run). The reasons are checked in the order `evaluate`
+    applies them: raised by the first run's evaluation (the baseline), dated more
+    than `announce_within` before it was raised (the config's value now: a changed
+    horizon may tell an old alert's reason wrongly), else a silence (silences may be
+    gone since).
     """
     if alert.announced:
         return None
-    if first_run is not None and alert.created_at == first_run:
+    if baseline_run is not None and alert.created_at == baseline_run:
         return BASELINE
     if alert.at < alert.created_at - announce_within:
         return TOO_OLD

@@ -153,9 +153,9 @@ def run_cycle(
             report.alerts = evaluate(session, workspace, now)
         configured = queries.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
-        first_run = queries.first_run_started(session)
+        baseline = None if config.alert_on_first_run else queries.first_run_started(session)
         report.unannounced.update(
-            unannounced_reason(alert, first_run, config.announce_within)
+            unannounced_reason(alert, baseline, config.announce_within)
             for alert in report.alerts
             if not alert.announced
         )
@@ -321,14 +321,15 @@ def store(
 def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Alert]:
     """Bring every signal's state up to date with the stored observations; the alerts raised."""
     config = workspace.config
-    # What the first run finds in the feeds' backlog is the baseline, not news.
-    baseline = not config.alert_on_first_run and queries.first_run_started(session) == now
+    # What the first run finds in the feeds' backlog is the baseline, not news; with
+    # alert_on_first_run it is all announced, however old.
+    first = queries.first_run_started(session) == now
     return evaluate_signals(
         session,
         workspace.signals,
         now,
-        announce=not baseline,
-        announce_within=config.announce_within,
+        announce=not first or config.alert_on_first_run,
+        announce_within=None if first else config.announce_within,
         weights=config.tier_weights,
         tiers=config.source_tiers,
     )

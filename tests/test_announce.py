@@ -141,6 +141,8 @@ def test_a_source_added_later_announces_its_recent_items_not_its_old_ones(
 def test_with_alert_on_first_run_the_baseline_is_announced(
     tmp_path: Path, feed_server: FeedServer, database_url: str
 ) -> None:
-    world = NewsWorld.of_stories(feed_server, [Story("gulf", START - DAY, *DEAL)])
+    # A year old: past announce_within, but the first run announces all it finds.
+    world = NewsWorld.of_stories(feed_server, [Story("gulf", START - 365 * DAY, *DEAL)])
     config = world.config(tmp_path, database=database_url, extra="alert_on_first_run: true\n")
     assert "ALERT [info] su35-iran: none -> deal" in run_at(config, world, START)
+    assert "not announced" not in cli(config, "alerts")

@@ -327,9 +327,9 @@ def alerts_command(
 
 def _why_unannounced(session: Session, workspace: Workspace) -> Callable[[Alert], str | None]:
     """Why an alert was not announced (see alerts.evaluate.unannounced_reason); None if it was."""
-    first_run = queries.first_run_started(session)
-    within = workspace.config.announce_within
-    return lambda alert: unannounced_reason(alert, first_run, within)
+    config = workspace.config
+    baseline = None if config.alert_on_first_run else queries.first_run_started(session)
+    return lambda alert: unannounced_reason(alert, baseline, config.announce_within)
 
 
 def _marked(alert: Alert, why: Callable[[Alert], str | None]) -> str:
