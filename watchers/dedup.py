@@ -236,7 +236,7 @@ class Fingerprint:
         self,
         title_words: tuple[int, ...],
         numbers: frozenset[str],
-        shingles: array,
+        shingles: array[int],
         text_keys: list[int],
         title_keys: list[int],
     ) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol, cast
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -42,7 +42,7 @@ except ImportError:
 try:
     import zstandard
 except ImportError:
-    zstandard = None
+    zstandard = None  # type: ignore[assignment]  # checked before use, as brotli
 
 Status = Literal["ok", "not-modified", "error"]
 
@@ -340,17 +340,17 @@ class _Fetcher:
         except FetchFailure as failure:
             return _error(request, failure, started)
         except TimeoutError:
-            failure = FetchFailure(
+            timeout = FetchFailure(
                 "timeout", f"no complete answer within the {self.settings.deadline:g}s deadline"
             )
-            return _error(request, failure, started)
+            return _error(request, timeout, started)
         except httpx.HTTPError as exc:
             return _error(request, _classify(exc, self.settings), started)
         except httpx.InvalidURL as exc:
             return _error(request, FetchFailure("bad-url", str(exc)), started)
         except Exception as exc:  # a bad source must never stop the cycle
-            failure = FetchFailure("internal", f"{type(exc).__name__}: {exc}")
-            return _error(request, failure, started)
+            internal = FetchFailure("internal", f"{type(exc).__name__}: {exc}")
+            return _error(request, internal, started)
         return FetchResult(
             name=request.name,
             status=answer.status,
@@ -608,7 +608,9 @@ class _Zstd:
     def __init__(self) -> None:
         self.sink = _CappedSink()
         self.writer = zstandard.ZstdDecompressor(max_window_size=self.MAX_WINDOW).stream_writer(
-            self.sink, write_size=1 << 16
+            # The stubs ask for a whole IO[bytes]; the writer only calls the sink's write().
+            cast("IO[bytes]", self.sink),
+            write_size=1 << 16,
         )
 
     def feed(self, data: bytes, room: int) -> bytes:

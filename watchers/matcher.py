@@ -74,7 +74,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import NamedTuple, TypeVar
 
-from allywatch.language.bounded import PatternTimeout, compile_pattern
+from allywatch.language.bounded import Match, PatternTimeout, compile_pattern
 from allywatch.language.condition import (
     ENTITY,
     And,
@@ -110,7 +110,7 @@ _WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<initial>[^\W\d_])[\w'’-]*\s*$")
 _WORDS_AFTER = re.compile(r"\s*(?P<initial>[^\W\d_])[\w'’-]*\s+(?P<next>[^\W\d_])")
 
 
-def _list_comma(text: str, found: re.Match[str]) -> bool:
+def _list_comma(text: str, found: Match) -> bool:
     if found.group() != ",":
         return False
     after = _WORDS_AFTER.match(text, found.end())
@@ -198,7 +198,7 @@ class _Document:
             self.cache[key] = found
         return found
 
-    def _finditer(self, terms: TermList, text: str) -> Iterator[re.Match[str]]:
+    def _finditer(self, terms: TermList, text: str) -> Iterator[Match]:
         """The list's matches in a text. Where its pattern runs past the time limit, the
         regex terms that do so alone are noted in `timed_out` and left out."""
         try:
@@ -250,8 +250,8 @@ def _evaluate(node: Node, ctx: _Context) -> list[_Hit] | None:
     if isinstance(node, Name):
         return ctx.list_hits(node.name) or None
     if isinstance(node, WholeArticle):
-        found = ctx.list_hits(node.item.name, anywhere=True)
-        return [replace(h, context=True) for h in found] or None
+        hits = ctx.list_hits(node.item.name, anywhere=True)
+        return [replace(h, context=True) for h in hits] or None
     if isinstance(node, Not):
         return [] if _evaluate(node.item, ctx) is None else None
     if isinstance(node, And):
@@ -428,7 +428,7 @@ class _Prefilter:
         if not touched:
             return [], []
         could_match = words.could_match
-        found = [
+        matching = [
             i
             for i in sorted(touched)
             if any(
@@ -437,8 +437,8 @@ class _Prefilter:
             )
         ]
         return (
-            [self.entries[i][0] for i in found if i < self.first_subject],
-            [self.entries[i][0] for i in found if i >= self.first_subject],
+            [self.entries[i][0] for i in matching if i < self.first_subject],
+            [self.entries[i][0] for i in matching if i >= self.first_subject],
         )
 
 
@@ -772,7 +772,8 @@ def _qualifies(match: _Match, anchor: _Anchor, cue: _Hit) -> bool:
         return False
     if cue.start > anchor.start:
         return any(
-            e.field == cue.field and doc.same_clause(cue.field, *sorted((e.start, cue.start)))
+            e.field == cue.field
+            and doc.same_clause(cue.field, min(e.start, cue.start), max(e.start, cue.start))
             for e in match.evidence
             if e.unit == match.unit
         )

@@ -249,7 +249,7 @@ def _published(entry: Any, now: datetime) -> tuple[datetime, bool]:
         if parsed is None:
             continue
         try:
-            when = datetime(*parsed[:6], tzinfo=UTC)
+            when = datetime(*parsed[:6]).replace(tzinfo=UTC)
         except (TypeError, ValueError, OverflowError):
             continue
         if when > now:

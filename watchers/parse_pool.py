@@ -29,6 +29,8 @@ from allywatch.watchers.dedup import Fingerprint, fingerprint
 from allywatch.watchers.parse import parse_feed
 
 Parsed = list[tuple[Article, Fingerprint | None]]
+# parse_document's arguments: body, headers, source name, location, now, aggregator.
+_Args = tuple[bytes, dict[str, str], str, str, datetime, bool]
 
 DEFAULT_THRESHOLD = 1_000_000  # bytes: about a quarter of a second of parsing
 MAX_DEFAULT_WORKERS = 4
@@ -81,7 +83,7 @@ class ParsePool:
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.submitted = 0  # bytes
         self._executor: ProcessPoolExecutor | None = None
-        self._waiting: deque[tuple[Future[Parsed], tuple]] = deque()
+        self._waiting: deque[tuple[Future[Parsed], _Args]] = deque()
         self._in_flight = 0
         self._lock = threading.RLock()  # a done callback may run inside _dispatch
 
@@ -109,7 +111,7 @@ class ParsePool:
         `parse_feed` raises; BrokenProcessPool if a worker died), once parsed."""
         self.submitted += len(body)
         future: Future[Parsed] = Future()
-        args = (body, dict(headers), source_name, location, now, aggregator)
+        args: _Args = (body, dict(headers), source_name, location, now, aggregator)
         if self._executor is None and self.workers and self.submitted > self.threshold:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["allywatch.watchers.parse_pool"])
@@ -176,7 +178,7 @@ def _leave_signals_to_the_cycle() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _parse_into(future: Future[Parsed], args: tuple) -> None:
+def _parse_into(future: Future[Parsed], args: _Args) -> None:
     try:
         future.set_result(parse_document(*args))
     except Exception as exc:  # noqa: BLE001 - handed to the caller like a worker's

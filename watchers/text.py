@@ -11,6 +11,8 @@ import html
 import re
 from html.parser import HTMLParser
 
+from allywatch.language.bounded import Pattern
+
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "iframe", "object", "svg"})
 _BLOCK_TAGS = frozenset(
     {
@@ -87,7 +89,7 @@ _SENT_END = re.compile(r"""(?<=[.!?…])["'”’»)\]]*\s+(?=["'“‘«(\[]?(?
 _INITIAL = re.compile(r"(?<!\w)(?P<letter>[^\W\d_])\.$")
 
 
-def sentence_spans(text: str, abbreviation: re.Pattern[str]) -> list[tuple[int, int]]:
+def sentence_spans(text: str, abbreviation: Pattern) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of `text`; a newline always ends one.
 
     `abbreviation` finds a known abbreviation with its full stop at the end of a
