@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from allywatch.language.records import Polarity
 from allywatch.store.types import UTCDateTime
 
 
@@ -77,7 +78,7 @@ class ObservationRow(Base):
     signal: Mapped[str] = mapped_column(String(100))
     entity: Mapped[str] = mapped_column(String(100), default="")
     state: Mapped[str] = mapped_column(String(100))
-    polarity: Mapped[str] = mapped_column(String(10))
+    polarity: Mapped[Polarity] = mapped_column(String(10))  # "for" or "against"
     hedged: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence: Mapped[list[Any]]
     published_at: Mapped[datetime]

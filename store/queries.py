@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy import Table, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from allywatch.language.records import Article, MatchedTerm, Observation, Polarity
@@ -206,7 +206,9 @@ def add_articles(
     # Core statements on the session's connection: the ORM's bulk path adds nothing here
     # but cost (these rows are never loaded as objects in this session).
     connection = session.connection()
-    articles, observations_table = ArticleRow.__table__, ObservationRow.__table__
+    # A declarative class's __table__ is a Table; SQLAlchemy types it as any FromClause.
+    articles = cast(Table, ArticleRow.__table__)
+    observations_table = cast(Table, ObservationRow.__table__)
     columns = [
         {
             "uid": article.uid,
@@ -222,7 +224,7 @@ def add_articles(
         }
         for article, story, _ in batch
     ]
-    ids = (
+    ids: Sequence[int] = (
         connection.execute(
             insert(articles).returning(articles.c.id, sort_by_parameter_order=True), columns
         )
@@ -381,7 +383,9 @@ def start_run(session: Session, now: datetime) -> Run:
     return run
 
 
-def finish_run(session: Session, run_id: int, now: datetime, status: str, summary: dict) -> None:
+def finish_run(
+    session: Session, run_id: int, now: datetime, status: str, summary: dict[str, Any]
+) -> None:
     run = session.get(Run, run_id)
     if run is not None:
         run.finished_at, run.status, run.summary = now, status, summary
@@ -463,7 +467,7 @@ def stored_observations(
         .where(ObservationRow.signal == signal)
         .order_by(ObservationRow.published_at, ObservationRow.id)
     )
-    return [_observation(*columns, None, tier) for *columns, tier in rows]
+    return [_observation(*row[:10], tier=row[10]) for row in rows]  # 10: _OBSERVATION_COLUMNS
 
 
 def latest_evidence(session: Session, signal: str, entity: str) -> Observation | None:

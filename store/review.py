@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -81,7 +81,7 @@ _COLUMNS = (
 )
 
 
-def _reviewed(row: Iterable) -> Reviewed:
+def _reviewed(row: Iterable[Any]) -> Reviewed:
     id_, signal, entity, words, published, outlet, title, summary, link, verdict = row
     terms = tuple(MatchedTerm.from_json(term) for term in words or ())
     return Reviewed(

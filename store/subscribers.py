@@ -190,15 +190,15 @@ def sync_operators(session: Session, prefix: str, addresses: Sequence[str], now:
             subscriber.active = False
             subscriber.unsubscribed_at = now
     for address in addresses:
-        subscriber = existing.get(address)
-        if subscriber is None:
+        known = existing.get(address)
+        if known is None:
             add_subscriber(
                 session, email=address, signals=None, cadence="immediate", created_at=now
             )
-        elif not subscriber.active:
-            subscriber.active = True
-            subscriber.unsubscribed_at = None
-            subscriber.created_at = now
+        elif not known.active:
+            known.active = True
+            known.unsubscribed_at = None
+            known.created_at = now
     session.flush()
 
 

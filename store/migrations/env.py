@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from allywatch.store.models import Base
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
