@@ -52,10 +52,13 @@ def alerts_feed(
     for alert in sorted(alerts, key=lambda a: (a.created_at, a.id), reverse=True):
         feed.append(_entry(alert, signals, page_of or {}))
     ET.indent(feed)
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
-def _entry(alert: Alert, signals: Mapping[str, SignalText], page_of: Mapping[str, str]):
+def _entry(
+    alert: Alert, signals: Mapping[str, SignalText], page_of: Mapping[str, str]
+) -> ET.Element:
     entry = ET.Element(f"{{{ATOM}}}entry")
     signal = signals.get(alert.signal or "")
     _text(entry, "id", entry_id(alert))

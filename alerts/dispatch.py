@@ -161,7 +161,8 @@ class NoSecret(MailError):
 
 def retry_delay(failures: int) -> timedelta:
     """How long to wait after the n-th consecutive failure: 5 min, 10, 20, ... up to 6 h."""
-    return min(FIRST_RETRY * 2 ** max(0, min(failures - 1, 16)), LONGEST_RETRY)
+    factor: int = 2 ** max(0, min(failures - 1, 16))
+    return min(FIRST_RETRY * factor, LONGEST_RETRY)
 
 
 def _candidates(

@@ -23,6 +23,7 @@ import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Engine
@@ -67,7 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
     clock: Callable[[], datetime]
     server_version = "allywatch-unsubscribe"
     sys_version = ""
-    timeout = IDLE_TIMEOUT  # socket timeout: a silent client cannot hold its thread for ever
+    # The socket timeout: a silent client cannot hold its thread for ever.
+    timeout: ClassVar[float | None] = IDLE_TIMEOUT
 
     def handle(self) -> None:
         with contextlib.suppress(ConnectionError, TimeoutError):  # hung up or went silent
