@@ -54,7 +54,8 @@ class _Group(click.Group):
         if name not in COMMANDS:
             return None
         module = importlib.import_module(f"allywatch.commands.{COMMANDS[name][0]}")
-        return next(c for c in module.COMMANDS if c.name == name)
+        commands: list[click.Command] = module.COMMANDS
+        return next(c for c in commands if c.name == name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from COMMANDS, without importing a single command module."""

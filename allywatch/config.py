@@ -121,6 +121,12 @@ class Config(_Strict):
         return {tier: weights.get(tier, DEFAULT_TIER_WEIGHTS[tier]) for tier in TIERS}
 
     @property
+    def weights_by_name(self) -> dict[str, int]:
+        """`tier_weights` keyed by plain names, as the rules engine takes them (it reads
+        an observation's tier as a string)."""
+        return {tier: weight for tier, weight in self.tier_weights.items()}
+
+    @property
     def source_tiers(self) -> dict[str, Tier]:
         """Each source's tier, by its name (as articles name their source)."""
         return {source.name: source.tier for source in self.sources}

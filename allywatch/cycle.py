@@ -155,9 +155,9 @@ def run_cycle(
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
         baseline = None if config.alert_on_first_run else queries.first_run_started(session)
         report.unannounced.update(
-            unannounced_reason(alert, baseline, config.announce_within)
+            why
             for alert in report.alerts
-            if not alert.announced
+            if (why := unannounced_reason(alert, baseline, config.announce_within)) is not None
         )
         queries.finish_run(
             session, run_id, now, "partial" if report.failed else "ok", report.summary()
@@ -330,7 +330,7 @@ def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Aler
         now,
         announce=not first or config.alert_on_first_run,
         announce_within=None if first else config.announce_within,
-        weights=config.tier_weights,
+        weights=config.weights_by_name,
         tiers=config.source_tiers,
     )
 

@@ -115,6 +115,7 @@ class RunLock:
         """None when the lease is ours now, else who is in the way: the lease's holder, or a
         program that held the database's lock for all of `busy_timeout` seconds."""
         now = datetime.now(UTC)
+        lease: Lease | None
         try:
             with writing(self.engine, busy_timeout=busy_timeout) as session:
                 lease = locks.acquire(

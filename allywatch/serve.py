@@ -72,7 +72,7 @@ class OneLineFormatter(logging.Formatter):
     that is prose, not `event=...` (Alembic's migration lines, say), becomes
     `event=log logger=NAME message="..."`, so every line parses as key=value."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from allywatch.alerts.report import build_site, write_site
 from allywatch.digests import signal_texts
@@ -23,7 +24,7 @@ def write_report(workspace: Workspace, out: Path, now: datetime) -> Path:
     """Write the report into `out`; the path of its index page."""
     by_id = {s.id: s for s in workspace.signals}
 
-    def explained(signal: Signal, entity: str | None) -> dict:
+    def explained(signal: Signal, entity: str | None) -> dict[str, Any]:
         members_of = by_id.get(signal.aggregate.of) if signal.aggregate else None
         return as_json(explain(session, signal, entity, members_of))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from allywatch.config import Config, ConfigError, load_config
-from allywatch.errors import driver_reason
+from allywatch.config import Config, load_config
+from allywatch.errors import ConfigError, driver_reason
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
 from allywatch.resources import builtin_dir

@@ -84,7 +84,7 @@ def _database(config: Config, problems: list[str]) -> list[Subscriber]:
     url = make_url(config.database)
     shown = url.render_as_string(hide_password=True)
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if on_disk and not Path(url.database).exists():
+    if on_disk and url.database and not Path(url.database).exists():
         echo(f"database: {shown}: none yet, the first run would create it")
         return []
     try:

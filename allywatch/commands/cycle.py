@@ -33,12 +33,14 @@ _NAME_NOT_RESOLVED = (
 )
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only from click 8.5
     """A duration as config files spell it: 90s, 5m, 1h; a bare number is seconds."""
 
     name = "duration"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
         if isinstance(value, timedelta):
             return value
         text = str(value).strip()

@@ -15,12 +15,14 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
 import click
 import yaml
 
-from allywatch.config import ConfigError, find_config, load_config
+from allywatch.config import find_config, load_config
+from allywatch.errors import ConfigError
 from allywatch.output import Zone, echo_records, echo_table, format_option, iso, tz_option
 from allywatch.store import queries
 from allywatch.store.engine import reading
@@ -42,6 +44,21 @@ FEED_FIELDS = (
 )
 
 
+class _FeedRecord(TypedDict):
+    """A source and its health, as `feeds` prints it (FEED_FIELDS)."""
+
+    name: str
+    location: str | None
+    healthy: bool
+    last_success_at: str | None
+    last_error_at: str | None
+    error_kind: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: str | None
+    articles: int
+
+
 @click.group(invoke_without_command=True)
 @format_option()
 @tz_option
@@ -53,7 +70,7 @@ def feeds(ctx: click.Context, fmt: str, zone: Zone) -> None:
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         stored = {s.name: s for s in queries.list_sources(session)}
-    data = []
+    data: list[_FeedRecord] = []
     for configured in workspace.config.sources:
         s = stored.get(configured.name)
         data.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypedDict
 
 import click
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from allywatch.commands.entities import entity_named
 from allywatch.digests import signal_texts
 from allywatch.health import subscriber_problems
 from allywatch.language.durations import parse_duration
+from allywatch.language.records import Observation
 from allywatch.output import (
     Zone,
     echo,
@@ -88,7 +90,7 @@ def status(
     with reading(workspace.engine) as session:
         stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
         moved = queries.changed_since(session, since) if since is not None else None
-        rows = []
+        rows: list[_StatusRecord] = []
         for signal in workspace.signals:
             if wanted and signal.id not in wanted:
                 continue
@@ -182,7 +184,29 @@ def _digest_health(active: list[Subscriber], zone: Zone) -> list[str]:
     return lines
 
 
-def _evidence_json(latest) -> dict | None:
+class _Evidence(TypedDict):
+    """The newest evidence of a state, as `status` gives it."""
+
+    state: str
+    polarity: str
+    published: str | None  # always set: a stored observation has its time
+    outlet: str
+    title: str
+    link: str
+
+
+class _StatusRecord(TypedDict):
+    """A signal's (or an entity's) row of `status` (STATUS_FIELDS)."""
+
+    signal: str
+    entity: str | None
+    state: str
+    since: str | None
+    occurrence: dict[str, Any] | None  # Occurrence.to_json
+    last_evidence: _Evidence | None
+
+
+def _evidence_json(latest: Observation | None) -> _Evidence | None:
     if latest is None:
         return None
     return {
@@ -195,14 +219,15 @@ def _evidence_json(latest) -> dict | None:
     }
 
 
-def _occurrence_title(occurrence: dict | None) -> str:
+def _occurrence_title(occurrence: dict[str, Any] | None) -> str:
     return Occurrence.from_json(occurrence).title if occurrence else "-"
 
 
-def _evidence_line(evidence: dict | None) -> str:
+def _evidence_line(evidence: _Evidence | None) -> str:
     if evidence is None:
         return "-"
-    return f"{evidence['published'][:10]} {evidence['outlet']}: {evidence['title']}"
+    day = (evidence["published"] or "")[:10]
+    return f"{day} {evidence['outlet']}: {evidence['title']}"
 
 
 @click.command()
@@ -353,6 +378,7 @@ def ack(ctx: click.Context, alert_id: int | None, every: bool) -> None:
             count = queries.ack_all_alerts(session, now)
             click.echo(f"acknowledged {plural(count, 'alert')}")
             return
+        assert alert_id is not None  # given without --all (checked above)
         alert = queries.ack_alert(session, alert_id, now)
         if alert is None:
             raise click.ClickException(f"no alert #{alert_id}")

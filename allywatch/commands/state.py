@@ -21,7 +21,8 @@ from allywatch.backtest import (
     read_expectations,
 )
 from allywatch.commands.entities import entity_named
-from allywatch.config import ConfigError, load_config
+from allywatch.config import load_config
+from allywatch.errors import ConfigError
 from allywatch.explain import as_json as explanation_json
 from allywatch.explain import explain, render
 from allywatch.language.durations import format_duration, parse_duration
@@ -50,7 +51,7 @@ def explain_command(ctx: click.Context, signal_id: str, entity: str | None, as_j
     signal = workspace.signal(signal_id)
     chosen = entity_named(signal, entity)
     members_of = workspace.signal(signal.aggregate.of) if signal.aggregate else None
-    entities = [chosen] if chosen else list(signal.entities) or [None]
+    entities: list[str | None] = [chosen] if chosen else list(signal.entities) or [None]
     with reading(workspace.engine) as session:
         found = [explain(session, signal, name, members_of) for name in entities]
     if as_json:
@@ -206,12 +207,12 @@ def backtest_command(
         expected = read_expectations(expect_path, signals) if expect_path else None
     except BacktestError as exc:
         raise ConfigError(str(exc)) from None
-    weighing = {"tiers": config.source_tiers, "weights": config.tier_weights}
+    tiers, weights = config.source_tiers, config.weights_by_name
     if sys.stderr.isatty():
         with click.progressbar(length=len(articles), label="replaying", file=sys.stderr) as bar:
-            changes = backtest(signals, articles, end, bar.update, **weighing)
+            changes = backtest(signals, articles, end, bar.update, tiers=tiers, weights=weights)
     else:
-        changes = backtest(signals, articles, end, **weighing)
+        changes = backtest(signals, articles, end, tiers=tiers, weights=weights)
     comparison = compare(changes, expected, window) if expected is not None else None
     if as_json:
         transitions = [change_json(c) for c in changes]

@@ -393,7 +393,8 @@ def unsubscribe_server(ctx: click.Context, host: str, port: int) -> None:
     workspace = Workspace.open(ctx.obj["config_path"])
     server = make_server(host, port, workspace.engine, _secret(workspace))
     bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving unsubscribe links on http://{bound_host}:{bound_port}/unsubscribe")
+    # !s: the host is a str (bound from one); the stubs allow bytes too.
+    click.echo(f"serving unsubscribe links on http://{bound_host!s}:{bound_port}/unsubscribe")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
