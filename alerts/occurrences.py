@@ -87,7 +87,7 @@ class Series:
         """`reports` in chronological order."""
         self.event = event
         self._reports = reports
-        self._times = [item.published for item in reports]
+        self._times = [item.when for item in reports]
         # Index into the reports where each occurrence starts.
         self._firsts = [
             index
@@ -175,10 +175,10 @@ def _leading_places(
                 leader = term
         name = shown[leader] if leader is not None else None
         if not names or names[-1] != name:
-            if times and times[-1] == item.published:
+            if times and times[-1] == item.when:
                 names[-1] = name
             else:
-                times.append(item.published)
+                times.append(item.when)
                 names.append(name)
     return times, names
 
@@ -252,14 +252,14 @@ class Calendar:
         events = {
             spec.name: spec.event
             for spec in (*signal.states, signal.status_quo)
-            if spec is not None and spec.event in signal.events
+            if spec is not None and spec.event is not None and spec.event in signal.events
         }
         if not events:
             return EMPTY
         reports: dict[str, list[Observation]] = {name: [] for name in set(events.values())}
         for item in evidence:
             event = events.get(item.state)
-            if event is not None and item.published <= now:
+            if event is not None and item.when <= now:
                 reports[event].append(item)
         series = {
             name: Series(signal.events[name], sorted(items, key=chronological))

@@ -100,6 +100,14 @@ class Observation(NamedTuple):
             title=article.title,
         )
 
+    @property
+    def when(self) -> datetime:
+        """`published`, of an observation placed in its article (the rules engine, the
+        store and what they report on are given no other); ValueError on one that is not."""
+        if self.published is None:
+            raise ValueError(f"an observation of {self.signal} not placed in an article")
+        return self.published
+
     def words(self) -> tuple[str, ...]:
         """The matched texts, each once, in the order they stood."""
         return tuple(dict.fromkeys(term.text for term in self.evidence if term.text))
