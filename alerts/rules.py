@@ -73,6 +73,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 from types import MappingProxyType
+from typing import Any
 
 from allywatch.alerts.occurrences import EMPTY, Calendar, Occurrence, Series, chronological
 from allywatch.language.model import Corroboration, Signal, StateDef
@@ -216,9 +217,9 @@ class Tally:
             return
         start = moment - self.within
         items = self.items
-        while items and items[0].published <= start:
+        while items and items[0].when <= start:
             item = items.popleft()
-            counted: list[tuple[Counter, object]] = [
+            counted: list[tuple[Counter[Any], object]] = [
                 (self._outlets[item.polarity], item.outlet),
                 (self._stories[item.polarity], item.story),
             ]
@@ -436,7 +437,7 @@ def replay(
     _check_weights(weights)
     names = {signal.initial, *(s.name for s in signal.states)}
     relevant = sorted(
-        (e for e in evidence if e.published <= now and e.state in names), key=chronological
+        (e for e in evidence if e.when <= now and e.state in names), key=chronological
     )
     if calendar is None:
         calendar = Calendar.of(signal, relevant, now)
@@ -460,7 +461,7 @@ class _Replay:
             _State(
                 spec,
                 rank,
-                (self.chains[spec.name][1:] or [None])[0],
+                next(iter(self.chains[spec.name][1:]), None),
                 weights,
                 calendar.tied.get(spec.name),
             )
