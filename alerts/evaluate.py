@@ -208,7 +208,7 @@ def evidence_json(items: Sequence[Observation]) -> list[dict[str, object]]:
             "link": e.link,
             "title": e.title,
             "outlet": e.outlet,
-            "published": e.published.isoformat(),
+            "published": e.when.isoformat(),
             "state": e.state,
             "polarity": e.polarity,
             "hedged": e.hedged,
