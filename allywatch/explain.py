@@ -302,7 +302,7 @@ def as_json(explanation: Explanation) -> dict[str, Any]:
     def article(view: StateView, obs: Observation) -> dict[str, Any]:
         return {
             "outlet": obs.outlet,
-            "published": obs.published.isoformat(),
+            "published": obs.when.isoformat(),
             "title": obs.title,
             "link": obs.link,
             "words": list(obs.words()),
