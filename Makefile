@@ -38,6 +38,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 test-quick: $(VENV)/.installed-test
@@ -49,9 +50,11 @@ test-pg: $(VENV)/.installed-test
 	url="$${ALLYWATCH_TEST_DATABASE_URL:-$$(bash .ci/start-postgres)}" && \
 	ALLYWATCH_TEST_DATABASE_URL="$$url" $(BIN)/pytest -q
 
-# Style, and the direction of imports between the packages (tests/test_layers.py).
+# Style, types (mypy: pyproject.toml's [tool.mypy]), and the direction of imports
+# between the packages (tests/test_layers.py).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -q tests/test_layers.py
 
 # Timing benchmarks; one that needs the evaluation data outside the repository
