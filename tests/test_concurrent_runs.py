@@ -66,7 +66,9 @@ def test_four_runs_started_together_take_turns(
     config = world.config(tmp_path / "together", database=database_url)
     for moment in moments(world):
         world.clock = moment
-        runs = [start_allywatch(config, "run", "--clock", moment_arg(moment)) for _ in range(RUNNERS)]
+        runs = [
+            start_allywatch(config, "run", "--clock", moment_arg(moment)) for _ in range(RUNNERS)
+        ]
         for run in runs:
             out, err = run.communicate(timeout=180)
             assert run.returncode == 0, err
