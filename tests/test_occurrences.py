@@ -564,3 +564,21 @@ def test_explain_shows_a_critical_state_one_outlet_reports_as_unconfirmed(config
     assert withdrawn["unconfirmed"] == {"outlets": 1, "needs": 2}
     code, output = cli(config, "alerts", "--json")
     assert json.loads(output) == []
+
+
+def test_history_names_the_occurrence_each_change_belongs_to(config: Path):
+    record(
+        config,
+        [
+            news("2024-11-28T09:00", "Armenia", "absent", "Armenia skips summit in Astana"),
+            news("2025-11-27T09:00", "Armenia", "absent", "Pashinyan skips summit in Bishkek"),
+        ],
+        datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    code, output = cli(config, "history", "summit", "Armenia", "--json")
+    assert code == 0, output
+    changes = [(t["to"], (t["occurrence"] or {}).get("place")) for t in json.loads(output)]
+    # Newest first: absent from Bishkek, back after Astana lapsed, absent from Astana.
+    assert changes == [("absent", "Bishkek"), ("attending", None), ("absent", "Astana")]
+    code, output = cli(config, "history", "summit", "Armenia", "--tz", "UTC")
+    assert "attending -> absent — CSTO summit in Bishkek, 2025-11-27" in output.splitlines()[0]

@@ -44,7 +44,7 @@ FAILING_LISTED = 5
 
 # The columns of --format csv (json and ndjson hold the same keys).
 STATUS_FIELDS = ("signal", "entity", "state", "since", "occurrence", "last_evidence")
-HISTORY_FIELDS = ("signal", "entity", "from", "to", "at", "reason", "evidence")
+HISTORY_FIELDS = ("signal", "entity", "from", "to", "at", "reason", "occurrence", "evidence")
 ALERT_FIELDS = (
     "id",
     "kind",
@@ -251,6 +251,7 @@ def history(ctx: click.Context, signal: str, entity: str | None, fmt: str, zone:
             "to": t.to_state,
             "at": iso(t.at),
             "reason": t.reason,
+            "occurrence": t.occurrence,
             "evidence": t.evidence,
         }
         for t in transitions
@@ -264,7 +265,8 @@ def history(ctx: click.Context, signal: str, entity: str | None, fmt: str, zone:
     for t in transitions:
         subject = f" {t.entity}" if t.entity else ""
         why = "" if t.reason in ("evidence", "count") else f" ({t.reason})"
-        echo(f"{zone.when(t.at)} {zone.name}{subject}: {t.from_state} -> {t.to_state}{why}")
+        event = f" — {_occurrence_title(t.occurrence)}" if t.occurrence else ""
+        echo(f"{zone.when(t.at)} {zone.name}{subject}: {t.from_state} -> {t.to_state}{why}{event}")
         for item in t.evidence:
             against = " [against]" if item.get("polarity") == "against" else ""
             echo(
