@@ -76,6 +76,23 @@ class _Errors:
         self.items.append(f"{path}:{line}: {message}")
 
 
+class _Entry:
+    """The problems of one entry of a signal file (an event, a state): each reported on
+    its line, prefixed with what the entry is; `ok` turns false with the first."""
+
+    def __init__(self, errors: _Errors, path: Path, raw: LMap, where: str) -> None:
+        self.errors, self.path, self.raw, self.where = errors, path, raw, where
+        self.ok = True
+
+    def at(self, line: int, message: str) -> None:
+        self.ok = False
+        self.errors.add(self.path, line, f"{self.where}: {message}")
+
+    def bad(self, key: str, message: str) -> None:
+        """A problem with the entry's key `key`, reported on that key's line."""
+        self.at(self.raw.line_of(key), message)
+
+
 # --------------------------------------------------------------------------- vocabulary
 
 
@@ -586,39 +603,31 @@ class _SignalReader:
         if not isinstance(raw, LMap):
             self.err(line, f"event {name!r}: expected a mapping such as {{gap: 45d, lapses: 200d}}")
             return None
-        ok = True
-
-        def bad(key: str, message: str) -> None:
-            nonlocal ok
-            ok = False
-            self.err(raw.line_of(key), f"event {name!r}: {message}")
-
+        entry = _Entry(self.errors, self.path, raw, f"event {name!r}")
         for key in raw:
             if key not in _EVENT_KEYS:
-                bad(key, f"unknown key {key!r}: expected one of {', '.join(_EVENT_KEYS)}")
+                entry.bad(key, f"unknown key {key!r}: expected one of {', '.join(_EVENT_KEYS)}")
         if "gap" not in raw:
-            ok = False
-            self.err(
+            entry.at(
                 line,
-                f"event {name!r}: missing `gap` (how far apart two reports belong to"
-                " different occurrences)",
+                "missing `gap` (how far apart two reports belong to different occurrences)",
             )
         values: dict[str, Any] = {}
-        _thresholds(raw, (), ("gap", "lapses"), values, bad)
+        _thresholds(raw, (), ("gap", "lapses"), values, entry.bad)
         for key, value in values.items():
             if value <= timedelta(0):
-                bad(key, f"`{key}` must be longer than nothing, got {raw[key]!r}")
+                entry.bad(key, f"`{key}` must be longer than nothing, got {raw[key]!r}")
         label = raw.get("label", name)
         if not isinstance(label, str) or not label.strip() or "\n" in label:
-            bad("label", "`label` must be a name on one line, such as CSTO summit")
+            entry.bad("label", "`label` must be a name on one line, such as CSTO summit")
         if "places" in raw:
             what = f"event {name!r}: `places`"
             places = _raw_list(raw["places"], self.path, raw.line_of("places"), self.errors, what)
             compiled = places and compiler.written_in_place(f"{name} places", places)
             if compiled is None:
-                ok = False
+                entry.ok = False
             values["places"] = compiled
-        if not ok:
+        if not entry.ok:
             return None
         return Event(name=name, label=label.strip(), **values)
 
@@ -675,33 +684,24 @@ class _SignalReader:
         if not isinstance(raw, LMap):
             self.err(line, f'{where}: expected a mapping such as {{when: "a and b"}}')
             return None
-        ok = True
-
-        def bad(key: str, message: str) -> None:
-            nonlocal ok
-            ok = False
-            self.err(raw.line_of(key), f"{where}: {message}")
-
+        entry = _Entry(self.errors, self.path, raw, where)
         for key in raw:
             if key not in _STATUS_QUO_KEYS:
-                bad(
+                entry.bad(
                     key,
                     f"{key!r} cannot be set here: the initial state's entry gives only"
                     " `when` (evidence for the status quo) and `event`",
                 )
-        event = self._event_ref(raw, bad)
+        event = self._event_ref(raw, entry.bad)
         if "when" not in raw:
-            ok = False
-            self.err(
-                line, f"{where}: missing `when` (the condition for evidence of the status quo)"
-            )
+            entry.at(line, "missing `when` (the condition for evidence of the status quo)")
         else:
             node = self._condition(name, raw, entities, compiler)
             if node is None:
-                ok = False
+                entry.ok = False
             else:
                 conditions[name] = node
-        return StateDef(name=name, when=raw.get("when"), event=event) if ok else None
+        return StateDef(name=name, when=raw.get("when"), event=event) if entry.ok else None
 
     def _event_ref(self, raw: LMap, bad: Callable[[str, str], None]) -> str | None:
         """A state's `event`: the name of one of the signal's `events`."""
@@ -729,74 +729,69 @@ class _SignalReader:
         compiler: _Compiler,
         conditions: dict[str, Node],
     ) -> StateDef | None:
-        ok = True
-
-        def bad_at(line: int, message: str) -> None:
-            nonlocal ok
-            ok = False
-            self.err(line, f"state {name!r}: {message}")
-
-        def bad(key: str, message: str) -> None:
-            bad_at(raw.line_of(key), message)
-
+        entry = _Entry(self.errors, self.path, raw, f"state {name!r}")
         for key in raw:
             if key not in _STATE_KEYS:
-                bad(key, f"unknown key {key!r}: expected one of {', '.join(sorted(_STATE_KEYS))}")
+                entry.bad(
+                    key, f"unknown key {key!r}: expected one of {', '.join(sorted(_STATE_KEYS))}"
+                )
         values: dict[str, Any] = {}
         _thresholds(raw, ("min_sources", "min_stories", "min_count"), ("within", "hold", "expires"),
-                    values, bad)  # fmt: skip
+                    values, entry.bad)  # fmt: skip
         for key in ("hedged", "future"):
             if key in raw:
                 if not isinstance(raw[key], bool):
-                    bad(key, f"`{key}` must be true or false, got {raw[key]!r}")
+                    entry.bad(key, f"`{key}` must be true or false, got {raw[key]!r}")
                 else:
                     values[key] = raw[key]
         if "severity" in raw:
             if raw["severity"] not in SEVERITIES:
-                bad("severity", f"`severity` must be one of {', '.join(SEVERITIES)}")
+                entry.bad("severity", f"`severity` must be one of {', '.join(SEVERITIES)}")
             else:
                 values["severity"] = raw["severity"]
         critical = values.get("severity") == "critical"
         if critical and not aggregate and "min_sources" not in raw and "corroboration" not in raw:
             values["min_sources"] = CRITICAL_MIN_SOURCES
-        event = self._event_ref(raw, bad)
+        event = self._event_ref(raw, entry.bad)
         if event is not None:
             values["event"] = event
         index = order.index(name)
         weaker = raw.get("weaker", order[index - 1])
         if "weaker" in raw and (weaker not in order or weaker == name):
-            bad("weaker", f"`weaker` must name another state of this signal, got {weaker!r}")
+            entry.bad("weaker", f"`weaker` must name another state of this signal, got {weaker!r}")
         if "corroboration" in raw:
             if aggregate:
-                bad("corroboration", "an aggregate signal's states have no `corroboration`")
+                entry.bad("corroboration", "an aggregate signal's states have no `corroboration`")
             elif weaker == order[0]:
-                bad(
+                entry.bad(
                     "corroboration",
                     f"`corroboration` counts reports of the `weaker` state, here the initial"
                     f" state {weaker!r}: set `weaker` to another state",
                 )
             else:
                 values["corroboration"] = _corroboration(
-                    raw["corroboration"], raw.line_of("corroboration"), bad_at
+                    raw["corroboration"], raw.line_of("corroboration"), entry.at
                 )
         when = raw.get("when")
         if aggregate:
             if "when" in raw:
-                bad("when", "an aggregate signal's states have no `when`; they count entities")
+                entry.bad(
+                    "when", "an aggregate signal's states have no `when`; they count entities"
+                )
             if "min_count" not in raw:
-                bad(name, "an aggregate signal's state needs `min_count`")
+                entry.bad(name, "an aggregate signal's state needs `min_count`")
         else:
             if "min_count" in raw:
-                bad("min_count", "`min_count` is for aggregate signals only")
+                entry.bad("min_count", "`min_count` is for aggregate signals only")
             if "when" not in raw:
-                bad(name, "missing `when` (the condition for this state)")
+                entry.bad(name, "missing `when` (the condition for this state)")
             else:
                 node = self._condition(name, raw, entities, compiler)
                 if node is None:
-                    ok = False
+                    entry.ok = False
                 else:
                     conditions[name] = node
-        if not ok:
+        if not entry.ok:
             return None
         return StateDef(name=name, when=when, weaker=weaker, **values)
 
