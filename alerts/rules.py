@@ -255,18 +255,8 @@ class Tally:
         """The reports to cite for (or against) the state, as `cite` picks them; without
         sorting, as reports are taken in time order: a state that comes and goes many
         times over a long history must not sort all of it each time."""
-        out: list[Observation] = []
-        seen: set[str] = set()
-        for item in reversed(self.items):
-            if item.polarity != polarity:
-                continue
-            key = _cited_as(item)
-            if key not in seen:
-                seen.add(key)
-                out.append(item)
-                if len(out) == MAX_CITED:
-                    break
-        return out[::-1]
+        newest_first = (item for item in reversed(self.items) if item.polarity == polarity)
+        return _newest_cited(newest_first)[::-1]
 
 
 def enters(spec: StateDef | Corroboration, tally: Tally) -> bool:
@@ -404,16 +394,22 @@ class _State:
 def cite(items: Iterable[Observation]) -> tuple[Observation, ...]:
     """The articles to cite: the newest MAX_CITED, each link once (its newest report),
     oldest first."""
+    return tuple(_newest_cited(sorted(items, key=chronological, reverse=True))[::-1])
+
+
+def _newest_cited(newest_first: Iterable[Observation]) -> list[Observation]:
+    """The first MAX_CITED reports of `newest_first` with links (or stories) not seen
+    before, newest first."""
     out: list[Observation] = []
     seen: set[str] = set()
-    for item in sorted(items, key=chronological, reverse=True):
+    for item in newest_first:
         key = _cited_as(item)
         if key not in seen:
             seen.add(key)
             out.append(item)
             if len(out) == MAX_CITED:
                 break
-    return tuple(out[::-1])
+    return out
 
 
 def _cited_as(item: Observation) -> str:
