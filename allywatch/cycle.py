@@ -145,11 +145,12 @@ def run_cycle(
             claims.release_all(session, worker)
     with writing(engine) as session:
         claims.exclusive(session, claims.EVALUATION)
-        # A worker that polled nothing leaves the evaluation to those still storing this
-        # cycle's batches: evaluated now, it would see a half-stored cycle and record
-        # changes the whole cycle does not bear out. A worker that stored something
-        # always evaluates, so evaluation is never put off for long.
-        if report.polled or not claims.busy_workers(session, worker, now):
+        # Evaluation is left to the last worker still storing this cycle's batches:
+        # evaluated earlier, a half-stored cycle would record changes (and their times)
+        # that the whole cycle does not bear out. Each worker looks after releasing its
+        # own claims, so the last to finish always sees no one busy and evaluates; a
+        # worker that died holds evaluation back only until its claims run out.
+        if not claims.busy_workers(session, worker, now):
             report.alerts = evaluate(session, workspace, now)
         configured = queries.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
