@@ -23,8 +23,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from allywatch.store.models import Alert
 
 SUBJECT_LIMIT = 160
@@ -73,6 +71,8 @@ class Composer:
     """Renders digests from one template folder."""
 
     def __init__(self, template_dir: Path, signals: Mapping[str, SignalText], sender: str):
+        import jinja2  # only where digests are rendered: `status` and `alerts` never load it
+
         self.signals = signals
         self.sender = sender
         self.env = jinja2.Environment(

@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import jinja2
 from markupsafe import Markup
 
 from allywatch.alerts.digest import SignalText, alert_changes, one_line
@@ -148,6 +147,8 @@ class ChatComposer:
     """Renders chat messages from the templates/chat/ templates."""
 
     def __init__(self, template_dir: Path, signals: Mapping[str, SignalText]):
+        import jinja2  # only where messages are rendered: `status` and `alerts` never load it
+
         self.signals = signals
         self.envs = {
             markdown: jinja2.Environment(

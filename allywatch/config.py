@@ -31,6 +31,8 @@ from allywatch.watchers.fetch import FetchSettings
 from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"
+# Signs unsubscribe links; when set, it is used instead of the config's `secret:`.
+SECRET_ENV = "ALLYWATCH_SECRET"
 DEFAULT_CONFIG_NAME = "allywatch.yaml"
 # What a config's `signals:` list calls the built-in pack (signals: [builtin, my-signals]).
 BUILTIN_SIGNALS = "builtin"
@@ -134,6 +136,11 @@ class Config(_Strict):
     @property
     def signal_paths(self) -> list[Path]:
         return list(self.signals)
+
+
+def unsubscribe_secret(config: Config) -> str | None:
+    """The secret that signs unsubscribe links: $ALLYWATCH_SECRET, else the config's."""
+    return os.environ.get(SECRET_ENV) or config.secret or None
 
 
 def find_config(explicit: Path | None) -> Path:

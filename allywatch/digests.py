@@ -2,8 +2,7 @@
 the alerts package needs, and the mailer the config asks for.
 
 The SMTP login comes only from ALLYWATCH_SMTP_USER / ALLYWATCH_SMTP_PASSWORD,
-never from the config file; the unsubscribe secret from ALLYWATCH_SECRET, else
-the config's `secret:`.
+never from the config file; the unsubscribe secret as config.unsubscribe_secret says.
 """
 
 from __future__ import annotations
@@ -15,17 +14,12 @@ from datetime import datetime
 from allywatch.alerts.digest import SignalText
 from allywatch.alerts.dispatch import DigestReport, DigestSettings, send_due_digests
 from allywatch.alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
-from allywatch.config import Config
+from allywatch.config import Config, unsubscribe_secret
 from allywatch.resources import builtin_dir
 from allywatch.workspace import Workspace
 
-SECRET_ENV = "ALLYWATCH_SECRET"
 SMTP_USER_ENV = "ALLYWATCH_SMTP_USER"
 SMTP_PASSWORD_ENV = "ALLYWATCH_SMTP_PASSWORD"
-
-
-def unsubscribe_secret(config: Config) -> str | None:
-    return os.environ.get(SECRET_ENV) or config.secret or None
 
 
 def signal_texts(workspace: Workspace) -> dict[str, SignalText]:

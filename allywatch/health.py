@@ -12,8 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from allywatch.alerts.notify import is_apprise_url, is_operator, redact, target_url
-from allywatch.config import Config
-from allywatch.digests import SECRET_ENV, unsubscribe_secret
+from allywatch.config import SECRET_ENV, Config, unsubscribe_secret
 from allywatch.store.models import Source, Subscriber
 
 

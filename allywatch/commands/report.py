@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import click
-from sqlalchemy.orm import Session
 
-from allywatch.alerts.atom import alerts_feed
-from allywatch.alerts.evaluate import unannounced_reason
-from allywatch.alerts.occurrences import Occurrence
 from allywatch.commands.entities import entity_named
-from allywatch.digests import signal_texts
 from allywatch.health import subscriber_problems
 from allywatch.language.durations import parse_duration
 from allywatch.language.records import Observation
@@ -31,6 +26,9 @@ from allywatch.store import queries, subscribers
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source, Subscriber
 from allywatch.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 since_option = click.option(
     "--since",
@@ -220,6 +218,8 @@ def _evidence_json(latest: Observation | None) -> _Evidence | None:
 
 
 def _occurrence_title(occurrence: dict[str, Any] | None) -> str:
+    from allywatch.alerts.occurrences import Occurrence  # only where a state has one
+
     return Occurrence.from_json(occurrence).title if occurrence else "-"
 
 
@@ -306,6 +306,9 @@ def alerts_command(
         )
         why = _why_unannounced(session, workspace)
     if fmt == "atom":
+        from allywatch.alerts.atom import alerts_feed
+        from allywatch.digests import signal_texts
+
         announced = [a for a in alerts if a.announced]
         feed = alerts_feed(announced, signal_texts(workspace), datetime.now(UTC))
         click.echo(feed.decode("utf-8"), nl=False)
@@ -353,10 +356,19 @@ def alerts_command(
 
 
 def _why_unannounced(session: Session, workspace: Workspace) -> Callable[[Alert], str | None]:
-    """Why an alert was not announced (see alerts.evaluate.unannounced_reason); None if it was."""
+    """Why an alert was not announced (see alerts.evaluate.unannounced_reason); None if it was.
+
+    The rules engine is imported on the first alert asked about: with none to show,
+    `status` and `alerts` do not load it."""
     config = workspace.config
     baseline = None if config.alert_on_first_run else queries.first_run_started(session)
-    return lambda alert: unannounced_reason(alert, baseline, config.announce_within)
+
+    def why(alert: Alert) -> str | None:
+        from allywatch.alerts.evaluate import unannounced_reason
+
+        return unannounced_reason(alert, baseline, config.announce_within)
+
+    return why
 
 
 def _marked(alert: Alert, why: Callable[[Alert], str | None]) -> str:
