@@ -137,7 +137,9 @@ def run_cycle(
                 # A batch is stored once all of it is fetched, in one short stretch: workers
                 # side by side evaluate what is stored, and storing as each fetch ends would
                 # show them a half-stored cycle for as long as its slowest feed takes.
-                for source, result in zip(due, fetch(due, config.fetch), strict=True):
+                results = fetch(due, config.fetch)
+                pool.expect(sum(len(r.body or b"") for r in results if r.status == "ok"))
+                for source, result in zip(due, results, strict=True):
                     intake.add(source, result)
                 intake.finish()
     finally:

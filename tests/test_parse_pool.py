@@ -72,6 +72,24 @@ def test_leaving_the_pool_stops_its_workers_promptly() -> None:
     assert threading.active_count() == before
 
 
+def test_a_large_batch_goes_to_the_workers_from_its_first_document() -> None:
+    batch = documents()
+    size = sum(len(body) for _, body in batch)
+    with ParsePool(workers=1, threshold=size - 1) as pool:
+        pool.expect(size)
+        name, body = batch[0]
+        first = pool.submit(body, HEADERS, name, name, NOW)
+        assert pool.started
+        assert [a for a, _ in first.result(timeout=60)] == parse_feed(
+            body, HEADERS, name, name, NOW
+        )
+    with ParsePool(workers=1, threshold=size) as pool:  # the whole batch is not past it
+        pool.expect(size)
+        for name, body in batch:
+            assert pool.submit(body, HEADERS, name, name, NOW).done()
+        assert not pool.started
+
+
 def test_no_workers_means_parsing_inline_however_much_there_is() -> None:
     with ParsePool(workers=0, threshold=0) as pool:
         for name, body in documents():

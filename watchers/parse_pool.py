@@ -3,9 +3,17 @@
 feedparser is pure Python and most of a busy cycle's CPU time: with several
 cores, documents are parsed in worker processes while the cycle stores what is
 already parsed. The workers also take each article's story fingerprint (see
-dedup.py), the part of grouping that needs no other article. Starting workers
-costs a fraction of a second, so a cycle parses inline until the bytes it was
-given pass `threshold`; a quiet cycle never starts a process.
+dedup.py), the part of grouping that needs no other article.
+
+Workers pay for themselves only on a large cycle. Starting them costs a fraction
+of a second and each holds its own copy of the parser (a fork server and two
+workers added 85 MB to a cycle of 100 feeds x 50 items, 3.7 MB, and bought no
+wall time on a busy 2-core machine: bench_peers.py), while on 200 feeds x 100
+items (14.5 MB) they cut the cycle's wall time from 1.8x to 1.1x feedparser's
+alone (bench_cycle.py). So a cycle parses inline until the bytes it was given,
+or announced with `expect()` (a fetched batch), pass `threshold`, DEFAULT_THRESHOLD
+8 MB: about three seconds of parsing on one core, past which the workers save
+more wall time than they cost to start. A quiet cycle never starts a process.
 
 Workers come from a fork server (not a fork of the cycle, whose fetch thread
 may hold locks) that has imported the parser once; they end with the pool, or
@@ -32,7 +40,7 @@ Parsed = list[tuple[Article, Fingerprint | None]]
 # parse_document's arguments: body, headers, source name, location, now, aggregator.
 _Args = tuple[bytes, dict[str, str], str, str, datetime, bool]
 
-DEFAULT_THRESHOLD = 1_000_000  # bytes: about a quarter of a second of parsing
+DEFAULT_THRESHOLD = 8_000_000  # bytes: about three seconds of parsing on one core
 MAX_DEFAULT_WORKERS = 4
 
 
@@ -82,6 +90,7 @@ class ParsePool:
             raise ValueError(f"parse workers cannot be negative, got {self.workers}")
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self.submitted = 0  # bytes
+        self.expected = 0  # bytes submitted once the announced ones are
         self._executor: ProcessPoolExecutor | None = None
         self._waiting: deque[tuple[Future[Parsed], _Args]] = deque()
         self._in_flight = 0
@@ -98,6 +107,12 @@ class ParsePool:
         """Whether worker processes were started."""
         return self._executor is not None
 
+    def expect(self, size: int) -> None:
+        """Announce `size` bytes about to be submitted (a fetched batch): past the threshold,
+        the workers take the batch from its first document, instead of after `threshold`
+        bytes of it were parsed inline."""
+        self.expected = max(self.expected, self.submitted + size)
+
     def submit(
         self,
         body: bytes,
@@ -112,7 +127,11 @@ class ParsePool:
         self.submitted += len(body)
         future: Future[Parsed] = Future()
         args: _Args = (body, dict(headers), source_name, location, now, aggregator)
-        if self._executor is None and self.workers and self.submitted > self.threshold:
+        if (
+            self._executor is None
+            and self.workers
+            and max(self.submitted, self.expected) > self.threshold
+        ):
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["allywatch.watchers.parse_pool"])
             self._executor = ProcessPoolExecutor(
