@@ -3,7 +3,8 @@
     python bench/bench_signal_load.py [--rounds R]
 
 Times `load_signals` on the built-in pack three ways, each round starting with empty
-caches (regular expressions, compiled terms), as a fresh process would:
+caches (`re`'s and the regex package's compiled expressions, compiled and checked
+terms, parsed regex terms), as a fresh process would:
 
 - eager, pure-Python YAML: PyYAML's own parser, and every term list compiled at
   load (how the pack used to load);
@@ -27,12 +28,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import regex  # noqa: E402
 import yaml  # noqa: E402
 
 from allywatch.language import yaml_lines as lang_yaml  # noqa: E402
 from allywatch.language.loader import load_signals  # noqa: E402
 from allywatch.language.model import Signal  # noqa: E402
-from allywatch.language.terms import compile_plain  # noqa: E402
+from allywatch.language.regex import regex_keys  # noqa: E402
+from allywatch.language.regex_tree import parse_regex  # noqa: E402
+from allywatch.language.terms import compile_plain, compile_regex  # noqa: E402
 from allywatch.resources import builtin_dir  # noqa: E402
 
 
@@ -49,11 +53,18 @@ def compile_all(signals: list[Signal]) -> int:
     return len(lists)
 
 
+def forget() -> None:
+    """Empty every cache loading fills, as in a process that has loaded nothing yet."""
+    re.purge()
+    regex.purge()
+    for cached in (compile_plain, compile_regex, regex_keys, parse_regex):
+        cached.cache_clear()
+
+
 def timed(load: Callable[[], object], rounds: int) -> float:
     times = []
     for _ in range(rounds):
-        re.purge()
-        compile_plain.cache_clear()
+        forget()
         start = time.perf_counter()
         load()
         times.append(time.perf_counter() - start)

@@ -17,12 +17,12 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from allywatch.language.regex_tree import parse_regex
+
 if TYPE_CHECKING:  # typeshed describes the parser under its older, public names
     import sre_constants as _c
-    import sre_parse as _parser
 else:  # importing those warns of their deprecation
     import re._constants as _c
-    import re._parser as _parser
 
 _REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", _c.MAX_REPEAT)}
 _GROUPS = {_c.SUBPATTERN, getattr(_c, "ATOMIC_GROUP", _c.SUBPATTERN)}
@@ -39,11 +39,8 @@ _CATEGORIES = {
 
 def catastrophic_shape(source: str) -> str | None:
     """What makes `source` backtrack catastrophically, or None where no known shape is found."""
-    try:
-        parsed = _parser.parse(source, re.IGNORECASE)
-    except Exception:  # noqa: BLE001 - compile_regex reports bad expressions
-        return None
-    return _find(list(parsed.data))
+    items = parse_regex(source)
+    return None if items is None else _find(list(items))
 
 
 def _find(items: list[tuple[Any, Any]]) -> str | None:

@@ -99,4 +99,5 @@ def compile_pattern(source: str, flags: int = 0, *, guarded: bool) -> Pattern:
     `{regex: ...}` term). `flags`: re's flags (IGNORECASE has the same value in regex)."""
     if not guarded:
         return re.compile(source, flags)
-    return GuardedPattern(source, regex.compile(source, flags))
+    # As a plain int: re's flag enum in regex's flag arithmetic slows compiling by a sixth.
+    return GuardedPattern(source, regex.compile(source, int(flags)))

@@ -16,18 +16,17 @@ an expression with no such run gets no keys, as before.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from allywatch.language.regex_tree import parse_regex
 from allywatch.language.terms import LETTERS, TermKey, TermKeys, fold
 
 if TYPE_CHECKING:  # typeshed describes the parser under its older, public names
     import sre_constants as _c
-    import sre_parse as _parser
 else:  # importing those warns of their deprecation
     import re._constants as _c
-    import re._parser as _parser
 
 _WORD_CLASSES = {_c.CATEGORY_WORD, _c.CATEGORY_UNI_WORD, _c.CATEGORY_LOC_WORD}
 _NON_LETTER_CLASSES = {
@@ -49,14 +48,14 @@ _REPEATS = {_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", _c.MA
 _GROUPS = {_c.SUBPATTERN, getattr(_c, "ATOMIC_GROUP", _c.SUBPATTERN)}
 
 
+@cache  # a vocabulary's regex terms recur in every signal that uses them
 def regex_keys(source: str) -> TermKeys | None:
     """The words every match of `source` (matched case-insensitively) starts a word
     with, as prefix keys; None where the expression cannot be read for any."""
-    try:
-        parsed = _parser.parse(source, re.IGNORECASE)
-    except Exception:  # noqa: BLE001 - compile_regex reports bad expressions
+    items = parse_regex(source)
+    if items is None:
         return None
-    required = _scan(list(parsed.data), word_start=False).required
+    required = _scan(list(items), word_start=False).required
     if not required:
         return None
     return TermKeys(

@@ -158,8 +158,9 @@ def _key_of(pieces: list[str], joins_letters: bool) -> TermKey | None:
     return None
 
 
+@cache  # a vocabulary's regex terms recur in every signal that uses them
 def compile_regex(source: str) -> str:
-    """Check a `{regex: ...}` term; returns its source."""
+    """Check a `{regex: ...}` term; returns its source (TermError where it is refused)."""
     try:
         compiled = re.compile(source, re.IGNORECASE)
     except re.error as exc:
