@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from allywatch.errors import ConfigError
-from allywatch.language.model import Signal
 
 
-def entity_named(signal: Signal, name: str | None) -> str | None:
+class _WithEntities(Protocol):
+    """A signal (language.model.Signal) or its outline (workspace.SignalOutline)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def entities(self) -> tuple[str, ...]: ...
+
+
+def entity_named(signal: _WithEntities, name: str | None) -> str | None:
     """The signal's own spelling of an entity name given in any case; None for the whole signal."""
     if name is None:
         return None

@@ -83,13 +83,13 @@ def status(
 ) -> None:
     """Every signal and entity: state, since when, last evidence; feed health."""
     workspace = Workspace.open(ctx.obj["config_path"])
-    wanted = {workspace.signal(signal_id).id for signal_id in signal_ids}
+    wanted = {workspace.outline(signal_id).id for signal_id in signal_ids}
     since = moment_from(changed, zone, "--changed")
     with reading(workspace.engine) as session:
         stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
         moved = queries.changed_since(session, since) if since is not None else None
         rows: list[_StatusRecord] = []
-        for signal in workspace.signals:
+        for signal in workspace.outlines:
             if wanted and signal.id not in wanted:
                 continue
             for entity in signal.entities or ("",):
@@ -150,7 +150,7 @@ def status(
     )
     for line in _digest_health(digests, zone):
         echo(line)
-    known = {s.id for s in workspace.signals}
+    known = {s.id for s in workspace.outlines}
     for problem in subscriber_problems(workspace.config, digests, known):
         echo(f"  warning: {problem}")
     if alerts:
@@ -240,7 +240,7 @@ def history(ctx: click.Context, signal: str, entity: str | None, fmt: str, zone:
     """The signal's transitions (only ENTITY's, if given), newest first, with the articles
     behind each."""
     workspace = Workspace.open(ctx.obj["config_path"])
-    chosen = entity_named(workspace.signal(signal), entity)
+    chosen = entity_named(workspace.outline(signal), entity)
     with reading(workspace.engine) as session:
         transitions = queries.transitions_for(session, signal, chosen)
     data = [
@@ -298,7 +298,7 @@ def alerts_command(
     alerts.xml holds).
     """
     workspace = Workspace.open(ctx.obj["config_path"])
-    signal = workspace.signal(signal_id).id if signal_id is not None else None
+    signal = workspace.outline(signal_id).id if signal_id is not None else None
     start = moment_from(since, zone, "--since")
     with reading(workspace.engine) as session:
         alerts = queries.list_alerts(
