@@ -2,11 +2,15 @@
 
     python bench/bench_startup.py [--rounds R]
 
-Times whole processes (median of R runs each, interleaved): `python -c pass` and
+Times whole processes, interleaved, R runs each: `python -c pass` and
 `python -c "import sqlalchemy"` as yardsticks measured in the same run, then
-`allywatch --help`, `allywatch status` and `allywatch feeds` on a small database made
-from the sample feeds in examples/. Prints milliseconds and each command's ratio to
-both yardsticks. Targets: --help <= 100 ms; status and feeds <= 250 ms.
+`allywatch --help`, `status`, `feeds` and `alerts` in a workspace made by `allywatch
+init` with its sources swapped for the sample feeds in examples/ and one `run` over
+them (so the database holds articles, states and alerts). Each command runs once
+before timing, as a user's second command would: `status` then finds its signal
+outlines cached. Prints min and median milliseconds and each command's ratio to both
+yardsticks (of the medians and of the minimums). Targets: --help <= 100 ms; status
+and feeds <= 250 ms.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 ALLYWATCH = [sys.executable, "-m", "allywatch"]
+YARDSTICKS = ("python -c pass", "python -c 'import sqlalchemy'")
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -29,33 +36,56 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
+def make_workspace(work: Path) -> None:
+    """`allywatch init`, its real feeds swapped for the local sample feeds, one run."""
+    subprocess.run([*ALLYWATCH, "init"], cwd=work, check=True, stdout=subprocess.DEVNULL)
+    config_file = work / "allywatch.yaml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    feeds = sorted((REPO / "examples" / "feeds").glob("*.xml"))
+    config["sources"] = [{"name": f.stem, "path": str(f)} for f in feeds]
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    subprocess.run(
+        [*ALLYWATCH, "run", "--clock", "2025-09-10T00:00:00"],
+        cwd=work,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     rounds = parser.parse_args().rounds
+    commands = {
+        YARDSTICKS[0]: [sys.executable, "-c", "pass"],
+        YARDSTICKS[1]: [sys.executable, "-c", "import sqlalchemy"],
+        "allywatch --help": [*ALLYWATCH, "--help"],
+        "allywatch status": [*ALLYWATCH, "status"],
+        "allywatch feeds": [*ALLYWATCH, "feeds"],
+        "allywatch alerts": [*ALLYWATCH, "alerts"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        feeds = sorted((REPO / "examples" / "feeds").glob("*.xml"))
-        sources = "".join(f"  - {{name: '{f.stem}', path: '{f}'}}\n" for f in feeds)
-        (work / "allywatch.yaml").write_text(f"sources:\n{sources}", encoding="utf-8")
-        subprocess.run([*ALLYWATCH, "run"], cwd=work, check=True, stdout=subprocess.DEVNULL)
-        commands = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "python -c 'import sqlalchemy'": [sys.executable, "-c", "import sqlalchemy"],
-            "allywatch --help": [*ALLYWATCH, "--help"],
-            "allywatch status": [*ALLYWATCH, "status"],
-            "allywatch feeds": [*ALLYWATCH, "feeds"],
-        }
-        times: dict[str, list[float]] = {name: [] for name in commands}
+        make_workspace(work)
+        for command in commands.values():
+            timed(command, work)
         for _ in range(rounds):
             for name, command in commands.items():
                 times[name].append(timed(command, work))
-    median = {name: statistics.median(values) for name, values in times.items()}
-    bare, sqla = median["python -c pass"], median["python -c 'import sqlalchemy'"]
-    print(f"start-up, median of {rounds} runs each (interleaved)")
-    print(f"{'command':32} {'ms':>7} {'x pass':>8} {'x sqlalchemy':>13}")
-    for name, seconds in median.items():
-        print(f"{name:32} {seconds * 1000:7.0f} {seconds / bare:8.1f} {seconds / sqla:13.2f}")
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    minimums = {name: min(values) for name, values in times.items()}
+    print(f"start-up, {rounds} runs each (interleaved); ratios of medians (of minimums)")
+    print(f"{'command':30} {'min ms':>7} {'med ms':>7} {'x pass':>13} {'x sqlalchemy':>13}")
+    for name in commands:
+        ratios = [
+            f"{medians[name] / medians[y]:6.2f} ({minimums[name] / minimums[y]:4.2f})"
+            for y in YARDSTICKS
+        ]
+        print(
+            f"{name:30} {minimums[name] * 1000:7.0f} {medians[name] * 1000:7.0f}"
+            f" {ratios[0]:>13} {ratios[1]:>13}"
+        )
 
 
 if __name__ == "__main__":
