@@ -1,19 +1,39 @@
 """`allywatch --help`, `-h` and `-V` answer without loading any command's libraries,
-and the command list the help shows is the one the command modules define."""
+and the command list the help shows is the one the command modules define; `status`,
+`feeds` and `alerts` load only what reading the database and printing it needs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from allywatch.cli import COMMANDS, main
 
 HEAVY = ("sqlalchemy", "pydantic", "httpx", "feedparser", "jinja2", "apscheduler", "yaml")
+FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
+# What the read commands never use: templates, chat, mail, feed parsing, migrations,
+# the scheduler; and (status, with its signal outlines cached) the signal loader.
+NOT_FOR_READING = (
+    "jinja2",
+    "apprise",
+    "feedparser",
+    "alembic",
+    "apscheduler",
+    "smtplib",
+    "allywatch.alerts.dispatch",
+    "allywatch.alerts.mailer",
+    "allywatch.language.loader",
+    "allywatch.watchers.parse",
+    "allywatch.watchers.matcher",
+)
 
 
-def modules_loaded_by(*args: str) -> set[str]:
+def modules_loaded_by(*args: str, env: dict[str, str] | None = None) -> set[str]:
     code = (
         "import sys\n"
         "from allywatch.cli import main\n"
@@ -21,7 +41,9 @@ def modules_loaded_by(*args: str) -> set[str]:
         "except SystemExit:\n    pass\n"
         "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     return set(done.stderr.split())
 
 
@@ -45,3 +67,29 @@ def test_the_help_lists_every_command_on_one_uncut_line() -> None:
 def test_version_answers_to_its_short_flag() -> None:
     result = CliRunner().invoke(main, ["-V"])
     assert result.exit_code == 0 and "version 0.1" in result.output
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A config and SQLite database after one cycle over the sample feeds (which raises
+    alerts, so status and alerts have some to print)."""
+    folder = tmp_path_factory.mktemp("watch")
+    sources = "".join(f"  - {{name: {f.stem}, path: '{f}'}}\n" for f in sorted(FEEDS.glob("*.xml")))
+    config = folder / "allywatch.yaml"
+    config.write_text(f"database: sqlite:///watch.db\nsources:\n{sources}", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "run", "--clock", "2025-09-10"])
+    assert result.exit_code == 0, result.output
+    return config
+
+
+@pytest.mark.parametrize("command", ["status", "feeds", "alerts"])
+def test_the_read_commands_load_no_template_mail_feed_or_migration_library(
+    watched: Path, command: str
+) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(watched.parent / "cache")}
+    args = ("--config", str(watched), command)
+    modules_loaded_by(*args, env=env)  # status's first run caches the signal outlines
+    loaded = modules_loaded_by(*args, env=env)
+    assert f"allywatch.commands.{COMMANDS[command][0]}" in loaded
+    unused = sorted(m for m in NOT_FOR_READING if m in loaded)
+    assert not unused, f"{command} imported {unused}"
