@@ -1,7 +1,9 @@
 """Feed bytes -> normalised articles.
 
-feedparser does the forgiving XML work (encodings, CDATA, entities, broken
-markup, RSS/Atom/RDF dialects). This module turns what it recovers into
+Plain, well-formed UTF-8 RSS 2.0, most of what news sites serve, is read with
+lxml by fast_parse.py, which gives exactly the entries feedparser would and
+declines anything else. feedparser does the rest and the forgiving XML work
+(encodings, entities, broken markup, Atom and RDF). This module turns the entries into
 `Article`s a matcher can rely on: plain text, canonical links, a UTC time that
 is never missing and never in the future, and an id that stays the same every
 time the feed is read.
@@ -21,6 +23,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from allywatch.language.records import Article
+from allywatch.watchers.fast_parse import read_plain_rss
 from allywatch.watchers.links import (
     AGGREGATOR_HOSTS,
     GOOGLE_NEWS_HOSTS,
@@ -83,25 +86,14 @@ def parse_feed(
     # Without a Content-Type feedparser falls back to ISO-8859-1; a feed is XML, whose
     # own rules (BOM, encoding declaration, else UTF-8) are the right default.
     response_headers.setdefault("content-type", "application/xml")
-    # Bytes go in as a stream: feedparser would treat a bytes value that happens to
-    # spell a path or URL as something to open. The text is reduced to plain text
-    # below, which makes feedparser's HTML sanitising and URI rewriting redundant.
-    try:
-        parsed = feedparser.parse(
-            io.BytesIO(_defuse_charrefs(body)),
-            response_headers=response_headers,
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
-    except Exception as exc:  # feed bytes are untrusted: a parser crash fails this feed only
-        raise FeedParseError(
-            f"{source_name}: the feed parser failed on it ({type(exc).__name__}: {exc})"
-        ) from exc
-    entries = parsed.get("entries") or []
+    plain = read_plain_rss(body, response_headers)
+    if plain is not None:
+        entries, feed_link, parser_note = plain.entries, plain.link, ""
+    else:
+        entries, feed_link, parser_note = _read_with_feedparser(body, response_headers, source_name)
     if not entries:
-        _check_empty_feed(parsed, body, source_name)
         return []
-    base = _fallback_base(parsed, response_headers, location)
+    base = _fallback_base(feed_link, response_headers, location)
     feed_host = outlet_of(base)
     aggregates = aggregator or outlet_of(location) in AGGREGATOR_HOSTS
     outlet = _Outlet(registrable_domain(location) or source_name, aggregates)
@@ -114,10 +106,35 @@ def parse_feed(
             articles.append(article)
     if not articles:
         raise FeedParseError(
-            f"{source_name}: {len(entries)} entries, none with a title or summary"
-            + _bozo_note(parsed)
+            f"{source_name}: {len(entries)} entries, none with a title or summary" + parser_note
         )
     return articles
+
+
+def _read_with_feedparser(
+    body: bytes, headers: dict[str, str], source_name: str
+) -> tuple[list[Any], str, str]:
+    """(entries, the feed's link, what the parser said of the document) by feedparser,
+    which reads what read_plain_rss declines: other charsets, Atom, RDF, broken XML.
+    Raises FeedParseError where an entry-less result is not a well-formed empty feed."""
+    # Bytes go in as a stream: feedparser would treat a bytes value that happens to
+    # spell a path or URL as something to open. The text is reduced to plain text
+    # later, which makes feedparser's HTML sanitising and URI rewriting redundant.
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(_defuse_charrefs(body)),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feed bytes are untrusted: a parser crash fails this feed only
+        raise FeedParseError(
+            f"{source_name}: the feed parser failed on it ({type(exc).__name__}: {exc})"
+        ) from exc
+    entries = parsed.get("entries") or []
+    if not entries:
+        _check_empty_feed(parsed, body, source_name)
+    return entries, parsed.feed.get("link", ""), _bozo_note(parsed)
 
 
 def _defuse_charrefs(body: bytes) -> bytes:
@@ -158,9 +175,9 @@ def _bozo_note(parsed: Any) -> str:
     return f"; parser said: {exc}" if parsed.get("bozo") and exc else ""
 
 
-def _fallback_base(parsed: Any, headers: Mapping[str, str], location: str) -> str:
+def _fallback_base(feed_link: str, headers: Mapping[str, str], location: str) -> str:
     """A base for links still relative after parsing (a local file has no URL of its own)."""
-    for candidate in (headers.get("content-location", ""), parsed.feed.get("link", ""), location):
+    for candidate in (headers.get("content-location", ""), feed_link, location):
         if _is_http(candidate):
             return candidate
     return ""
