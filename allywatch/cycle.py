@@ -483,8 +483,10 @@ class _Intake:
         if self.outcomes_only:
             with writing(self.workspace.engine) as session:
                 claims.exclusive(session, claims.ARTICLES)
+                ids = [source.id for source, _, _ in self.outcomes_only]
+                rows = claims.release_sources(session, ids, self.worker)
                 for source, result, error in self.outcomes_only:
-                    self._store(session, source, result, error, [])
+                    self._store(session, rows.get(source.id), result, error, [])
             self.outcomes_only.clear()
 
     def _take_in(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
@@ -498,19 +500,21 @@ class _Intake:
         matched = match(self.matcher, self._dedup(articles))
         with writing(self.workspace.engine) as session:
             claims.exclusive(session, claims.ARTICLES)
-            self._store(session, source, result, error, matched)
+            row = claims.release_source(session, source.id, self.worker)
+            self._store(session, row, result, error, matched)
 
     def _store(
         self,
         session: Session,
-        source: Source,
+        row: Source | None,
         result: FetchResult,
         error: tuple[str, str] | None,
         matched: list[Matched],
     ) -> None:
-        """In the storing turn: a source's new articles and its fetch state (or its failure)."""
-        row = claims.release_source(session, source.id, self.worker)
-        if row is None:  # the claim ran out and another worker polls the source now
+        """In the storing turn: a source's new articles and its fetch state (or its failure).
+        `row`: the source as released from this worker's claim (None: the claim ran out
+        and another worker polls the source now)."""
+        if row is None:
             return
         if error is not None:
             self._record_failure(session, row, result, error)

@@ -26,7 +26,7 @@ import socket
 import uuid
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, or_, select, text, update
@@ -42,6 +42,8 @@ _LOCK_CLASS = 0x616C6C79
 ARTICLES = "articles"  # storing a source's articles: deduplication and story grouping
 EVALUATION = "evaluation"  # evaluating the rules: transitions and alerts
 SOURCES = "sources"  # making the sources table agree with the config
+
+RELEASE_BATCH = 500  # source ids in one query: well under SQLite's oldest limit of 999
 
 
 def worker_name() -> str:
@@ -117,11 +119,27 @@ def release_source(session: Session, source_id: int, worker: str) -> Source | No
     None when the claim is no longer `worker`'s: it ran out and another worker
     claimed the source, so that worker's result is the one to store.
     """
-    source = session.get(Source, source_id, with_for_update=True, populate_existing=True)
-    if source is None or source.claimed_by != worker:
-        return None
-    source.claimed_by = source.claimed_until = None
-    return source
+    return release_sources(session, [source_id], worker).get(source_id)
+
+
+def release_sources(
+    session: Session, source_ids: Collection[int], worker: str
+) -> dict[int, Source]:
+    """`release_source` for many sources, a query per RELEASE_BATCH of them: those still
+    claimed by `worker`, by id, locked for this transaction, with the claims dropped."""
+    ids = list(source_ids)
+    released: dict[int, Source] = {}
+    for start in range(0, len(ids), RELEASE_BATCH):
+        query = (
+            select(Source)
+            .where(Source.id.in_(ids[start : start + RELEASE_BATCH]), Source.claimed_by == worker)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        released.update((source.id, source) for source in session.scalars(query))
+    for source in released.values():
+        source.claimed_by = source.claimed_until = None
+    return released
 
 
 def release_all(session: Session, worker: str) -> int:

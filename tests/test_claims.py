@@ -125,6 +125,21 @@ def test_releasing_frees_a_source_for_the_next_due_time(engine: Engine) -> None:
     assert claim(engine, "b", margins, now=NOW + timedelta(hours=1)) == ["s00", "s01"]
 
 
+def test_releasing_many_sources_at_once_gives_only_the_workers_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    margins = add_sources(engine, 5)
+    assert claim(engine, "a", margins, limit=3) == ["s00", "s01", "s02"]
+    assert claim(engine, "b", margins) == ["s03", "s04"]
+    monkeypatch.setattr(claims, "RELEASE_BATCH", 2)  # the ids go in several queries
+    with writing(engine) as session:
+        names = {s.id: s.name for s in queries.list_sources(session)}
+        released = claims.release_sources(session, list(names), "a")
+        assert sorted(names[i] for i in released) == ["s00", "s01", "s02"]
+        assert all(source.id == i for i, source in released.items())
+    assert claimed(engine) == {"s00": None, "s01": None, "s02": None, "s03": "b", "s04": "b"}
+
+
 def test_release_all_drops_only_the_workers_own_claims(engine: Engine) -> None:
     margins = add_sources(engine, 4)
     claim(engine, "a", margins, limit=3)
