@@ -25,6 +25,9 @@ replay_all as evaluate does.
 
 `dry_run_cycle` (`run --dry-run`) runs these same steps on a throw-away copy of
 the database, sending and publishing nothing, and reports what the copy gained.
+
+The matcher and the feed parser are imported where the first article needs them:
+a quiet cron cycle, in which no feed brings one, does without them.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -62,10 +65,11 @@ from allywatch.watchers.fetch import (
     fetch_all_sync,
     next_poll_delay,
 )
-from allywatch.watchers.matcher import Matcher
-from allywatch.watchers.parse import FeedParseError, legacy_uid
 from allywatch.watchers.parse_pool import Parsed, ParsePool
 from allywatch.workspace import Workspace
+
+if TYPE_CHECKING:
+    from allywatch.watchers.matcher import Matcher
 
 GROUPING_WINDOW = timedelta(days=7)
 EARLY_MAX = timedelta(minutes=1)
@@ -253,6 +257,8 @@ class KnownArticles:
     @classmethod
     def stored(cls, session: Session, articles: Sequence[Article]) -> KnownArticles:
         """Which of `articles` the database holds already."""
+        from allywatch.watchers.parse import legacy_uid
+
         uids, links = queries.known_article_keys(
             session, [a.uid for a in articles], [a.link for a in articles]
         )
@@ -262,6 +268,8 @@ class KnownArticles:
 
     def take(self, article: Article) -> bool:
         """Whether `article` is new; a new one becomes known, so a later copy is not."""
+        from allywatch.watchers.parse import legacy_uid
+
         if article.uid in self.uids or (article.link and article.link in self.links):
             return False
         if (article.source, legacy_uid(article.uid, article.source)) in self.legacy:
@@ -464,6 +472,8 @@ class _Intake:
         """Built on first use: a cycle in which no feed brings articles never compiles
         the signals' patterns."""
         if self._matcher is None:
+            from allywatch.watchers.matcher import Matcher
+
             self._matcher = Matcher(self.workspace.signals)
         return self._matcher
 
@@ -571,6 +581,8 @@ def _outcome(
         return [], (result.error_kind or "error", _printable(result.error or "fetch failed"))
     if parsed is None:
         return [], None  # not modified
+    from allywatch.watchers.parse import FeedParseError
+
     try:
         return parsed.result(), None
     except FeedParseError as exc:

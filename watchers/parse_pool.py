@@ -22,24 +22,29 @@ when the cycle's process dies.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
 from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from allywatch.language.records import Article
-from allywatch.watchers.dedup import Fingerprint, fingerprint
-from allywatch.watchers.parse import parse_feed
 
-Parsed = list[tuple[Article, Fingerprint | None]]
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from allywatch.watchers.dedup import Fingerprint
+
+Parsed = list[tuple[Article, "Fingerprint | None"]]
 # parse_document's arguments: body, headers, source name, location, now, aggregator.
 _Args = tuple[bytes, dict[str, str], str, str, datetime, bool]
 
+# What the fork server imports once, for every worker it starts.
+_PARSE_STACK = ["allywatch.watchers.parse", "allywatch.watchers.dedup", __name__]
 DEFAULT_THRESHOLD = 8_000_000  # bytes: about three seconds of parsing on one core
 MAX_DEFAULT_WORKERS = 4
 
@@ -53,6 +58,11 @@ def parse_document(
     aggregator: bool = False,
 ) -> Parsed:
     """`parse_feed`, each article with its story fingerprint."""
+    # Imported on first use: a cycle that parses nothing (every feed not modified)
+    # does without feedparser and the rest of the parse stack.
+    from allywatch.watchers.dedup import fingerprint
+    from allywatch.watchers.parse import parse_feed
+
     articles = parse_feed(body, headers, source_name, location, now, aggregator=aggregator)
     return [(article, fingerprint(article.title, article.summary)) for article in articles]
 
@@ -132,11 +142,7 @@ class ParsePool:
             and self.workers
             and max(self.submitted, self.expected) > self.threshold
         ):
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["allywatch.watchers.parse_pool"])
-            self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_leave_signals_to_the_cycle
-            )
+            self._executor = _start_workers(self.workers)
         if self._executor is None:
             _parse_into(future, args)
             return future
@@ -187,6 +193,17 @@ class ParsePool:
         else:
             future.set_result(running.result())
         self._dispatch()
+
+
+def _start_workers(workers: int) -> ProcessPoolExecutor:
+    """`workers` processes from a fork server that has imported the parse stack.
+    multiprocessing is imported here, by the cycles that start workers only."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PARSE_STACK)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_leave_signals_to_the_cycle)
 
 
 def _leave_signals_to_the_cycle() -> None:
