@@ -6,7 +6,8 @@ Builds 200 RSS files holding the 20,000 real items of the evaluation corpus
   A. feedparser.parse with its default options ("feedparser alone"),
   B. feedparser.parse with the options parse_feed uses (no HTML sanitising or
      URI rewriting: parse_feed reduces all markup to plain text itself),
-  C. watchers.parse.parse_feed (feedparser + normalising into Articles),
+  C. watchers.parse.parse_feed (reading, with lxml for plain RSS such as these
+     files and feedparser otherwise, + normalising into Articles),
   D. StoryGrouper.add over the resulting articles,
   E. StoryGrouper.restore of the same articles with their story keys (what a
      cycle does to rebuild the grouper from stored rows).

@@ -1,35 +1,38 @@
-"""Which feed parser parse_feed should stand on: feedparser (today's) or fastfeedparser.
+"""Which parser parse_feed stands on: feedparser, fastfeedparser, or the lxml reader.
 
-The question is whether fastfeedparser (lxml plus a native extractor) could
-replace feedparser under `watchers.parse.parse_feed` with feedparser kept for
-what it cannot read. It is answered two ways, on the same bytes:
+Three ways for `watchers.parse.parse_feed` to read a feed document:
 
-1. CPU. On the evaluation corpus rendered as 200 RSS 2.0 files and as 200
-   Atom files (the same 20,000 items, see bench_parse.py), each file is parsed,
-   in turn, by
+  feedparser                 feedparser alone (parse_feed before fast_parse.py);
+  fastfeedparser             fastfeedparser 0.6 (lxml plus a native extractor);
+  lxml reader + feedparser   parse_feed now: watchers.fast_parse reads plain,
+                             well-formed UTF-8 RSS 2.0 with lxml and declines
+                             the rest, which feedparser reads.
+
+They are compared two ways, on the same bytes:
+
+1. Agreement with feedparser. The Article records each gives are compared with
+   feedparser's field by field (uid, link, title, summary, published,
+   published_estimated, outlet): on a set of realistic and ill-formed feeds (the
+   mess tests/test_parse.py covers: entities, CDATA, charsets, relative links,
+   odd dates, a truncated feed; RSS 1.0, Atom with xml:base, Google News items
+   with <source>, inline markup; the broken and hostile feeds of
+   tests/test_bad_feeds.py) and on the evaluation corpus rendered as 200 RSS 2.0
+   files and as 200 Atom files (the same 20,000 items, see bench_parse.py). A
+   feed one reads and the other refuses is a feed whose outcome differs.
+
+2. CPU, on the corpus files. Each file is read, in turn, by
      A. feedparser.parse with parse_feed's options (no sanitising),
      B. fastfeedparser.parse (tags, media and enclosures off: parse_feed reads none),
-     C. parse_feed as it is (feedparser + normalising into Articles),
-     D. parse_feed with fastfeedparser underneath (the same normalising),
-     E. lxml alone: a strict parse and a walk over every entry's children,
-        the floor under any lxml-based parser of our own;
-   for `--rounds` rounds; each step's CPU seconds and the ratios between them
-   (taken within a round) are given as min / median over the rounds.
+     C. watchers.fast_parse.read_plain_rss alone,
+     D-F. parse_feed (reading + normalising into Articles) on each of the three;
+   for `--rounds` rounds; CPU seconds and the ratios between steps (taken
+   within a round) are given as min / median over the rounds.
 
-2. Agreement. The Article records C and D give are compared field by field
-   (uid, link, title, summary, published, published_estimated, outlet), on the
-   corpus files and on a set of realistic and ill-formed feeds: the mess
-   tests/test_parse.py covers (entities, CDATA, charsets, relative links, odd
-   dates, a truncated feed), RSS 1.0 (RDF), Atom with xml:base, Google News
-   items with <source>, inline markup, and the broken and hostile feeds of
-   tests/test_bad_feeds.py. A feed one parser reads and the other refuses is
-   counted as a feed whose outcome differs.
-
-D is parse_feed with the `feedparser` name in watchers.parse bound to a shim
-that parses with fastfeedparser and hands back feedparser's shape (summary,
-content, link, id, the *_parsed dates as UTC time tuples, version, bozo), so
-that everything else (charset reference repair, headers, links, uids, outlets,
-dates, HTML to text) is the very code a cycle runs. A fastfeedparser
+parse_feed on fastfeedparser is parse_feed with the `feedparser` name in
+watchers.parse bound to a shim that parses with fastfeedparser and hands back
+feedparser's shape (summary, content, link, id, the *_parsed dates as UTC time
+tuples, version, bozo), so that everything else (headers, links, uids,
+outlets, dates, HTML to text) is the very code a cycle runs. A fastfeedparser
 exception is a parser failure, as a feedparser one is.
 
     .venv/bin/python bench/bench_parser_choice.py [--corpus PATH] [--rounds N] [--examples N]
@@ -445,7 +448,7 @@ def main() -> None:
         ]
         print(f"  {kind} files:")
         for label, what in STEPS.items():
-            print(f"    {label}. {what:42} {_min_median([r[label] for r in rounds])} s")
+            print(f"    {label}. {what:47} {_min_median([r[label] for r in rounds])} s")
         for label, of in (("B", "A"), ("C", "A"), ("E", "D"), ("F", "D")):
             ratios = [r[label] / r[of] for r in rounds]
             print(f"    {label} / {of}  {_min_median(ratios, '.3f')}")
