@@ -128,7 +128,11 @@ READ_WITH_LXML = {
         "<title>Media</title><link>https://e.org/p</link><dc:creator>A. Writer</dc:creator>"
         '<category domain="x">World</category><enclosure url="https://e.org/a.mp3" length="1"'
         ' type="audio/mpeg"/><media:content url="https://e.org/i.jpg"/><!-- a comment -->'
-        "<comments>https://e.org/p#c</comments>",
+        "<comments>https://e.org/p#c</comments>"
+        '<post-id xmlns="com-wordpress:feed-additions:1">123</post-id>'
+        '<wfw:commentRss xmlns:wfw="http://wellformedweb.org/CommentAPI/">https://e.org/p/feed'
+        '</wfw:commentRss><slash:comments xmlns:slash="http://purl.org/rss/1.0/modules/slash/">'
+        "4</slash:comments>",
         channel='<atom:link href="https://feeds.example.org/world/rss.xml" rel="self"/>',
     ),
     "whitespace-and-untitled": rss(

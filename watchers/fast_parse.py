@@ -73,6 +73,7 @@ _IGNORED = frozenset(
         _DC + "subject",
         "{http://purl.org/rss/1.0/modules/slash/}comments",
         "{http://wellformedweb.org/CommentAPI/}commentRss",
+        "{com-wordpress:feed-additions:1}post-id",
         "{http://search.yahoo.com/mrss/}content",
         "{http://search.yahoo.com/mrss/}thumbnail",
     }
