@@ -20,6 +20,8 @@ _NEVER = "(?!)"
 # Punctuation that ends a clause: a comma, semicolon, colon, bracket or dash.
 _CLAUSE_PUNCTUATION = r"[,;:()\[\]—–]|\s-\s"
 _SOURCE_QUALIFIERS = 3  # at most this many words before an unnamed source: "the Iranian media"
+# Closing quotes and brackets that may end a name before what is said of it: «Сила Сибири 2».
+_CLOSING = r"[\"'”’»)]*"
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def _cue_patterns(sources: tuple[str, ...], guarded: bool) -> CuePatterns:
         not_negating=compiled(rf"\s+{c['not_negating']}"),
         # "have not started", "has still not", "is no longer", "так и не".
         trailing_negation=compiled(
-            rf"\s+(?:{c['auxiliary']}\s+)?(?:{c['still']}\s+)?"
+            rf"{_CLOSING}\s+(?:{c['auxiliary']}\s+)?(?:{c['still']}\s+)?"
             rf"(?:(?P<cease>{c['cessation']})|{c['trailing_negation']})"
         ),
         trailing_not_negating=compiled(rf"\s+{c['trailing_not_negating']}"),
