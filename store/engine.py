@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
 IDLE_IN_TRANSACTION = "10min"
@@ -75,6 +77,8 @@ def writing(engine: Engine, *, busy_timeout: float | None = None) -> Iterator[Se
     On SQLite, `busy_timeout` (seconds) bounds the wait for another writer to
     let go of the lock; past it, "database is locked" (see is_locked).
     """
+    from sqlalchemy.orm import Session  # not for those reading with Core (store/sources.py)
+
     bind = engine
     if _is_sqlite(engine):
         options: dict[str, Any] = {"sqlite_begin": "IMMEDIATE"}
@@ -88,6 +92,8 @@ def writing(engine: Engine, *, busy_timeout: float | None = None) -> Iterator[Se
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session (a plain deferred transaction, rolled back at the end)."""
+    from sqlalchemy.orm import Session
+
     with Session(engine, expire_on_commit=False) as session:
         yield session
 

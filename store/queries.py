@@ -25,6 +25,7 @@ from allywatch.store.models import (
     Source,
     Transition,
 )
+from allywatch.store.sources import sources_query
 
 # --- sources -----------------------------------------------------------------
 
@@ -76,10 +77,8 @@ def next_due_source(session: Session, names: Sequence[str]) -> Source | None:
 
 
 def list_sources(session: Session, names: Sequence[str] | None = None) -> list[Source]:
-    query = select(Source).order_by(Source.name)
-    if names is not None:
-        query = query.where(Source.name.in_(names))
-    return list(session.scalars(query))
+    """The sources (only those named, if `names` is given), by name."""
+    return list(session.scalars(select(Source).from_statement(sources_query(names))))
 
 
 def record_fetch_success(

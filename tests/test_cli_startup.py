@@ -93,3 +93,9 @@ def test_the_read_commands_load_no_template_mail_feed_or_migration_library(
     assert f"allywatch.commands.{COMMANDS[command][0]}" in loaded
     unused = sorted(m for m in NOT_FOR_READING if m in loaded)
     assert not unused, f"{command} imported {unused}"
+
+
+def test_feeds_reads_the_sources_without_the_orm(watched: Path) -> None:
+    loaded = modules_loaded_by("--config", str(watched), "feeds")
+    assert "allywatch.commands.feeds" in loaded and "sqlalchemy" in loaded
+    assert "sqlalchemy.orm" not in loaded and "allywatch.store.models" not in loaded

@@ -24,8 +24,7 @@ import yaml
 from allywatch.config import find_config, load_config
 from allywatch.errors import ConfigError
 from allywatch.output import Zone, echo_records, echo_table, format_option, iso, tz_option
-from allywatch.store import queries
-from allywatch.store.engine import reading
+from allywatch.store.sources import source_rows
 from allywatch.watchers.sources import read_opml
 from allywatch.workspace import Workspace
 
@@ -68,8 +67,7 @@ def feeds(ctx: click.Context, fmt: str, zone: Zone) -> None:
     if ctx.invoked_subcommand is not None:
         return
     workspace = Workspace.open(ctx.obj["config_path"])
-    with reading(workspace.engine) as session:
-        stored = {s.name: s for s in queries.list_sources(session)}
+    stored = {s.name: s for s in source_rows(workspace.engine)}
     data: list[_FeedRecord] = []
     for configured in workspace.config.sources:
         s = stored.get(configured.name)
