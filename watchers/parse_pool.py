@@ -10,10 +10,11 @@ of a second and each holds its own copy of the parser (a fork server and two
 workers added 85 MB to a cycle of 100 feeds x 50 items, 3.7 MB, and bought no
 wall time on a busy 2-core machine: bench_peers.py), while on 200 feeds x 100
 items (14.5 MB) they cut the cycle's wall time from 1.8x to 1.1x feedparser's
-alone (bench_cycle.py). So a cycle parses inline until the bytes it was given,
-or announced with `expect()` (a fetched batch), pass `threshold`, DEFAULT_THRESHOLD
-8 MB: about three seconds of parsing on one core, past which the workers save
-more wall time than they cost to start. A quiet cycle never starts a process.
+alone on a quiet machine, and from 2.1x to 1.8x on a loaded one (bench_cycle.py).
+So a cycle parses inline until the bytes it was given, or announced with
+`expect()` (a fetched batch), pass `threshold`, DEFAULT_THRESHOLD 8 MB: about
+three seconds of parsing on one core, past which the workers save more wall time
+than they cost to start. A quiet cycle never starts a process.
 
 Workers come from a fork server (not a fork of the cycle, whose fetch thread
 may hold locks) that has imported the parser once; they end with the pool, or
