@@ -12,21 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from toysignals import WIDGET_LAUNCH
 
 from allywatch.cli import main
 from allywatch.cycle import run_cycle
 from allywatch.workspace import Workspace
-
-GOOD_SIGNAL = """\
-id: widget-launch
-question: Has the widget been launched?
-initial: quiet
-terms:
-  widget: [widget*]
-  launch: [launch*]
-states:
-  launched: {when: "widget and launch", min_sources: 1}
-"""
 
 HEAD = "id: broken\nquestion: Is it broken?\ninitial: quiet\nterms: {t: [thing*]}\n"
 
@@ -36,7 +26,7 @@ MISTAKES: dict[str, tuple[bytes | str, str, int | None]] = {
     "a-list": ("- id: x\n", "must be a mapping", 1),
     "no-id": ("question: q\ninitial: a\nterms: {t: [x]}\nstates:\n  b: {when: t}\n", "`id`", 1),
     "unknown-key": (HEAD + "stats:\n  b: {when: t}\n", "unknown key 'stats'", 5),
-    "duplicate-id": (GOOD_SIGNAL, "signal id 'widget-launch' is also used by", None),
+    "duplicate-id": (WIDGET_LAUNCH, "signal id 'widget-launch' is also used by", None),
     "duplicate-key": (HEAD + "terms: {u: [y]}\nstates:\n  b: {when: t}\n", "duplicate key", 5),
     "unknown-term": (HEAD + "states:\n  b: {when: t and plane}\n", "unknown term list", 6),
     "bad-condition": (HEAD + "states:\n  b: {when: 't and (t'}\n", "expected ')'", 6),
@@ -64,7 +54,7 @@ MISTAKES: dict[str, tuple[bytes | str, str, int | None]] = {
 
 def write_world(folder: Path, signals: list[str]) -> Path:
     (folder / "good").mkdir(exist_ok=True)
-    (folder / "good" / "widget.yaml").write_text(GOOD_SIGNAL, encoding="utf-8")
+    (folder / "good" / "widget.yaml").write_text(WIDGET_LAUNCH, encoding="utf-8")
     config = folder / "allywatch.yaml"
     config.write_text(
         f"database: sqlite:///watch.db\nsignals: {signals}\nsources: []\n", encoding="utf-8"

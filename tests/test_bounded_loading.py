@@ -15,20 +15,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from toysignals import WIDGET_LAUNCH
 
 from allywatch.cli import main
 from allywatch.language.yaml_lines import MAX_BYTES, MAX_BYTES_ENV
-
-SIGNAL = """\
-id: widget-launch
-question: Has the widget been launched?
-initial: quiet
-terms:
-  widget: [widget*]
-  launch: [launch*]
-states:
-  launched: {when: "widget and launch", min_sources: 1}
-"""
 
 
 def laughs(levels: int = 10) -> str:
@@ -76,7 +66,7 @@ def load_apart(signal: Path, config: Path | None = None) -> dict:
 def baseline(tmp_path: Path) -> float:
     """The peak RSS of loading one ordinary signal file, in MB."""
     good = tmp_path / "good.yaml"
-    good.write_text(SIGNAL, encoding="utf-8")
+    good.write_text(WIDGET_LAUNCH, encoding="utf-8")
     loaded = load_apart(good)
     assert loaded["errors"] == []
     return loaded["peak_mb"]
@@ -86,7 +76,7 @@ def test_a_billion_laughs_signal_file_is_refused_in_bounded_memory(
     tmp_path: Path, baseline: float
 ) -> None:
     bomb = tmp_path / "laughs.yaml"
-    bomb.write_text(SIGNAL + laughs(), encoding="utf-8")
+    bomb.write_text(WIDGET_LAUNCH + laughs(), encoding="utf-8")
     assert bomb.stat().st_size < 2048
 
     loaded = load_apart(bomb)
@@ -101,7 +91,7 @@ def test_a_billion_laughs_config_is_refused_in_bounded_memory(
     tmp_path: Path, baseline: float
 ) -> None:
     good = tmp_path / "good.yaml"
-    good.write_text(SIGNAL, encoding="utf-8")
+    good.write_text(WIDGET_LAUNCH, encoding="utf-8")
     config = tmp_path / "allywatch.yaml"
     config.write_text("sources: []\n" + laughs(), encoding="utf-8")
 
@@ -115,7 +105,7 @@ def test_a_billion_laughs_config_is_refused_in_bounded_memory(
 
 def test_an_oversized_signal_file_is_refused_unread(tmp_path: Path, baseline: float) -> None:
     big = tmp_path / "big.yaml"
-    big.write_text(SIGNAL, encoding="utf-8")
+    big.write_text(WIDGET_LAUNCH, encoding="utf-8")
     with big.open("r+b") as file:  # a gigabyte, sparse: it costs no disk
         file.truncate(1 << 30)
 
