@@ -21,9 +21,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.occurrences import Occurrence
+from allywatch.alerts.occurrence import Occurrence
 from allywatch.alerts.rules import (
-    DEFAULT_TIER_WEIGHTS,
     Change,
     StateStatus,
     Timeline,
@@ -31,6 +30,8 @@ from allywatch.alerts.rules import (
     severity_of,
 )
 from allywatch.alerts.silences import is_silenced
+from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
+from allywatch.alerts.unannounced import unannounced_reason as unannounced_reason
 from allywatch.language.model import Signal
 from allywatch.language.records import Observation
 from allywatch.store import queries
@@ -253,32 +254,6 @@ def _record(
     # The transition's unique key guards the alert's: a new transition always has a new alert.
     assert alert is not None
     return alert
-
-
-BASELINE = "recorded as baseline, not announced"
-TOO_OLD = "older than announce_within, not announced"
-SILENCED = "silenced, not announced"
-
-
-def unannounced_reason(
-    alert: Alert, baseline_run: datetime | None, announce_within: timedelta
-) -> str | None:
-    """Why an alert was not announced (None when it was), told from the alert itself.
-
-    `baseline_run` is when the first run started, or None where its findings were
-    announced (alert_on_first_run). The reasons are checked in the order `evaluate`
-    applies them: raised by the first run's evaluation (the baseline), dated more
-    than `announce_within` before it was raised (the config's value now: a changed
-    horizon may tell an old alert's reason wrongly), else a silence (silences may be
-    gone since).
-    """
-    if alert.announced:
-        return None
-    if baseline_run is not None and alert.created_at == baseline_run:
-        return BASELINE
-    if alert.at < alert.created_at - announce_within:
-        return TOO_OLD
-    return SILENCED
 
 
 def message(change: Change) -> str:

@@ -20,12 +20,11 @@ import logging
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from operator import attrgetter
-from typing import Any
 
+from allywatch.alerts.occurrence import Occurrence as Occurrence
 from allywatch.language.bounded import Pattern, PatternTimeout, compile_pattern
 from allywatch.language.model import Event, Signal, TermList
 from allywatch.language.records import Observation
@@ -38,46 +37,6 @@ chronological = attrgetter(
 )
 
 log = logging.getLogger("allywatch.occurrences")
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One occurrence of an event, as known at some moment: its place may still change
-    as more reports come in, its event and start never do (`same` compares those)."""
-
-    event: str
-    label: str
-    start: datetime
-    place: str | None = None
-
-    def same(self, other: Occurrence | None) -> bool:
-        return other is not None and (self.event, self.start) == (other.event, other.start)
-
-    @property
-    def title(self) -> str:
-        """CSTO summit in Bishkek, 2025-11-27 (no article)."""
-        where = f" in {self.place}" if self.place else ""
-        return f"{self.label}{where}, {self.start:%Y-%m-%d}"
-
-    def describe(self) -> str:
-        """The occurrence in a sentence: the CSTO summit in Bishkek, 2025-11-27."""
-        return f"the {self.title}"
-
-    def to_json(self) -> dict[str, Any]:
-        """As the store keeps it; `date` is the start's, for people and scripts."""
-        return {
-            "event": self.event,
-            "label": self.label,
-            "place": self.place,
-            "date": self.start.date().isoformat(),
-            "start": self.start.isoformat(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Occurrence:
-        return cls(
-            data["event"], data["label"], datetime.fromisoformat(data["start"]), data["place"]
-        )
 
 
 class Series:

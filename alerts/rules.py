@@ -72,10 +72,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
-from types import MappingProxyType
 from typing import Any
 
-from allywatch.alerts.occurrences import EMPTY, Calendar, Occurrence, Series, chronological
+from allywatch.alerts.occurrence import Occurrence
+from allywatch.alerts.occurrences import EMPTY, Calendar, Series, chronological
+from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS as DEFAULT_TIER_WEIGHTS
 from allywatch.language.model import Corroboration, Signal, StateDef
 from allywatch.language.records import Observation
 
@@ -84,10 +85,6 @@ MAX_CITED = 20
 
 
 _published = attrgetter("published")
-
-# How much an outlet counts toward `min_sources`, by its source's tier; tiers not
-# named count 1.
-DEFAULT_TIER_WEIGHTS: Mapping[str, int] = MappingProxyType({"official": 2})
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from pydantic import (
     field_validator,
 )
 
-from allywatch.alerts.rules import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
+from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.language.yaml_lines import YamlFileError, parse_yaml, read_bounded
 from allywatch.resources import builtin_dir
-from allywatch.watchers.fetch import FetchSettings
+from allywatch.watchers.fetch_settings import FetchSettings
 from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
 
 CONFIG_ENV = "ALLYWATCH_CONFIG"

@@ -16,8 +16,9 @@ from allywatch.cli import COMMANDS, main
 
 HEAVY = ("sqlalchemy", "pydantic", "httpx", "feedparser", "jinja2", "apscheduler", "yaml")
 FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
-# What the read commands never use: templates, chat, mail, feed parsing, migrations,
-# the scheduler; and (status, with its signal outlines cached) the signal loader.
+# What the read commands never use: templates, chat, mail, fetching, feed parsing,
+# migrations, the scheduler, the rules engine; and (status, with its signal outlines
+# cached) the signal loader and the signal language.
 NOT_FOR_READING = (
     "jinja2",
     "apprise",
@@ -28,8 +29,13 @@ NOT_FOR_READING = (
     "allywatch.alerts.dispatch",
     "allywatch.alerts.mailer",
     "allywatch.language.loader",
+    "allywatch.language.model",
     "allywatch.watchers.parse",
     "allywatch.watchers.matcher",
+    "allywatch.watchers.fetch",
+    "httpx",
+    "allywatch.alerts.rules",
+    "allywatch.alerts.occurrences",
 )
 
 
@@ -99,3 +105,13 @@ def test_feeds_reads_the_sources_without_the_orm(watched: Path) -> None:
     loaded = modules_loaded_by("--config", str(watched), "feeds")
     assert "allywatch.commands.feeds" in loaded and "sqlalchemy" in loaded
     assert "sqlalchemy.orm" not in loaded and "allywatch.store.models" not in loaded
+
+
+def test_loading_a_config_imports_neither_the_fetcher_nor_the_rules_engine() -> None:
+    """Every command loads the config: its settings types are apart from the code using them."""
+    code = "import sys, allywatch.config; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    unused = ("httpx", "asyncio", "allywatch.watchers.fetch", "allywatch.alerts.rules")
+    assert not [m for m in unused if m in loaded]
+    assert "pydantic" in loaded and "allywatch.watchers.fetch_settings" in loaded

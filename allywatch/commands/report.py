@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 import click
 
+from allywatch.alerts.occurrence import Occurrence
+from allywatch.alerts.unannounced import unannounced_reason
 from allywatch.commands.entities import entity_named
 from allywatch.health import subscriber_problems
 from allywatch.language.durations import parse_duration
@@ -218,8 +220,6 @@ def _evidence_json(latest: Observation | None) -> _Evidence | None:
 
 
 def _occurrence_title(occurrence: dict[str, Any] | None) -> str:
-    from allywatch.alerts.occurrences import Occurrence  # only where a state has one
-
     return Occurrence.from_json(occurrence).title if occurrence else "-"
 
 
@@ -356,16 +356,11 @@ def alerts_command(
 
 
 def _why_unannounced(session: Session, workspace: Workspace) -> Callable[[Alert], str | None]:
-    """Why an alert was not announced (see alerts.evaluate.unannounced_reason); None if it was.
-
-    The rules engine is imported on the first alert asked about: with none to show,
-    `status` and `alerts` do not load it."""
+    """Why an alert was not announced (see alerts.unannounced); None if it was."""
     config = workspace.config
     baseline = None if config.alert_on_first_run else queries.first_run_started(session)
 
     def why(alert: Alert) -> str | None:
-        from allywatch.alerts.evaluate import unannounced_reason
-
         return unannounced_reason(alert, baseline, config.announce_within)
 
     return why
