@@ -6,8 +6,9 @@ transaction that first takes the database's write lock (BEGIN IMMEDIATE on
 SQLite, an advisory lock on PostgreSQL), and checks the revision again once it
 holds it, so exactly one of them migrates and the others find the work done.
 
-Alembic itself is imported only when there is something to upgrade: every
-command opens the database, and most find it current.
+Alembic itself is imported only when an existing schema is older than the
+newest revision: every command opens the database, and most find it current; a
+new database is given the models' schema whole.
 
 `open_database` creates a schema only where no database exists: a new SQLite
 file is built whole beside its path and linked into place, so no process ever
@@ -25,7 +26,18 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, inspect, make_url, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    make_url,
+    text,
+)
 
 from allywatch.store.engine import open_engine
 
@@ -34,6 +46,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x616C6C79  # "ally"
+_VERSION_TABLE = "alembic_version"
 
 
 class NotAllywatchDatabase(Exception):
@@ -97,7 +110,7 @@ def _check_schema(path: Path) -> None:
             raise
         held = f"is not an SQLite database ({exc})"
     else:
-        if "alembic_version" in tables:
+        if _VERSION_TABLE in tables:
             return
         if tables:
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
@@ -134,24 +147,54 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _revision(connection: Connection) -> str | None:
-    if not inspect(connection).has_table("alembic_version"):
+    if not inspect(connection).has_table(_VERSION_TABLE):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it is there already."""
+    """Bring the schema to the newest revision; a no-op when it is there already.
+
+    A database with no schema yet is given the models' schema whole and stamped with
+    the newest revision (tests/test_migrations.py checks that this is the schema the
+    migrations build), which spares a first run importing Alembic and replaying every
+    migration. Older schemas are upgraded by Alembic.
+    """
     head = head_revision()
     if current_revision(engine) == head:
         return
-    from alembic import command
-
     bind = engine.execution_options(sqlite_begin="IMMEDIATE")
     with bind.connect() as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )
-        if _revision(connection) == head:
+        revision = _revision(connection)
+        if revision == head:
             return
-        command.upgrade(alembic_config(connection=connection), "head")
+        if revision is None and set(inspect(connection).get_table_names()) <= {_VERSION_TABLE}:
+            _create_current(connection, head)
+            return
+        migrate(connection)
+
+
+def migrate(connection: Connection, revision: str = "head") -> None:
+    """Run the Alembic migrations up to `revision` in the caller's transaction."""
+    from alembic import command
+
+    command.upgrade(alembic_config(connection=connection), revision)
+
+
+def _create_current(connection: Connection, head: str) -> None:
+    """The models' schema and Alembic's version table (as Alembic itself makes it) at `head`."""
+    from allywatch.store.models import Base
+
+    Base.metadata.create_all(connection)
+    version = Table(
+        _VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+    )
+    version.create(connection, checkfirst=True)
+    connection.execute(version.insert().values(version_num=head))

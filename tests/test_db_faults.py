@@ -49,12 +49,7 @@ def test_db_check_passes_a_sound_database(config: Path) -> None:
 
 
 def test_db_check_reports_a_damaged_page_in_one_line(config: Path) -> None:
-    database = config.parent / "watch.db"
-    data = bytearray(database.read_bytes())
-    page = 4096
-    assert len(data) >= 3 * page
-    data[page + 8 : 2 * page] = b"\xa5" * (page - 8)  # the second page's cells: garbage
-    database.write_bytes(bytes(data))
+    damage_table(config.parent / "watch.db", "articles")
 
     result = cli(config, "db", "check")
     assert result.exit_code == 1

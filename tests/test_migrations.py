@@ -13,7 +13,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from allywatch.store.engine import open_engine
-from allywatch.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from allywatch.store.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    migrate,
+    upgrade,
+)
 from allywatch.store.models import Base
 
 UPGRADE = "import sys; from store.engine import open_engine; from store.migrate import upgrade\n"
@@ -33,11 +39,22 @@ def differences(engine: Engine) -> list:
         return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
-def test_upgrade_builds_exactly_the_models_schema(engine: Engine) -> None:
-    assert current_revision(engine) is None
-    upgrade(engine)
+def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
+    with engine.begin() as connection:
+        migrate(connection)
     assert current_revision(engine) == head_revision()
     assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+    assert differences(engine) == []
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(engine: Engine) -> None:
+    upgrade(engine)  # a new database: the models' schema, stamped at the newest revision
+    assert current_revision(engine) == head_revision()
+    built = schema(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection=connection), "base")
+        migrate(connection)
+    assert schema(engine) == built
     assert differences(engine) == []
 
 
@@ -49,6 +66,33 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     assert differences(engine) == []
+
+
+def test_an_older_schema_is_upgraded_by_the_migrations(engine: Engine) -> None:
+    with engine.begin() as connection:
+        migrate(connection, "0001")
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert differences(engine) == []
+
+
+def schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns, keys, indexes and constraints, as the database reports them."""
+    inspector = inspect(engine)
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            ],
+            "primary key": inspector.get_pk_constraint(table),
+            "foreign keys": sorted(map(repr, inspector.get_foreign_keys(table))),
+            "indexes": sorted(map(repr, inspector.get_indexes(table))),
+            "unique": sorted(map(repr, inspector.get_unique_constraints(table))),
+            "checks": sorted(map(repr, inspector.get_check_constraints(table))),
+        }
+        for table in sorted(inspector.get_table_names())
+    }
 
 
 @pytest.mark.slow
