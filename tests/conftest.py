@@ -9,7 +9,8 @@ suite thus proves both.
 stopped after it (tests/feedserver.py, tests/smtpserver.py).
 
 The suite runs in UTC whatever the machine's zone: tables show times in the local
-zone, and a test about zones says which one it means (`--tz`).
+zone, and a test about zones says which one it means (`--tz`). Its cache files (the
+signal outlines) go to a folder of the run's own, never to the user's ~/.cache.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from smtpserver import SmtpServer
 
 os.environ["TZ"] = "UTC"  # inherited by the allywatch processes tests start too
 time.tzset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture
