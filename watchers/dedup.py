@@ -60,10 +60,10 @@ def band_keys(hashes: Iterable[int], bins_log2: int, rows: int = ROWS) -> list[i
     for h in sorted(hashes, reverse=True):
         sig[h >> shift] = h & low
     _densify(sig, empty)
-    return [
-        hash((band, *sig[start : start + rows]))
-        for band, start in enumerate(range(0, bins - rows + 1, rows))
-    ]
+    # Band b is (b, sig[b * rows], ..., sig[b * rows + rows - 1]), hashed as one tuple.
+    # (Slices of the last rows may hold a bin past the last whole band: zip drops it.)
+    columns = (sig[row::rows] for row in range(rows))
+    return list(map(hash, zip(range(bins // rows), *columns, strict=False)))
 
 
 class _Index:
@@ -264,20 +264,23 @@ def fingerprint(title: str, summary: str) -> Fingerprint | None:
     )
 
 
-_tokens: dict[str, int] = {}  # word ids, per process
+class _WordIds(dict[str, int]):
+    """Word ids, per process: crc32 rather than hash(), since str hashes change between
+    runs and a rebuilt grouper must make the same decisions as the one it replaces.
+    A word not seen yet gets its id on look-up."""
+
+    def __missing__(self, word: str) -> int:
+        self[word] = found = zlib.crc32(word.encode("utf-8"))
+        return found
+
+
+_tokens = _WordIds()
 
 
 def _token_ids(words: list[str]) -> list[int]:
-    # crc32 rather than hash(): str hashes change between runs, and a rebuilt
-    # grouper must make the same decisions as the one it replaces.
-    ids = list(map(_tokens.get, words))
-    if None in ids:
-        if len(_tokens) >= _TOKEN_CACHE_LIMIT:
-            _tokens.clear()
-        for n, word in enumerate(words):
-            if ids[n] is None:
-                ids[n] = _tokens[word] = zlib.crc32(word.encode("utf-8"))
-    return ids  # type: ignore[return-value]
+    if len(_tokens) >= _TOKEN_CACHE_LIMIT:
+        _tokens.clear()
+    return list(map(_tokens.__getitem__, words))
 
 
 def _words(text: str, limit: int) -> list[str]:
