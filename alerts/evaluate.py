@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from allywatch.alerts.occurrence import Occurrence
+from allywatch.alerts.outline import SignalOutline
 from allywatch.alerts.rules import (
     Change,
     StateStatus,
@@ -41,9 +43,30 @@ from allywatch.store.silences import list_silences
 _TICK = timedelta(microseconds=1)
 
 
+class SignalPack(Protocol):
+    """Signals whose outlines can be had without loading them (a workspace's)."""
+
+    @property
+    def outlines(self) -> Sequence[SignalOutline]: ...
+
+    @property
+    def signals(self) -> Sequence[Signal]: ...
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """Signals loaded already, as a pack."""
+
+    signals: Sequence[Signal]
+
+    @property
+    def outlines(self) -> list[SignalOutline]:
+        return [SignalOutline.of(signal) for signal in self.signals]
+
+
 def evaluate(
     session: Session,
-    signals: Sequence[Signal],
+    signals: Sequence[Signal] | SignalPack,
     now: datetime,
     *,
     announce: bool = True,
@@ -67,12 +90,18 @@ def evaluate(
     A signal is replayed only when something could have changed since it was
     last evaluated: its definition, its observations (count and newest id), or
     a timer (expiry, lapse, hold) due by `now`. Replays are causal, so skipping the
-    others changes nothing but the time it takes.
+    others changes nothing but the time it takes. That is decided from the signals'
+    outlines: given a pack (`SignalPack`), its signals are loaded only when one is due.
     """
+    pack = _Loaded(signals) if isinstance(signals, Sequence) else signals
     marks = queries.observation_marks(session)
     stored = {(row.signal, row.entity): row for row in queries.signal_states(session)}
-    keys = {s.id: _key(s, marks.get(s.id), weights, tiers or {}) for s in signals}
-    due = {s.id for s in signals if _due(s, keys[s.id], stored, now)}
+    outlines = pack.outlines
+    keys = {o.id: _key(o.definition, marks.get(o.id), weights, tiers or {}) for o in outlines}
+    due = {o.id for o in outlines if _due(o, keys[o.id], stored, now)}
+    if not due:
+        return []
+    signals = pack.signals
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
     # Aggregates are replayed from their members' timelines, so whenever those are.
     replayed = [s for s in signals if s.id in due or s.aggregate is not None]
@@ -112,30 +141,19 @@ def evaluate(
 
 
 def _key(
-    signal: Signal, mark: list[int] | None, weights: Mapping[str, int], tiers: Mapping[str, str]
+    definition: str, mark: list[int] | None, weights: Mapping[str, int], tiers: Mapping[str, str]
 ) -> dict[str, object]:
-    """What a signal's evaluation depends on besides the clock: definition, observations,
-    tier weights and the sources' tiers."""
-    definition = repr(
-        (
-            signal.initial,
-            tuple(signal.entities),
-            tuple(signal.states),
-            signal.aggregate,
-            signal.status_quo,
-            sorted(signal.events.items()),
-            sorted(weights.items()),
-            sorted(tiers.items()),
-        )
-    )
+    """What a signal's evaluation depends on besides the clock: its definition (a digest,
+    see alerts.outline), observations, tier weights and the sources' tiers."""
+    evaluated = repr((definition, sorted(weights.items()), sorted(tiers.items())))
     return {
-        "definition": hashlib.sha256(definition.encode()).hexdigest()[:16],
+        "definition": hashlib.sha256(evaluated.encode()).hexdigest()[:16],
         "mark": mark or [0, 0],
     }
 
 
 def _due(
-    signal: Signal,
+    signal: SignalOutline,
     key: dict[str, object],
     stored: dict[tuple[str, str], SignalState],
     now: datetime,

@@ -110,7 +110,7 @@ def run(
     is sent or written. Its exit status is a run's.
     """
     workspace = Workspace.open(ctx.obj["config_path"])
-    workspace.signals  # noqa: B018 (bad signal files stop the run before the database is touched)
+    workspace.outlines  # noqa: B018 (bad signal files stop the run before the database is touched)
     poll = _sources_to_poll(workspace, poll_all, source_names)
     now = datetime.now(UTC) if clock is None else clock
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
