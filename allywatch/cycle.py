@@ -125,7 +125,9 @@ def run_cycle(
     With `send` false no digest or message is sent and the report is not rewritten.
     """
     now = now or datetime.now(UTC)
-    workspace.signals  # noqa: B018 (bad signal files stop the cycle before the database)
+    # Bad signal files stop the cycle before the database; the outline cache is valid only
+    # while the files are those of a load that passed every check.
+    workspace.outlines  # noqa: B018
     config, engine = workspace.config, workspace.engine
     report = CycleReport()
     with writing(engine) as session:
@@ -337,7 +339,7 @@ def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Aler
     first = queries.first_run_started(session) == now
     return evaluate_signals(
         session,
-        workspace.signals,
+        workspace,  # its signals are loaded only when one is due
         now,
         announce=not first or config.alert_on_first_run,
         announce_within=None if first else config.announce_within,
@@ -412,6 +414,11 @@ class _Stories:
         self.last_id = 0  # the last article held: this worker's own, or caught up with
 
     @property
+    def built(self) -> bool:
+        """Whether the grouper holds the last week's articles yet."""
+        return self._grouper is not None
+
+    @property
     def grouper(self) -> StoryGrouper:
         if self._grouper is None:
             raise RuntimeError("catch_up() builds the story grouper before it is used")
@@ -463,6 +470,7 @@ class _Intake:
         self.stories, self.report = stories, report
         self.intervals = intervals
         self.aggregators = {s.name for s in workspace.config.sources if s.aggregator}
+        self.side_by_side = claims.side_by_side(workspace.engine)
         self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
         self.outcomes_only: list[tuple[Source, FetchResult, tuple[str, str] | None]] = []
         self._matcher: Matcher | None = None
@@ -549,8 +557,11 @@ class _Intake:
         if not articles:
             return []
         with reading(self.workspace.engine) as session:
-            # Building (or catching up) the story grouper here leaves the turn little to do.
-            self.stories.catch_up(session)
+            # Building the story grouper here leaves the turn little to do; so does catching
+            # up with what other workers stored, where they store side by side (on SQLite
+            # only this worker stores, and the turn's catch-up finds that out in one query).
+            if not self.stories.built or self.side_by_side:
+                self.stories.catch_up(session)
             known = KnownArticles.stored(session, [a for a, _ in articles])
         return dedup(articles, known)
 

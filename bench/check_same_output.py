@@ -2,11 +2,12 @@
 
 Speeding up a per-article step must not change what it gives: a changed text
 moves evidence offsets, a changed link or uid stores an article twice, a
-changed fingerprint regroups stories. This runs the same steps in this tree
-and in a baseline tree (an exported older commit: `git archive REV | tar -x -C
-DIR`), each in a process of its own with PYTHONPATH set to its tree, over every
-item of the evaluation corpus (/work/shared/eval/noise2022.jsonl.gz, 20,000
-items; see outside_data.py), and compares the outputs item by item:
+changed fingerprint regroups stories. This runs the same steps in two trees,
+a baseline (an exported older commit: `git archive REV | tar -x -C DIR`) and
+--tree (by default this one), each in a process of its own with PYTHONPATH
+set to its tree, over every item of the evaluation corpus
+(/work/shared/eval/noise2022.jsonl.gz, 20,000 items; see outside_data.py), and
+compares the outputs item by item:
 
   html_to_text      of every title and summary as the feed gives them,
   canonical_link    and its outlet, of every link,
@@ -14,12 +15,19 @@ items; see outside_data.py), and compares the outputs item by item:
                     (bench_parse.py's), uids and times included,
   fingerprint       of every parsed article (word ids, numbers, shingles, band keys),
   matcher           observations and near-misses of every parsed article, with the
-                    built-in signals.
+                    built-in signals; and of the labelled items of dev.jsonl and
+                    dev_real.jsonl beside the corpus (most noise evidences nothing),
+  cycle             a cold `run_cycle` over those 200 files as local sources on a new
+                    SQLite file at a fixed time: every stored article, observation,
+                    near-miss, state and transition, story keys included.
 
 It prints each step's item count, how many differ (with the first few) and the
 CPU seconds each tree spent on it; it exits 1 when anything differs.
 
-    .venv/bin/python bench/check_same_output.py --baseline DIR [--corpus PATH]
+    .venv/bin/python bench/check_same_output.py --baseline DIR [--tree DIR] [--corpus PATH]
+
+Two exports of one commit, one with the files under test taken from an older
+commit, compare those files alone (the signal pack's digest is in every state).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import hashlib
 import json
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -85,7 +94,59 @@ def outputs(corpus: Path) -> dict[str, tuple[float, list[str]]]:
     )
     matcher = Matcher(load_signals([builtin_dir("signals")], builtin=builtin_dir("signals")))
     step("matcher", lambda: [matcher.read(a.title, a.summary) for a in articles])
+    labelled = [
+        (html_to_text(item["title"]), html_to_text(item["summary"] or ""))
+        for name in LABELLED
+        if (corpus.parent / name).exists()
+        for item in map(json.loads, (corpus.parent / name).read_text().splitlines())
+    ]
+    step("matcher, labelled sets", lambda: [matcher.read(t, s) for t, s in labelled])
+    step("cycle", lambda: _cold_cycle(documents))
     return result
+
+
+def _cold_cycle(documents: list[bytes]) -> list[tuple[Any, ...]]:
+    """The rows a cold cycle over `documents` (local files) stores, time-independent ones."""
+    from allywatch.config import load_config
+    from allywatch.cycle import run_cycle
+    from allywatch.workspace import Workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        sources = []
+        for n, body in enumerate(documents):
+            (folder / f"feed{n:03d}.xml").write_bytes(body)
+            sources.append(f"  - {{name: feed{n:03d}, path: feed{n:03d}.xml}}\n")
+        config = folder / "allywatch.yaml"
+        config.write_text("database: sqlite:///cycle.db\nsources:\n" + "".join(sources))
+        workspace = Workspace(load_config(config))
+        run_cycle(workspace, NOW, send=False)
+        workspace.engine.dispose()
+        with sqlite3.connect(folder / "cycle.db") as db:
+            return [(table, *row) for table, query in STORED for row in db.execute(query)]
+
+
+LABELLED = ("dev.jsonl", "dev_real.jsonl")
+# What a cycle stores, without the columns that only say when the cycle ran.
+STORED = (
+    (
+        "article",
+        "SELECT id, uid, link, title, summary, published_at, source_name, outlet, story"
+        " FROM articles ORDER BY id",
+    ),
+    (
+        "observation",
+        "SELECT article_id, signal, entity, state, polarity, hedged, evidence, published_at,"
+        " outlet, story FROM observations ORDER BY id",
+    ),
+    ("near-miss", "SELECT article_id, signal, entity, words FROM review_items ORDER BY id"),
+    ("state", "SELECT signal, entity, state, detail, occurrence FROM signal_states ORDER BY 1, 2"),
+    (
+        "transition",
+        "SELECT signal, entity, from_state, to_state, at, evidence, occurrence"
+        " FROM transitions ORDER BY id",
+    ),
+)
 
 
 def _feed_url(n: int) -> str:
@@ -113,6 +174,7 @@ def run_tree(tree: Path, corpus: Path, out: Path) -> dict[str, tuple[float, list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="the older tree to compare with")
+    parser.add_argument("--tree", type=Path, default=HERE.parent, help="the newer (this one)")
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,7 +190,7 @@ def main() -> None:
     corpus = require(args.corpus or NOISE_CORPUS)
     with tempfile.TemporaryDirectory() as tmp:
         before = run_tree(args.baseline, corpus, Path(tmp) / "before.pickle")
-        after = run_tree(HERE.parent, corpus, Path(tmp) / "after.pickle")
+        after = run_tree(args.tree, corpus, Path(tmp) / "after.pickle")
     differ = False
     for name, (cpu_before, old) in before.items():
         cpu_after, new = after[name]
