@@ -1,10 +1,10 @@
 """A signal in outline: what listing its states and deciding whether to replay it need.
 
 Loading the signal files compiles every term list, the slowest part of a quiet cycle
-and of `status`. The outline (id, initial state, entities, the signal it aggregates and
-a digest of the definition evaluation replays) is all they need until a signal has to
-be replayed, so it is kept in a cache between runs (allywatch/signal_cache.py) and
-the signals are loaded only when something is due.
+and of `status`. The outline (id, initial state, entities, and a digest of the
+definition a replay reads) is all they need until a signal has to be replayed, so it is
+kept in a cache between runs (allywatch/signal_cache.py) and the signals are loaded
+only when something is due.
 """
 
 from __future__ import annotations
@@ -22,31 +22,26 @@ class SignalOutline:
     id: str
     initial: str
     entities: tuple[str, ...]
-    # The signal whose members an aggregate counts; None for a plain signal.
-    aggregate_of: str | None
     # A digest of what a replay reads of the definition (see `definition_digest`).
     definition: str
 
     @classmethod
     def of(cls, signal: Signal) -> SignalOutline:
-        of = signal.aggregate.of if signal.aggregate is not None else None
-        return cls(signal.id, signal.initial, signal.entities, of, definition_digest(signal))
+        return cls(signal.id, signal.initial, signal.entities, definition_digest(signal))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "initial": self.initial,
             "entities": list(self.entities),
-            "aggregate_of": self.aggregate_of,
             "definition": self.definition,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SignalOutline:
-        of, definition = data["aggregate_of"], data["definition"]
-        if not (of is None or isinstance(of, str)) or not isinstance(definition, str):
+        if not isinstance(data["definition"], str):
             raise TypeError("not an outline")
-        return cls(data["id"], data["initial"], tuple(data["entities"]), of, definition)
+        return cls(data["id"], data["initial"], tuple(data["entities"]), data["definition"])
 
 
 def definition_digest(signal: Signal) -> str:
