@@ -25,7 +25,10 @@ take turns in every round; the tables give the min and median of `--rounds`
 rounds, and ratios of medians taken in this one run. The machine these run on
 is shared and noisy: compare ratios, not seconds.
 
-    .venv/bin/python bench/bench_peers.py [--rounds 3] [--variant 'NAME=YAML' ...]
+    .venv/bin/python bench/bench_peers.py [--rounds 3] [--variant 'NAME=YAML' ...] [--baseline DIR]
+
+--baseline DIR also runs `allywatch run` with PYTHONPATH set to DIR, an exported
+older commit, in the same rounds: a change's effect as a ratio within one run.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class Tool:
     name: str
     setup: Callable[[Path], None]
     command: Callable[[Path], list[str]]
+    env: dict[str, str] | None = None  # None: this process's
 
 
 # --- the feed server (a process of its own, so its work is not counted) -------------
@@ -212,12 +216,14 @@ class TreeSampler(threading.Thread):
             self.hwm[pid] = max(self.hwm.get(pid, 0), _hwm_kb(pid))
 
 
-def measure(command: list[str], cwd: Path, server_pid: int) -> Run:
+def measure(
+    command: list[str], cwd: Path, server_pid: int, env: dict[str, str] | None = None
+) -> Run:
     """Run `command` to its end (and every process it leaves behind); its tree's cost."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(cwd / "out.log", "ab") as log:
-        child = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     sampler = TreeSampler(child.pid, {server_pid})
     sampler.start()
     _, status = os.waitpid(child.pid, 0)
@@ -244,8 +250,10 @@ def measure(command: list[str], cwd: Path, server_pid: int) -> Run:
 # --- the tools ------------------------------------------------------------------------
 
 
-def allywatch_tool(name: str, urls: list[str], extra: str = "") -> Tool:
+def allywatch_tool(name: str, urls: list[str], extra: str = "", tree: Path | None = None) -> Tool:
+    """allywatch as installed, or the code of another `tree` (an exported older commit)."""
     program = str(Path(sys.executable).with_name("allywatch"))
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree.resolve())}
 
     def setup(folder: Path) -> None:
         sources = "".join(f"  - {{name: feed{n:03d}, url: '{u}'}}\n" for n, u in enumerate(urls))
@@ -253,7 +261,7 @@ def allywatch_tool(name: str, urls: list[str], extra: str = "") -> Tool:
             f"database: sqlite:///allywatch.db\npoll_interval: 1s\n{extra}\nsources:\n{sources}"
         )
 
-    return Tool(name, setup, lambda folder: [program, "--config", "allywatch.yaml", "run"])
+    return Tool(name, setup, lambda folder: [program, "--config", "allywatch.yaml", "run"], env)
 
 
 def rss2email_tool(venv: Path, urls: list[str]) -> Tool:
@@ -356,6 +364,11 @@ def main() -> None:
         metavar="NAME=YAML",
         help="also run allywatch with this config addition: 'per_host 10=fetch: {per_host: 10}'",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run allywatch from this tree (`git archive REV | tar -x -C DIR`)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run here")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bare", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -389,6 +402,8 @@ def main() -> None:
             served = json.loads(server.stdout.readline())
             urls = served["urls"]
             tools = [allywatch_tool("allywatch", urls)]
+            if args.baseline is not None:
+                tools.append(allywatch_tool("allywatch, baseline", urls, tree=args.baseline))
             for variant in args.variant:
                 name, _, extra = variant.partition("=")
                 tools.append(allywatch_tool(f"allywatch, {name}", urls, extra))
@@ -404,7 +419,7 @@ def main() -> None:
         f" {args.latency * 1000:.0f} ms; min / median of {args.rounds} rounds,"
         f" ratios of medians; load average {os.getloadavg()[0]:.1f} at the end"
     )
-    against = ["rss2email", "httpx+feedparser"]
+    against = ["rss2email", "httpx+feedparser", "allywatch, baseline"]
     for cycle in ("cold", "quiet"):
         table(results, cycle, against)
     if args.json:
@@ -432,7 +447,7 @@ def run_rounds(
             for cycle in ("cold", "quiet"):
                 if cycle == "quiet":
                     time.sleep(1.2)  # allywatch's poll_interval (1s) has passed
-                run = measure(tool.command(folder), folder, server_pid)
+                run = measure(tool.command(folder), folder, server_pid, tool.env)
                 run.answers = _answers(answers_url)
                 results[tool.name][cycle].append(run)
                 print(
