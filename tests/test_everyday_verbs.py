@@ -28,7 +28,7 @@ from sqlalchemy import create_engine
 from allywatch.cli import main
 from allywatch.output import plural
 from allywatch.serve import configure_logging
-from allywatch.store.migrate import upgrade
+from allywatch.store.migrate import migrate, upgrade
 
 GONE = "/missing" + "/a-rather-long-folder-name" * 5 + "/feed.xml"
 ERROR = f"no such file: {GONE}"
@@ -214,11 +214,13 @@ def test_plurals() -> None:
 def test_alembic_lines_join_the_key_value_log(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    with engine.begin() as connection:  # an older schema: Alembic upgrades it
+        migrate(connection, "0001")
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
         configure_logging()
-        engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
         upgrade(engine)
         engine.dispose()
     finally:
