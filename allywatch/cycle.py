@@ -15,10 +15,12 @@ This is the only place where the step packages meet. `run_cycle` (and
 together and holds, around them and never inside them, what lets several
 workers run cycles on one database at once (see store/claims.py): each claims
 batches of due sources, so every source is polled by one of them; dedup and
-match run side by side, storing takes turns (`dedup_again` first drops what
-another worker stored meanwhile), and so does evaluating. Each source's results
-are written in one transaction, so a cycle killed half-way leaves whole sources
-stored and the rest for the next cycle.
+match run side by side, storing takes turns (dropping first what another
+worker stored meanwhile), and so does evaluating. The sources parsed one after
+another are taken in by groups of about GROUP_ARTICLES articles: a group is
+deduplicated against the database in one look-up and its results are written in
+one transaction, so a cycle killed half-way leaves whole sources stored and the
+rest for the next cycle.
 
 `backtest` goes through dedup and match too, and through the rules engine's
 replay_all as evaluate does.
@@ -76,6 +78,9 @@ EARLY_MAX = timedelta(minutes=1)
 # Where workers share sources, one claims this many rounds of its fetch concurrency at a time.
 CLAIM_ROUNDS = 4
 STORE_ALLOWANCE = timedelta(minutes=2)
+# Sources are stored in groups of about this many articles: a query and a transaction per
+# source were a fifth of a cold cycle's CPU (SQLite), while a group's articles wait in memory.
+GROUP_ARTICLES = 2_000
 # The margin that makes a source due whenever its next poll is (`run --now`, `--source`):
 # beyond the longest wait any source is ever given (MAX_POLL_DELAY, a 365d interval).
 ANY_TIME = timedelta(days=3650)
@@ -268,13 +273,17 @@ class KnownArticles:
         legacy = queries.stored_source_uids(session, [(s, u) for s, u in earlier if u])
         return cls(uids, links, legacy)
 
-    def take(self, article: Article) -> bool:
-        """Whether `article` is new; a new one becomes known, so a later copy is not."""
+    def knows(self, article: Article) -> bool:
+        """Whether `article` is known (by its uid, its link, or its uid of before)."""
         from allywatch.watchers.parse import legacy_uid
 
         if article.uid in self.uids or (article.link and article.link in self.links):
-            return False
-        if (article.source, legacy_uid(article.uid, article.source)) in self.legacy:
+            return True
+        return (article.source, legacy_uid(article.uid, article.source)) in self.legacy
+
+    def take(self, article: Article) -> bool:
+        """Whether `article` is new; a new one becomes known, so a later copy is not."""
+        if self.knows(article):
             return False
         self.uids.add(article.uid)
         self.links.add(article.link)
@@ -299,21 +308,6 @@ class Matched(NamedTuple):
 def match(matcher: Matcher, parsed: Parsed) -> list[Matched]:
     """Read each article against every signal."""
     return [Matched(a, print_, *matcher.read(a.title, a.summary)) for a, print_ in parsed]
-
-
-def dedup_again(session: Session, stories: _Stories, matched: list[Matched]) -> list[Matched]:
-    """In the storing turn: drop the articles another worker stored since `dedup` looked.
-
-    `dedup` and `match` run before the turn so that workers do them side by
-    side; meanwhile another worker may store some of the same articles (two
-    feeds carrying one item). Checking again inside the turn keeps each article
-    stored once. It costs a query only when somebody stored articles since this
-    worker last looked (catching the story grouper up counts them).
-    """
-    if not matched or stories.catch_up(session) == 0:
-        return matched
-    known = KnownArticles.stored(session, [m.article for m in matched])
-    return [m for m in matched if known.take(m.article)]
 
 
 def store(
@@ -473,6 +467,8 @@ class _Intake:
         self.side_by_side = claims.side_by_side(workspace.engine)
         self.pending: deque[tuple[Source, FetchResult, Future[Parsed] | None]] = deque()
         self.outcomes_only: list[tuple[Source, FetchResult, tuple[str, str] | None]] = []
+        self.group: list[tuple[Source, FetchResult, Parsed]] = []  # parsed, to be stored
+        self.group_articles = 0
         self._matcher: Matcher | None = None
 
     @property
@@ -498,6 +494,7 @@ class _Intake:
             while parsed is not None and not parsed.done() and self.pool.help():
                 pass
             self._take_in(*self.pending.popleft())
+        self._store_group()
         if self.outcomes_only:
             with writing(self.workspace.engine) as session:
                 claims.exclusive(session, claims.ARTICLES)
@@ -508,18 +505,55 @@ class _Intake:
             self.outcomes_only.clear()
 
     def _take_in(self, source: Source, result: FetchResult, parsed: Future[Parsed] | None) -> None:
-        """Dedup and match a source's articles, then, in the storing turn, store them and
-        the source's fetch state; or keep its outcome for the batch's end."""
+        """Add a source's articles to the group to store (storing a group that is full);
+        or keep its outcome for the batch's end."""
         self.report.polled += 1
         articles, error = _outcome(result, parsed)
         if not articles:
             self.outcomes_only.append((source, result, error))
             return
-        matched = match(self.matcher, self._dedup(articles))
-        with writing(self.workspace.engine) as session:
+        self.group.append((source, result, articles))
+        self.group_articles += len(articles)
+        if self.group_articles >= GROUP_ARTICLES:
+            self._store_group()
+
+    def _store_group(self) -> None:
+        """Match the group's articles not stored before, then, in one storing turn, store
+        each source's new ones and its fetch state, source by source in order.
+
+        Which articles are new is settled in the turn, source by source, as storing
+        each source in a turn of its own would settle it: a copy of an article stored
+        before the group is never matched, a copy of one an earlier source of the group
+        brings is matched and then dropped (and, if another worker stored articles
+        meanwhile, the database is asked again).
+        """
+        if not self.group:
+            return
+        group, self.group, self.group_articles = self.group, [], 0
+        engine = self.workspace.engine
+        with reading(engine) as session:
+            # Building the story grouper here leaves the turn little to do; so does catching
+            # up with what other workers stored, where they store side by side (on SQLite
+            # only this worker stores, and the turn's catch-up finds that out in one query).
+            if not self.stories.built or self.side_by_side:
+                self.stories.catch_up(session)
+            known = KnownArticles.stored(session, [a for _, _, parsed in group for a, _ in parsed])
+        matched = [
+            match(self.matcher, [(a, p) for a, p in parsed if not known.knows(a)])
+            for _, _, parsed in group
+        ]
+        with writing(engine) as session:
             claims.exclusive(session, claims.ARTICLES)
-            row = claims.release_source(session, source.id, self.worker)
-            self._store(session, row, result, error, matched)
+            rows = claims.release_sources(
+                session, [source.id for source, _, _ in group], self.worker
+            )
+            if self.stories.catch_up(session):  # another worker stored articles meanwhile
+                every = [m.article for found in matched for m in found]
+                known = KnownArticles.stored(session, every)
+            for (source, result, _), found in zip(group, matched, strict=True):
+                row = rows.get(source.id)
+                new = [m for m in found if known.take(m.article)] if row is not None else []
+                self._store(session, row, result, None, new)
 
     def _store(
         self,
@@ -537,8 +571,7 @@ class _Intake:
         if error is not None:
             self._record_failure(session, row, result, error)
             return
-        new = dedup_again(session, self.stories, matched)
-        store(session, row, new, self.now, self.stories)
+        store(session, row, matched, self.now, self.stories)
         queries.record_fetch_success(
             session,
             row,
@@ -547,23 +580,10 @@ class _Intake:
             etag=result.etag,
             last_modified=result.last_modified,
             next_poll_at=self.now + next_poll_delay(0, result.retry_after, self._interval(row)),
-            new_articles=len(new),
+            new_articles=len(matched),
         )
-        self.report.new_articles += len(new)
-        self.report.observations += sum(len(m.observations) for m in new)
-
-    def _dedup(self, articles: Parsed) -> Parsed:
-        """`dedup` against the database as it is now, outside the storing turn."""
-        if not articles:
-            return []
-        with reading(self.workspace.engine) as session:
-            # Building the story grouper here leaves the turn little to do; so does catching
-            # up with what other workers stored, where they store side by side (on SQLite
-            # only this worker stores, and the turn's catch-up finds that out in one query).
-            if not self.stories.built or self.side_by_side:
-                self.stories.catch_up(session)
-            known = KnownArticles.stored(session, [a for a, _ in articles])
-        return dedup(articles, known)
+        self.report.new_articles += len(matched)
+        self.report.observations += sum(len(m.observations) for m in matched)
 
     def _record_failure(
         self, session: Session, source: Source, result: FetchResult, error: tuple[str, str]
