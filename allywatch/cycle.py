@@ -11,16 +11,16 @@
     publish   the config's report: folder, if the cycle changed something (alerts)
 
 This is the only place where the step packages meet. `run_cycle` (and
-`_Intake`, which takes in one source's outcome at a time) wires the steps
-together and holds, around them and never inside them, what lets several
-workers run cycles on one database at once (see store/claims.py): each claims
-batches of due sources, so every source is polled by one of them; dedup and
-match run side by side, storing takes turns (dropping first what another
-worker stored meanwhile), and so does evaluating. The sources parsed one after
-another are taken in by groups of about GROUP_ARTICLES articles: a group is
-deduplicated against the database in one look-up and its results are written in
-one transaction, so a cycle killed half-way leaves whole sources stored and the
-rest for the next cycle.
+`_Intake`, which takes in the sources' outcomes in the order they were
+fetched) wires the steps together and holds, around them and never inside
+them, what lets several workers run cycles on one database at once (see
+store/claims.py): each claims batches of due sources, so every source is
+polled by one of them; dedup and match run side by side, storing takes turns
+(dropping first what another worker stored meanwhile), and so does evaluating.
+The sources parsed one after another are taken in by groups of about
+GROUP_ARTICLES articles: a group is deduplicated against the database in one
+look-up and its results are written in one transaction, so a cycle killed
+half-way leaves whole sources stored and the rest for the next cycle.
 
 `backtest` goes through dedup and match too, and through the rules engine's
 replay_all as evaluate does.
@@ -442,7 +442,8 @@ class _Stories:
 
 class _Intake:
     """Takes fetch results in the order they come and takes in each source's outcome,
-    in that order, once its document is parsed (in the parse pool meanwhile).
+    in that order, once its document is parsed (in the parse pool meanwhile): sources
+    with articles a group at a time (see `_store_group`).
 
     A source that brings no articles (not modified, failed, or an empty feed) has only
     its fetch outcome to store: those are stored together, in one storing turn at the
