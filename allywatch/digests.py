@@ -23,8 +23,9 @@ SMTP_PASSWORD_ENV = "ALLYWATCH_SMTP_PASSWORD"
 
 
 def signal_texts(workspace: Workspace) -> dict[str, SignalText]:
-    """How alerts name each signal: its label and its question."""
-    return {s.id: SignalText(label=s.label, question=s.question) for s in workspace.signals}
+    """How alerts name each signal: its label and its question (from the outlines, so
+    that sending digests never needs the signal files loaded)."""
+    return {s.id: SignalText(label=s.label, question=s.question) for s in workspace.outlines}
 
 
 def digest_settings(workspace: Workspace) -> DigestSettings:
