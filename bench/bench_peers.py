@@ -27,8 +27,9 @@ is shared and noisy: compare ratios, not seconds.
 
     .venv/bin/python bench/bench_peers.py [--rounds 3] [--variant 'NAME=YAML' ...] [--baseline DIR]
 
---baseline DIR also runs `allywatch run` with PYTHONPATH set to DIR, an exported
-older commit, in the same rounds: a change's effect as a ratio within one run.
+--baseline DIR (repeatable) also runs `allywatch run` with PYTHONPATH set to DIR,
+an exported older commit, in the same rounds, named after DIR's last part: a
+change's effect as a ratio within one run.
 """
 
 from __future__ import annotations
@@ -367,7 +368,9 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="also run allywatch from this tree (`git archive REV | tar -x -C DIR`)",
+        action="append",
+        default=[],
+        help="also run allywatch from this tree (`git archive REV | tar -x -C DIR`); repeatable",
     )
     parser.add_argument("--json", type=Path, help="also write every run here")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
@@ -383,6 +386,7 @@ def main() -> None:
     from outside_data import NOISE_CORPUS
 
     items = load_items(args.corpus or NOISE_CORPUS)[: FEEDS * ITEMS_PER_FEED]
+    baselines = [f"allywatch, {tree.name}" for tree in args.baseline]
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise SystemExit("cannot become a subreaper: the CPU of orphaned workers would be lost")
@@ -402,8 +406,8 @@ def main() -> None:
             served = json.loads(server.stdout.readline())
             urls = served["urls"]
             tools = [allywatch_tool("allywatch", urls)]
-            if args.baseline is not None:
-                tools.append(allywatch_tool("allywatch, baseline", urls, tree=args.baseline))
+            for name, tree in zip(baselines, args.baseline, strict=True):
+                tools.append(allywatch_tool(name, urls, tree=tree))
             for variant in args.variant:
                 name, _, extra = variant.partition("=")
                 tools.append(allywatch_tool(f"allywatch, {name}", urls, extra))
@@ -419,7 +423,7 @@ def main() -> None:
         f" {args.latency * 1000:.0f} ms; min / median of {args.rounds} rounds,"
         f" ratios of medians; load average {os.getloadavg()[0]:.1f} at the end"
     )
-    against = ["rss2email", "httpx+feedparser", "allywatch, baseline"]
+    against = ["rss2email", "httpx+feedparser", *baselines]
     for cycle in ("cold", "quiet"):
         table(results, cycle, against)
     if args.json:
