@@ -31,11 +31,11 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import jinja2
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -240,7 +240,11 @@ class _Channel(Protocol):
 class _EmailChannel:
     def __init__(self, settings: DigestSettings, mailer: Mailer | None):
         self.settings, self.mailer = settings, mailer
-        self.composer = Composer(settings.template_dir, settings.signals, settings.sender)
+
+    @cached_property
+    def composer(self) -> Composer:
+        """Built when a first digest is composed: a cycle that sends none loads no Jinja2."""
+        return Composer(self.settings.template_dir, self.settings.signals, self.settings.sender)
 
     def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[Digest]:
         digest = _compose(session, self.settings, self.composer, subscriber, now)
@@ -256,7 +260,11 @@ class _EmailChannel:
 class _ChatChannel:
     def __init__(self, settings: DigestSettings, sender: AppriseSender):
         self.settings, self.sender = settings, sender
-        self.composer = ChatComposer(settings.template_dir, settings.signals)
+
+    @cached_property
+    def composer(self) -> ChatComposer:
+        """Built when a first message is composed (see _EmailChannel.composer)."""
+        return ChatComposer(self.settings.template_dir, self.settings.signals)
 
     def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[ChatMessage]:
         alerts = _pending(session, subscriber)
@@ -286,6 +294,15 @@ class _Channels:
 
     def of(self, address: str) -> _Channel:
         return self.chat if is_apprise_url(address) or is_operator(address) else self.email
+
+
+def _template_error() -> type[Exception]:
+    """Jinja2's TemplateError. An except clause's tuple is evaluated only when an exception
+    reaches it, so Jinja2 is imported here only after a send failed (by then a template
+    was rendered and Jinja2 is loaded): a cycle that composes nothing never loads it."""
+    import jinja2
+
+    return jinja2.TemplateError
 
 
 class _Run:
@@ -325,8 +342,8 @@ class _Run:
                 self.report.sent.append(
                     SentDigest(address, message.message_id, len(message.alert_ids), message.quiet)
                 )
-        except (MailError, NotifyError, jinja2.TemplateError) as exc:
-            error = f"template: {exc}" if isinstance(exc, jinja2.TemplateError) else str(exc)
+        except (MailError, NotifyError, _template_error()) as exc:
+            error = f"template: {exc}" if isinstance(exc, _template_error()) else str(exc)
             # A missing secret is the config's to fix: the next run tries again, no backoff.
             delay = (lambda _: timedelta(0)) if isinstance(exc, NoSecret) else retry_delay
             with writing(self.engine) as session:

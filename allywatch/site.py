@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from allywatch.alerts.report import build_site, write_site
-from allywatch.digests import signal_texts
-from allywatch.explain import as_json, explain
-from allywatch.language.model import Signal
-from allywatch.resources import builtin_dir
-from allywatch.store import queries
-from allywatch.store.engine import reading
 from allywatch.workspace import Workspace
+
+if TYPE_CHECKING:
+    from allywatch.language.model import Signal
 
 # Alerts alerts.xml holds, newest first.
 FEED_ENTRIES = 200
@@ -22,6 +18,14 @@ FEED_ENTRIES = 200
 
 def write_report(workspace: Workspace, out: Path, now: datetime) -> Path:
     """Write the report into `out`; the path of its index page."""
+    # Imported here: every cycle asks refresh_report, few write a report.
+    from allywatch.alerts.report import build_site, write_site
+    from allywatch.digests import signal_texts
+    from allywatch.explain import as_json, explain
+    from allywatch.resources import builtin_dir
+    from allywatch.store import queries
+    from allywatch.store.engine import reading
+
     by_id = {s.id: s for s in workspace.signals}
 
     def explained(signal: Signal, entity: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -19,7 +20,9 @@ import pytest
 from digestkit import SIGNAL, add_alert, cli, subscribe_at, workspace, write_config
 from smtpserver import SmtpServer, self_signed
 
-from allywatch.digests import send_due
+from allywatch.alerts.dispatch import send_due_digests
+from allywatch.digests import digest_settings, open_mailer, send_due
+from allywatch.resources import builtin_dir
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading
 
@@ -384,3 +387,30 @@ def test_no_digest_leaves_without_an_unsubscribe_secret(
 
     sent = cli(config, "digest", "send", "--now", now, env={"ALLYWATCH_SECRET": "from-env"})
     assert sent.exit_code == 0 and len(smtp_server.messages) == 1
+
+
+def test_a_broken_template_fails_the_digest_by_name_and_loses_nothing(
+    config: Path, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    ws = workspace(config)
+    subscribe_at(ws, "ann@example.org", T0, cadence="immediate")
+    add_alert(ws, created_at=T0 + timedelta(minutes=1))
+    broken = tmp_path / "templates"
+    shutil.copytree(builtin_dir("templates"), broken)
+    (broken / "digest.txt.j2").write_text("{{ no_such_value }}\n", encoding="utf-8")
+    settings = replace(digest_settings(ws), template_dir=broken)
+
+    mailer = open_mailer(ws.config)
+    try:
+        report = send_due_digests(ws.engine, settings, mailer, T0 + timedelta(minutes=2))
+    finally:
+        mailer.close()
+
+    [(email, error)] = report.failed
+    assert email == "ann@example.org"
+    assert error.startswith("template: ") and "no_such_value" in error
+    assert not report.sent and not smtp_server.messages
+    # With the templates mended, the digest goes out after the backoff, once.
+    later = send_due(ws, T0 + timedelta(hours=1))
+    assert [s.email for s in later.sent] == ["ann@example.org"]
+    assert len(smtp_server.messages) == 1
