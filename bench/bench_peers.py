@@ -48,9 +48,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.request import urlopen
 
 FEEDS = 100
@@ -382,7 +383,7 @@ def main() -> None:
         return bare_cycle(*args.bare)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_parse import build_feeds, load_items
+    from bench_parse import load_items
     from outside_data import NOISE_CORPUS
 
     items = load_items(args.corpus or NOISE_CORPUS)[: FEEDS * ITEMS_PER_FEED]
@@ -391,33 +392,21 @@ def main() -> None:
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise SystemExit("cannot become a subreaper: the CPU of orphaned workers would be lost")
     venv = peer_venv(args.peer_venv)
-    with tempfile.TemporaryDirectory() as tmp:
-        feeds = Path(tmp) / "feeds"
-        feeds.mkdir()
-        for n, document in enumerate(build_feeds(items, FEEDS)):
-            (feeds / f"feed{n:03d}.xml").write_bytes(document)
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(feeds), "--latency", str(args.latency)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            served = json.loads(server.stdout.readline())
-            urls = served["urls"]
-            tools = [allywatch_tool("allywatch", urls)]
-            for name, tree in zip(baselines, args.baseline, strict=True):
-                tools.append(allywatch_tool(name, urls, tree=tree))
-            for variant in args.variant:
-                name, _, extra = variant.partition("=")
-                tools.append(allywatch_tool(f"allywatch, {name}", urls, extra))
-            if venv is not None:
-                tools.append(rss2email_tool(venv, urls))
-            tools.append(bare_tool(urls))
-            results = run_rounds(tools, Path(tmp), args.rounds, server.pid, served["answers"])
-        finally:
-            server.stdin.close()
-            server.wait(timeout=30)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        served_feeds(Path(tmp), items, args.latency) as served,
+    ):
+        urls = served.urls
+        tools = [allywatch_tool("allywatch", urls)]
+        for name, tree in zip(baselines, args.baseline, strict=True):
+            tools.append(allywatch_tool(name, urls, tree=tree))
+        for variant in args.variant:
+            name, _, extra = variant.partition("=")
+            tools.append(allywatch_tool(f"allywatch, {name}", urls, extra))
+        if venv is not None:
+            tools.append(rss2email_tool(venv, urls))
+        tools.append(bare_tool(urls))
+        results = run_rounds(tools, Path(tmp), args.rounds, served.pid, served.answers)
     print(
         f"\n{FEEDS} feeds x {ITEMS_PER_FEED} items on 127.0.0.1, every answer after"
         f" {args.latency * 1000:.0f} ms; min / median of {args.rounds} rounds,"
@@ -436,6 +425,42 @@ def main() -> None:
                 indent=1,
             )
         )
+
+
+@dataclass
+class ServedFeeds:
+    """The feed server's process and what it serves: the feeds' URLs, and the URL at
+    which it counts its answers by status."""
+
+    pid: int
+    urls: list[str]
+    answers: str
+
+
+@contextlib.contextmanager
+def served_feeds(folder: Path, items: list[Any], latency: float = LATENCY) -> Iterator[ServedFeeds]:
+    """The benchmark's FEEDS feeds of `items`, written under `folder` and served by a
+    process of their own (`--serve`)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_parse import build_feeds
+
+    feeds = folder / "feeds"
+    feeds.mkdir()
+    for n, document in enumerate(build_feeds(items, FEEDS)):
+        (feeds / f"feed{n:03d}.xml").write_bytes(document)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(feeds), "--latency", str(latency)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        served = json.loads(server.stdout.readline())
+        yield ServedFeeds(server.pid, served["urls"], served["answers"])
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
 
 
 def run_rounds(

@@ -16,7 +16,6 @@ each tree is imported through PYTHONPATH, this one too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -26,9 +25,6 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PEERS = REPO / "bench" / "bench_peers.py"
-FEEDS = 100
-ITEMS_PER_FEED = 50
 
 
 def cpu_of(command: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -53,40 +49,26 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, action="append", default=[])
     options = parser.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
-    from bench_parse import build_feeds, load_items
+    from bench_parse import load_items
+    from bench_peers import FEEDS, ITEMS_PER_FEED, served_feeds
     from outside_data import NOISE_CORPUS
 
     items = load_items(NOISE_CORPUS)[: FEEDS * ITEMS_PER_FEED]
     trees = {"this tree": REPO, **{f"baseline {d}": d.resolve() for d in options.baseline}}
     times: dict[str, list[float]] = {name: [] for name in trees}
-    with tempfile.TemporaryDirectory() as tmp:
-        feeds = Path(tmp) / "feeds"
-        feeds.mkdir()
-        for n, document in enumerate(build_feeds(items, FEEDS)):
-            (feeds / f"feed{n:03d}.xml").write_bytes(document)
-        server = subprocess.Popen(
-            [sys.executable, str(PEERS), "--serve", str(feeds)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert server.stdout is not None and server.stdin is not None
-        try:
-            urls = json.loads(server.stdout.readline())["urls"]
-            runs = {}
-            for index, (name, tree) in enumerate(trees.items()):
-                config = workspace(Path(tmp) / f"tree{index}", urls)
-                env = {**os.environ, "PYTHONPATH": str(tree), "XDG_CACHE_HOME": f"{tmp}/cache"}
-                command = [sys.executable, "-m", "allywatch", "--config", str(config)]
-                command += ["run", "--now"]
-                cpu_of(command, config.parent, env)  # the cold run
-                runs[name] = (command, config.parent, env)
-            for _ in range(options.rounds):
-                for name, (command, cwd, env) in runs.items():
-                    times[name].append(cpu_of(command, cwd, env))
-        finally:
-            server.stdin.close()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, served_feeds(Path(tmp), items) as served:
+        urls = served.urls
+        runs = {}
+        for index, (name, tree) in enumerate(trees.items()):
+            config = workspace(Path(tmp) / f"tree{index}", urls)
+            env = {**os.environ, "PYTHONPATH": str(tree), "XDG_CACHE_HOME": f"{tmp}/cache"}
+            command = [sys.executable, "-m", "allywatch", "--config", str(config)]
+            command += ["run", "--now"]
+            cpu_of(command, config.parent, env)  # the cold run
+            runs[name] = (command, config.parent, env)
+        for _ in range(options.rounds):
+            for name, (command, cwd, env) in runs.items():
+                times[name].append(cpu_of(command, cwd, env))
     medians = {name: statistics.median(t) for name, t in times.items()}
     minimums = {name: min(t) for name, t in times.items()}
     print(f"quiet `run --now`, CPU s, {options.rounds} rounds (interleaved)")
