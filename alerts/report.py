@@ -137,7 +137,9 @@ def build_site(
                     id=item.id,
                     words=[text(w, 60) for w in dict.fromkeys(t.text for t in item.words)],
                 )
-                for item in review.open_items(session, [signal.id], REVIEW_LISTED)
+                for item in review.open_items(
+                    session, [signal.id], REVIEW_LISTED, kind=review.NEAR_MISS
+                )
             ],
         )
         by_entity: dict[str, list[Transition]] = {}

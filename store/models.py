@@ -150,9 +150,10 @@ class Alert(Base):
 
 class ReviewItem(Base):
     """An article kept for an analyst to review against one signal: a near-miss (it met
-    the signal's `subject` but evidenced none of its states), with the words that
-    matched; then the analyst's verdict (a state of the signal, or "none": it evidences
-    none) and when it was exported as a test (`allywatch review export`)."""
+    the signal's `subject` but evidenced none of its states) or a report of a state
+    short of its outlets, with the words that matched; then the analyst's verdict (a
+    state of the signal, or "none": it evidences none) and when it was exported as a
+    test (`allywatch review export`)."""
 
     __tablename__ = "review_items"
     __table_args__ = (
@@ -170,6 +171,9 @@ class ReviewItem(Base):
     verdict: Mapped[str | None] = mapped_column(String(100))
     labelled_at: Mapped[datetime | None]
     exported_at: Mapped[datetime | None]
+    # "near-miss", or "near-threshold": a report of `state`, which is short of its outlets.
+    kind: Mapped[str] = mapped_column(String(20), default="near-miss", server_default="near-miss")
+    state: Mapped[str | None] = mapped_column(String(100))
 
 
 class Subscriber(Base):

@@ -133,10 +133,58 @@ def test_review_lists_states_short_of_their_outlets(config: Path) -> None:
         1,
         2,
     )
-    assert [report["title"] for report in short["reports"]] == [ITEMS[1][1]]
+    [report] = short["reports"]
+    assert report["title"] == ITEMS[1][1]
     code, output = cli(config, "review")
-    assert "Near a threshold (reported, short of the outlets needed):" in output
+    assert "Near a threshold (reported, short of the outlets needed);" in output
     assert "jets: delivered, 1 of 2 outlets" in output
+    assert f"  #{report['id']} 2026-03-03 " in output
+    # Listed again, the report keeps its item; it is not a near-miss.
+    assert queue(config)["near_threshold"][0]["reports"][0]["id"] == report["id"]
+    assert report["id"] not in [item["id"] for item in queue(config)["near_misses"]]
+
+
+def test_a_report_near_a_threshold_is_labelled_and_exported_like_a_near_miss(
+    config: Path,
+) -> None:
+    cli(config, "run")
+    [short] = queue(config)["near_threshold"]
+    [report] = short["reports"]
+
+    code, output = cli(config, "review", "label", str(report["id"]), "delivered")
+    assert code == 0, output
+    code, output = cli(config, "review", "export", "jets")
+    assert code == 0 and "1 test(s) added" in output, output
+    labels = (config.parent / "signals" / "jets.labels.yaml").read_text(encoding="utf-8")
+    assert ITEMS[1][1] in labels and "expect: delivered" in labels
+    code, output = cli(config, "signals", "test")
+    assert code == 0 and "2 passed, 0 failed" in output, output
+    # Labelled, it stays on record; the state is still short, so it is still listed.
+    assert queue(config)["near_threshold"][0]["reports"][0]["id"] == report["id"]
+
+
+def test_a_report_whose_state_reached_its_outlets_leaves_the_queue(
+    config: Path, tmp_path: Path
+) -> None:
+    cli(config, "run")
+    [report] = queue(config)["near_threshold"][0]["reports"]
+    second = tmp_path / "second.xml"
+    second.write_text(
+        rss([(6, "Su-35 fighters arrived in Iran, a second outlet confirms")]).replace(
+            "news.example.org", "wire.example.net"
+        ),
+        encoding="utf-8",
+    )
+    config.write_text(
+        config.read_text(encoding="utf-8") + "  - {name: Wire, path: second.xml}\n",
+        encoding="utf-8",
+    )
+    code, output = cli(config, "run")
+    assert code == 0, output
+
+    assert queue(config)["near_threshold"] == []
+    code, output = cli(config, "review", "label", str(report["id"]), "none")
+    assert code == 1 and f"no review item #{report['id']}" in output
 
 
 def test_the_report_page_lists_a_signals_open_near_misses(config: Path, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """`allywatch review`: the review queue, where analysts turn misses into tests.
 
 allywatch review [SIGNAL] [--json]       near-misses (newest first) and states near a threshold
-allywatch review label ID STATE|none     record a verdict on a near-miss
+allywatch review label ID STATE|none     record a verdict on a near-miss or a report
 allywatch review export [SIGNAL]         write the verdicts as tests beside the signal file
 """
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from allywatch.labels import LabelsFileError, append_tests
 from allywatch.language.loader import labels_path
@@ -20,7 +21,7 @@ from allywatch.language.records import MatchedTerm
 from allywatch.output import echo, echo_json, iso
 from allywatch.review import NearThreshold, near_thresholds
 from allywatch.store import review as queue
-from allywatch.store.engine import reading, writing
+from allywatch.store.engine import writing
 from allywatch.workspace import Workspace
 
 LISTED = 50  # near-misses listed by default
@@ -58,20 +59,36 @@ def show(ctx: click.Context, signal_id: str | None, as_json: bool, limit: int) -
     workspace = Workspace.open(ctx.find_root().obj["config_path"])
     signals = _signals(workspace, signal_id)
     ids = [s.id for s in signals]
-    with reading(workspace.engine) as session:
-        items = queue.open_items(session, ids, limit)
-        total = queue.count_open(session, ids)
+    with writing(workspace.engine) as session:
         thresholds = near_thresholds(session, signals)
+        kept = _keep_reports(session, thresholds, datetime.now(UTC))
+        queue.drop_unlabelled_reports(session, ids, set(kept.values()))
+        items = queue.open_items(session, ids, limit, kind=queue.NEAR_MISS)
+        total = queue.count_open(session, ids, kind=queue.NEAR_MISS)
     if as_json:
         echo_json(
             {
                 "near_misses": [_item_json(item) for item in items],
                 "open": total,
-                "near_threshold": [_threshold_json(t) for t in thresholds],
+                "near_threshold": [_threshold_json(t, kept) for t in thresholds],
             }
         )
         return
-    _print(items, total, thresholds)
+    _print(items, total, thresholds, kept)
+
+
+def _keep_reports(
+    session: Session, thresholds: list[NearThreshold], now: datetime
+) -> dict[tuple[str, str], int]:
+    """Keep the reports of states near a threshold as review items, so that they can be
+    labelled; map (signal, link) to each one's item id."""
+    kept = {}
+    for found in thresholds:
+        ids = queue.keep_reports(
+            session, now, found.signal, found.entity, found.state, found.reports
+        )
+        kept.update({(found.signal, link): item for link, item in ids.items()})
+    return kept
 
 
 def _item_json(item: queue.Reviewed) -> dict[str, Any]:
@@ -87,7 +104,7 @@ def _item_json(item: queue.Reviewed) -> dict[str, Any]:
     }
 
 
-def _threshold_json(found: NearThreshold) -> dict[str, Any]:
+def _threshold_json(found: NearThreshold, kept: dict[tuple[str, str], int]) -> dict[str, Any]:
     return {
         "signal": found.signal,
         "entity": found.entity,
@@ -96,6 +113,7 @@ def _threshold_json(found: NearThreshold) -> dict[str, Any]:
         "needs": found.needs,
         "reports": [
             {
+                "id": kept.get((found.signal, o.link)),
                 "published": iso(o.published),
                 "outlet": o.outlet,
                 "title": o.title,
@@ -107,7 +125,12 @@ def _threshold_json(found: NearThreshold) -> dict[str, Any]:
     }
 
 
-def _print(items: list[queue.Reviewed], total: int, thresholds: list[NearThreshold]) -> None:
+def _print(
+    items: list[queue.Reviewed],
+    total: int,
+    thresholds: list[NearThreshold],
+    kept: dict[tuple[str, str], int],
+) -> None:
     if not items:
         click.echo("No near-misses to review.")
     else:
@@ -122,13 +145,18 @@ def _print(items: list[queue.Reviewed], total: int, thresholds: list[NearThresho
             echo(f"  <{item.link}>")
     if thresholds:
         click.echo()
-        click.echo("Near a threshold (reported, short of the outlets needed):")
+        click.echo(
+            "Near a threshold (reported, short of the outlets needed);"
+            " `review label ID STATE|none` judges a report"
+        )
     for found in thresholds:
         entity = f" / {found.entity}" if found.entity else ""
         echo(f"{found.signal}{entity}: {found.state}, {found.outlets} of {found.needs} outlets")
         for o in found.reports:
             words = ", ".join(o.words())
-            echo(f"  {o.published:%Y-%m-%d} {o.outlet}: {o.title}  [{words}] <{o.link}>")
+            item_id = kept.get((found.signal, o.link))
+            handle = f"#{item_id} " if item_id is not None else ""
+            echo(f"  {handle}{o.published:%Y-%m-%d} {o.outlet}: {o.title}  [{words}] <{o.link}>")
 
 
 @click.group(
@@ -145,7 +173,8 @@ def review(ctx: click.Context) -> None:
     A near-miss is an article that meets a signal's `subject` but evidences none
     of its states; a state near a threshold is reported by fewer outlets than it
     needs. `review [SIGNAL]` lists both, near-misses newest first with the words
-    that matched; `review label ID STATE|none` records a verdict on a near-miss;
+    that matched, each report near a threshold with its id; `review label ID
+    STATE|none` records a verdict on either;
     `review export` writes the verdicts as tests into each signal's labels file,
     which `allywatch signals test` runs.
     """
@@ -158,7 +187,8 @@ def review(ctx: click.Context) -> None:
 @click.argument("verdict", metavar="STATE|none")
 @click.pass_context
 def label(ctx: click.Context, item_id: str, verdict: str) -> None:
-    """Record a verdict on near-miss ID: the state the article evidences, or none.
+    """Record a verdict on item ID (a near-miss or a report near a threshold): the state
+    the article evidences, or none.
 
     `none` (or `no-match`) says the article evidences no state of the signal: its
     test will expect no match. A state's test expects that state (for the entity
