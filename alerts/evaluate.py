@@ -33,7 +33,6 @@ from allywatch.alerts.rules import (
 )
 from allywatch.alerts.silences import is_silenced
 from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
-from allywatch.alerts.unannounced import unannounced_reason as unannounced_reason
 from allywatch.language.model import Signal
 from allywatch.language.records import Observation
 from allywatch.store import queries

@@ -76,7 +76,7 @@ from typing import Any
 
 from allywatch.alerts.occurrence import Occurrence
 from allywatch.alerts.occurrences import EMPTY, Calendar, Series, chronological
-from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS as DEFAULT_TIER_WEIGHTS
+from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
 from allywatch.language.model import Corroboration, Signal, StateDef
 from allywatch.language.records import Observation
 

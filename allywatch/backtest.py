@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from allywatch.alerts.rules import DEFAULT_TIER_WEIGHTS, Change, replay_all
+from allywatch.alerts.rules import Change, replay_all
+from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
 from allywatch.cycle import KnownArticles, dedup, match
 from allywatch.language.model import Signal
 from allywatch.language.records import Article, Observation

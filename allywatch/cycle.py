@@ -49,8 +49,8 @@ from sqlalchemy.orm import Session
 
 from allywatch.alerts.dispatch import DigestReport
 from allywatch.alerts.evaluate import evaluate as evaluate_signals
-from allywatch.alerts.evaluate import unannounced_reason
 from allywatch.alerts.feeds import feed_alerts
+from allywatch.alerts.unannounced import unannounced_reason
 from allywatch.config import Config
 from allywatch.digests import send_due
 from allywatch.language.records import Article, NearMiss, Observation

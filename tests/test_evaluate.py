@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from test_rules import CSTO, DAY, SU35, T0, make_signal, make_state, report
 
-from allywatch.alerts.evaluate import evaluate, unannounced_reason
+from allywatch.alerts.evaluate import evaluate
+from allywatch.alerts.unannounced import unannounced_reason
 from allywatch.cli import main
 from allywatch.language.model import Aggregate
 from allywatch.language.records import MatchedTerm, Observation
