@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import cache
 from operator import attrgetter
 
-from allywatch.alerts.occurrence import Occurrence as Occurrence
+from allywatch.alerts.occurrence import Occurrence
 from allywatch.language.bounded import Pattern, PatternTimeout, compile_pattern
 from allywatch.language.model import Event, Signal, TermList
 from allywatch.language.records import Observation

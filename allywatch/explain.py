@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.occurrences import Occurrence
+from allywatch.alerts.occurrence import Occurrence
 from allywatch.alerts.rules import supporters
 from allywatch.language.durations import format_duration
 from allywatch.language.model import Signal, StateDef
