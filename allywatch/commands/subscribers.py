@@ -116,7 +116,7 @@ def add(
     """Subscribe ADDRESS to digests: an email address, or an Apprise URL
     (json://host/hook, tgram://token/chat, ...) for chat messages instead of email."""
     workspace = Workspace.open(ctx.obj["config_path"])
-    known = {s.id for s in workspace.signals}
+    known = {s.id for s in workspace.outlines}
     try:
         with writing(workspace.engine) as session:
             subscriber = subscribe(
@@ -172,7 +172,7 @@ def edit(
             subscriber = edit_subscription(
                 session,
                 email,
-                known_signals={s.id for s in workspace.signals},
+                known_signals={s.id for s in workspace.outlines},
                 signals=signal_ids.split(",") if signal_ids is not None else None,
                 all_signals=all_signals,
                 cadence=cadence,
@@ -213,7 +213,7 @@ def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
     workspace = Workspace.open(ctx.obj["config_path"])
     with reading(workspace.engine) as session:
         rows = store.list_subscribers(session)
-    known = {s.id for s in workspace.signals}
+    known = {s.id for s in workspace.outlines}
     if fmt != "table":
         echo_records(
             [
