@@ -10,14 +10,13 @@ a failed export leaves the file as it was. Feed text goes into YAML scalars
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from allywatch.files import replace_file
 from allywatch.language.model import NO_MATCH, Signal
 from allywatch.language.yaml_lines import LList, LMap, YamlFileError, load_yaml
 from allywatch.store.review import NO_STATE, Reviewed
@@ -115,17 +114,16 @@ def _as_dict(test: Any) -> dict[str, Any]:
 
 def _replace_checked(path: Path, content: str, expected: int) -> None:
     """Write `content` to `path` in one step, once it reads back with `expected` tests."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".yaml")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(content)
-        written = _written_tests(Path(temporary))
-        if len(written) != expected:
+
+    def reads_back(temp: Path) -> None:
+        try:
+            written: list[dict[str, Any]] | None = _written_tests(temp)
+        except LabelsFileError:  # the appended lines broke the file
+            written = None
+        if written is None or len(written) != expected:
             raise LabelsFileError(
                 f"{path}: its `tests:` list does not end the file, so tests cannot be"
                 " appended to it; move `tests:` to the end"
             )
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    replace_file(path, content, check=reads_back)

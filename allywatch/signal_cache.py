@@ -11,16 +11,17 @@ as before). A cache that cannot be read or written is just not used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from allywatch.alerts import outline
 from allywatch.alerts.outline import SignalOutline
+from allywatch.files import replace_file
 from allywatch.language.yaml_lines import MAX_BYTES_ENV
 from allywatch.resources import builtin_dir
 
@@ -99,17 +100,9 @@ def _read(cache: Path, key: str) -> list[SignalOutline] | None:
 
 
 def _write(cache: Path, key: str, outlines: list[SignalOutline]) -> None:
-    """Write the cache in one step (a reader never sees half of it)."""
-    signals = [o.to_json() for o in outlines]
-    written = None
-    try:
+    """Write the cache in one step (a reader never sees half of it); not at all where
+    it cannot be written."""
+    with contextlib.suppress(OSError):
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=cache.parent, suffix=".new", delete=False
-        ) as out:
-            written = Path(out.name)
-            json.dump({"key": key, "signals": signals}, out)
-        os.replace(written, cache)
-    except OSError:
-        if written is not None:
-            written.unlink(missing_ok=True)
+        text = json.dumps({"key": key, "signals": [o.to_json() for o in outlines]})
+        replace_file(cache, text)

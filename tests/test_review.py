@@ -321,3 +321,18 @@ def test_the_seed_signals_name_their_subjects() -> None:
     pack = {s.id: s for s in load_signals([builtin_dir("signals")], builtin=builtin_dir("signals"))}
     for name in ("csto-summit-attendance", "su35-iran", "power-of-siberia-2"):
         assert pack[name].subject is not None, name
+
+
+def test_export_leaves_a_labels_file_alone_when_tests_cannot_be_appended(config: Path) -> None:
+    cli(config, "run")
+    item = queue(config, "jets")["near_misses"][0]
+    cli(config, "review", "label", str(item["id"]), "none")
+    labels = config.parent / "signals" / "jets.labels.yaml"
+    before = "tests:\n  - text: Su-35 jets arrived in Iran\n    expect: delivered\nsignal: jets\n"
+    labels.write_text(before, encoding="utf-8")
+
+    code, output = cli(config, "review", "export")
+    assert code == 1
+    assert "its `tests:` list does not end the file" in output
+    assert labels.read_text(encoding="utf-8") == before
+    assert [p.name for p in labels.parent.iterdir() if p.name.startswith(".")] == []

@@ -9,10 +9,7 @@ the file exactly as it was.
 
 from __future__ import annotations
 
-import os
-import stat
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
@@ -23,6 +20,7 @@ import yaml
 
 from allywatch.config import find_config, load_config
 from allywatch.errors import ConfigError
+from allywatch.files import replace_file
 from allywatch.output import Zone, echo_records, echo_table, format_option, iso, tz_option
 from allywatch.store.sources import source_rows
 from allywatch.watchers.sources import read_opml
@@ -308,29 +306,16 @@ def _check_edit(path: Path, before: str, after: str, entries: list[dict[str, str
 
 
 def _replace_validated(path: Path, text: str) -> None:
-    """Write `text` over `path` in one step, once the config loader accepts it.
+    """Write `text` over `path` in one step (see replace_file), once the config loader
+    accepts it."""
 
-    The new text goes to a temporary file next to the real one (so relative
-    paths in it mean the same), keeps the file's permissions, and is loaded as
-    a config before os.replace puts it in place. A symlinked config stays a
-    symlink: its target is replaced.
-    """
-    target = path.resolve()
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, stat.S_IMODE(target.stat().st_mode))
+    def loads(temp: Path) -> None:
         try:
             load_config(temp)
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(str(temp), str(path))) from exc
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
+
+    replace_file(path, text, check=loads)
 
 
 COMMANDS = [feeds]
