@@ -42,6 +42,11 @@ using the cue lists of the vocabulary:
   hyphenated to a `modifier` cue ("the Russia-led bloc") or right before a
   `venue` cue ("the Minsk summit") is not an actor.
 
+A report of a state tied to a recurring event is placed in time: said of a previous
+occurrence ("who missed the last summit") it evidences nothing, and in a clause about
+an earlier one ("a year after skipping it, Tokayev is back at the summit") it yields
+to the article's other reports of the same entity (`previous` and `earlier` cues).
+
 The initial state's own condition, where the signal file gives one, is read the
 same way: its observations are evidence for the status quo ("talks continue",
 "Tokayev arrives for the CSTO summit"). Per article and entity, only the strongest
@@ -99,6 +104,7 @@ _T = TypeVar("_T")
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
 HEDGE_AFTER = 3  # ... and after the last one (where the hedge starts)
+OCCURRENCE_WINDOW = 1  # words between an `earlier` or `previous` cue and the word it places
 _FIELDS = ("title", "summary")
 _BUCKET = 3  # prefix keys are indexed by this many first letters
 
@@ -293,7 +299,15 @@ def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
                 node.right.name == ENTITY and b.start > a.start
             ):
                 score += 1
-            if best is None or score < best[0]:
+            # On a tie, the words in the order the condition names them: "принял участие
+            # во встрече" rather than the summit named before the subject.
+            if (
+                best is None
+                or score < best[0]
+                or score == best[0]
+                and a.start < b.start
+                and best[1].start > best[2].start
+            ):
                 best = (score, a, b)
     if best is None:
         return None
@@ -308,6 +322,7 @@ class _Reading:
     polarity: str
     hedged: bool
     evidence: tuple[_Hit, ...]
+    earlier: bool = False  # of an event's earlier occurrence, in a clause of its own
 
 
 class _Words:
@@ -542,6 +557,8 @@ class Matcher:
                     if name in chosen:
                         match = _Match(signal, patterns, doc, unit, evidence)
                         reading = _read(match, state.name)
+                        if reading is not None and state.event is not None:
+                            reading = _of_occurrence(match, reading)
                         if reading is not None:
                             readings.setdefault(name, []).append(reading)
         return [
@@ -958,13 +975,52 @@ def _negated_after(match: _Match, claim: list[_Hit]) -> bool:
     )
 
 
+def _of_occurrence(match: _Match, reading: _Reading) -> _Reading | None:
+    """A reading of a state tied to a recurring event, placed in time.
+
+    When a `previous` cue stands beside every word of its claim ("Japarov, who missed
+    the last summit, arrives in Minsk", "after boycotting last year's summit") it is
+    said of an earlier occurrence and evidences nothing about this one: None. When
+    one stands beside some of them ("пропустив прошлый саммит, прибыл на заседание"),
+    or an `earlier` cue opens the clause of a word of its claim ("a year after
+    skipping it", "having stayed away", "после бойкота"), it is marked earlier: it
+    yields to the article's other readings of the entity ("A year after skipping it,
+    Tokayev is back at the summit" is attending) and stands where there are none
+    ("Pashinyan flies to Paris after skipping the summit")."""
+    claim = _claim(match)
+    previous = [_beside(match, "previous", h, after=True) for h in claim]
+    if previous and all(previous):
+        return None
+    if any(previous) or any(_beside(match, "earlier", h, after=False) for h in claim):
+        return replace(reading, earlier=True)
+    return reading
+
+
+def _beside(match: _Match, name: str, hit: _Hit, after: bool) -> bool:
+    """Whether a cue of the list stands right before `hit` (at most OCCURRENCE_WINDOW
+    words between), or with `after` right after it, in the same clause."""
+    doc = match.doc
+    for cue in _cue_hits(match, name):
+        if cue.field != hit.field:
+            continue
+        before_it = cue.end <= hit.start and hit.w0 - cue.w1 <= OCCURRENCE_WINDOW
+        if before_it and doc.same_clause(hit.field, cue.end, hit.start):
+            return True
+        after_it = after and cue.start >= hit.end and cue.w0 - hit.w1 <= OCCURRENCE_WINDOW
+        if after_it and doc.same_clause(hit.field, hit.end, cue.start):
+            return True
+    return False
+
+
 def _summarise(
     signal: Signal, entity: str | None, readings: list[_Reading], doc: _Document
 ) -> list[Observation]:
-    """The strongest state evidenced for one entity, plus any denials."""
+    """The strongest state evidenced for one entity, plus any denials. A reading of an
+    earlier occurrence counts only where the article has no other for the entity."""
     rank = {name: i for i, name in enumerate(signal.state_names())}
     out: list[Observation] = []
     support = [r for r in readings if r.polarity == "for"]
+    support = [r for r in support if not r.earlier] or support
     if support:
         top = max(rank[r.state] for r in support)
         out.append(_merged(signal, entity, [r for r in support if rank[r.state] == top], doc))
