@@ -14,10 +14,13 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 from allywatch.alerts.digest import SignalText, one_line, safe_link
-from allywatch.store.models import Alert
+
+if TYPE_CHECKING:
+    from allywatch.store.reads import AlertRecord
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "allywatch:alerts"))
@@ -27,12 +30,12 @@ TITLE_LIMIT = 300
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def entry_id(alert: Alert) -> str:
+def entry_id(alert: AlertRecord) -> str:
     return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"allywatch:alert:{alert.key}"))
 
 
 def alerts_feed(
-    alerts: Sequence[Alert],
+    alerts: Sequence[AlertRecord],
     signals: Mapping[str, SignalText],
     now: datetime,
     *,
@@ -57,7 +60,7 @@ def alerts_feed(
 
 
 def _entry(
-    alert: Alert, signals: Mapping[str, SignalText], page_of: Mapping[str, str]
+    alert: AlertRecord, signals: Mapping[str, SignalText], page_of: Mapping[str, str]
 ) -> ET.Element:
     entry = ET.Element(f"{{{ATOM}}}entry")
     signal = signals.get(alert.signal or "")

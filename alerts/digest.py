@@ -19,11 +19,13 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
-from allywatch.store.models import Alert
+if TYPE_CHECKING:
+    from allywatch.store.models import Alert
+
 
 SUBJECT_LIMIT = 160
 EVIDENCE_LIMIT = 10

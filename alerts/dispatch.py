@@ -65,6 +65,7 @@ from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Subscriber
+from allywatch.store.reads import SubscriberRecord, list_sources, list_subscribers
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=5)
@@ -170,11 +171,11 @@ def _candidates(
     now: datetime,
     emails: Collection[str] | None,
     ignore_schedule: bool,
-) -> list[Subscriber]:
+) -> list[SubscriberRecord]:
     """Active subscribers that have a digest, or an empty due slot, to deal with now."""
     wanted = set(emails) if emails is not None else None
     out = []
-    for subscriber in store.list_subscribers(session, active_only=True):
+    for subscriber in list_subscribers(session, active_only=True):
         if wanted is not None and subscriber.email not in wanted:
             continue
         if not ignore_schedule:
@@ -188,7 +189,10 @@ def _candidates(
 
 
 def _has_work(
-    session: Session, subscriber: Subscriber, now: datetime, ignore_schedule: bool
+    session: Session,
+    subscriber: Subscriber | SubscriberRecord,
+    now: datetime,
+    ignore_schedule: bool,
 ) -> bool:
     """An immediate subscriber with nothing to send needs no attention; a due slot always does."""
     if subscriber.cadence != "immediate" and not ignore_schedule:
@@ -196,12 +200,12 @@ def _has_work(
     return bool(_pending(session, subscriber)) or _quiet_due(subscriber, now)
 
 
-def _pending(session: Session, subscriber: Subscriber) -> list[Alert]:
+def _pending(session: Session, subscriber: Subscriber | SubscriberRecord) -> list[Alert]:
     """The subscriber's unsent alerts; the operator's channel also gets those about feeds."""
     return store.pending_alerts(session, subscriber, feed_alerts=is_operator(subscriber.email))
 
 
-def _due(subscriber: Subscriber, now: datetime) -> bool:
+def _due(subscriber: Subscriber | SubscriberRecord, now: datetime) -> bool:
     return schedule.is_due(
         subscriber.cadence,
         subscriber.send_time,
@@ -213,7 +217,7 @@ def _due(subscriber: Subscriber, now: datetime) -> bool:
     )
 
 
-def _quiet_due(subscriber: Subscriber, now: datetime) -> bool:
+def _quiet_due(subscriber: Subscriber | SubscriberRecord, now: datetime) -> bool:
     if not subscriber.all_quiet:
         return False
     slot = schedule.latest_slot(
@@ -231,7 +235,7 @@ class _Channel(Protocol):
     """How a subscriber is reached: what it would be sent now, and sending one message."""
 
     def compose(
-        self, session: Session, subscriber: Subscriber, now: datetime
+        self, session: Session, subscriber: Subscriber | SubscriberRecord, now: datetime
     ) -> Sequence[Message]: ...
 
     def send(self, message: Message, now: datetime) -> None: ...
@@ -246,7 +250,9 @@ class _EmailChannel:
         """Built when a first digest is composed: a cycle that sends none loads no Jinja2."""
         return Composer(self.settings.template_dir, self.settings.signals, self.settings.sender)
 
-    def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[Digest]:
+    def compose(
+        self, session: Session, subscriber: Subscriber | SubscriberRecord, now: datetime
+    ) -> list[Digest]:
         digest = _compose(session, self.settings, self.composer, subscriber, now)
         return [digest] if digest is not None else []
 
@@ -266,7 +272,9 @@ class _ChatChannel:
         """Built when a first message is composed (see _EmailChannel.composer)."""
         return ChatComposer(self.settings.template_dir, self.settings.signals)
 
-    def compose(self, session: Session, subscriber: Subscriber, now: datetime) -> list[ChatMessage]:
+    def compose(
+        self, session: Session, subscriber: Subscriber | SubscriberRecord, now: datetime
+    ) -> list[ChatMessage]:
         alerts = _pending(session, subscriber)
         if not alerts and not _quiet_due(subscriber, now):
             return []
@@ -379,7 +387,8 @@ class _Run:
 def _feed_problems(session: Session, settings: DigestSettings) -> list[FeedProblem]:
     return [
         FeedProblem(s.name, s.failing_since)
-        for s in store.failing_sources(session, list(settings.feeds))
+        for s in list_sources(session, list(settings.feeds))
+        if s.consecutive_failures
     ]
 
 
@@ -391,7 +400,7 @@ def _compose(
     session: Session,
     settings: DigestSettings,
     composer: Composer,
-    subscriber: Subscriber,
+    subscriber: Subscriber | SubscriberRecord,
     now: datetime,
 ) -> Digest | None:
     """The subscriber's digest, an "all quiet" note when one is owed, or None."""

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from allywatch.store import queries
-from allywatch.store.models import Alert, Source
+from allywatch.store.models import Alert
+from allywatch.store.reads import SourceRecord
 
 
 def feed_alerts(
-    session: Session, sources: Iterable[Source], now: datetime, after: timedelta
+    session: Session, sources: Iterable[SourceRecord], now: datetime, after: timedelta
 ) -> list[Alert]:
     """Raise an alert for each source failing since `after` ago or longer; return the new ones."""
     raised = []

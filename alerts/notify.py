@@ -24,14 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
 from allywatch.alerts.digest import SignalText, alert_changes, one_line
-from allywatch.store.models import Alert
+
+if TYPE_CHECKING:
+    from allywatch.store.models import Alert
 
 MARKDOWN_TEMPLATE = "chat/alert.md.j2"
 TEXT_TEMPLATE = "chat/alert.txt.j2"

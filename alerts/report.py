@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session
 from allywatch.alerts.atom import alerts_feed
 from allywatch.alerts.digest import SignalText, one_line, safe_link
 from allywatch.language.model import Signal
-from allywatch.store import queries, review
-from allywatch.store.models import Alert, Transition
+from allywatch.store import queries, reads, review
+from allywatch.store.models import Transition
+from allywatch.store.reads import AlertRecord
 
 TEXT_LIMIT = 300
 REVIEW_LISTED = 10  # open near-misses a signal's page lists, newest first
@@ -116,8 +117,8 @@ def build_site(
     now: datetime,
 ) -> dict[str, Any]:
     """Everything the report's templates show, read from the database."""
-    stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
-    first_run = queries.first_run_started(session) or now
+    stored = {(s.signal, s.entity): s for s in reads.signal_states(session)}
+    first_run = reads.first_run_started(session) or now
     views = []
     for signal in signals:
         names = list(dict.fromkeys([signal.initial] + [s.name for s in signal.states]))
@@ -147,7 +148,7 @@ def build_site(
             by_entity.setdefault(transition.entity, []).append(transition)
         for entity in signal.entities or ("",):
             row = stored.get((signal.id, entity))
-            latest = queries.latest_evidence(session, signal.id, entity)
+            latest = reads.latest_evidence(session, signal.id, entity)
             transitions = by_entity.get(entity, [])
             view.entities.append(
                 EntityView(
@@ -168,8 +169,8 @@ def build_site(
                 )
             )
         views.append(view)
-    sources = queries.list_sources(session, list(feeds))
-    alerts = [a for a in queries.list_alerts(session, unacked=True, limit=50) if a.announced]
+    sources = reads.list_sources(session, list(feeds))
+    alerts = [a for a in reads.list_alerts(session, unacked=True, limit=50) if a.announced]
     return {
         "signals": views,
         "open_alerts": [_alert(a) for a in alerts],
@@ -190,7 +191,7 @@ def build_site(
 
 def write_site(
     site: Mapping[str, Any],
-    alerts: Sequence[Alert],
+    alerts: Sequence[AlertRecord],
     signal_texts: Mapping[str, SignalText],
     template_dir: Path,
     out: Path,
@@ -327,7 +328,7 @@ def _explanation(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _alert(alert: Alert) -> dict[str, Any]:
+def _alert(alert: AlertRecord) -> dict[str, Any]:
     return {
         "id": alert.id,
         "signal": alert.signal,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from allywatch.store.models import Alert
+    from allywatch.store.reads import AlertRecord
 
 BASELINE = "recorded as baseline, not announced"
 TOO_OLD = "older than announce_within, not announced"
@@ -18,7 +19,7 @@ SILENCED = "silenced, not announced"
 
 
 def unannounced_reason(
-    alert: Alert, baseline_run: datetime | None, announce_within: timedelta
+    alert: Alert | AlertRecord, baseline_run: datetime | None, announce_within: timedelta
 ) -> str | None:
     """Why an alert was not announced (None when it was), told from the alert itself.
 

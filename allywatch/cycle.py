@@ -55,7 +55,7 @@ from allywatch.config import Config
 from allywatch.digests import send_due
 from allywatch.language.records import Article, NearMiss, Observation
 from allywatch.site import refresh_report
-from allywatch.store import claims, queries, review
+from allywatch.store import claims, queries, reads, review
 from allywatch.store.copy import snapshot_sqlite
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Source
@@ -165,9 +165,9 @@ def run_cycle(
         # worker that died holds evaluation back only until its claims run out.
         if not claims.busy_workers(session, worker, now):
             report.alerts = evaluate(session, workspace, now)
-        configured = queries.list_sources(session, [s.name for s in config.sources])
+        configured = reads.list_sources(session, [s.name for s in config.sources])
         report.alerts += feed_alerts(session, configured, now, config.feed_failure_alert_after)
-        baseline = None if config.alert_on_first_run else queries.first_run_started(session)
+        baseline = None if config.alert_on_first_run else reads.first_run_started(session)
         report.unannounced.update(
             why
             for alert in report.alerts
@@ -330,7 +330,7 @@ def evaluate(session: Session, workspace: Workspace, now: datetime) -> list[Aler
     config = workspace.config
     # What the first run finds in the feeds' backlog is the baseline, not news; with
     # alert_on_first_run it is all announced, however old.
-    first = queries.first_run_started(session) == now
+    first = reads.first_run_started(session) == now
     return evaluate_signals(
         session,
         workspace,  # its signals are loaded only when one is due

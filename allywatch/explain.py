@@ -19,7 +19,7 @@ from allywatch.language.durations import format_duration
 from allywatch.language.model import Signal, StateDef
 from allywatch.language.records import Observation
 from allywatch.output import plural
-from allywatch.store import queries
+from allywatch.store import queries, reads
 
 # Articles listed per state and side (the newest ones).
 LISTED = 10
@@ -168,7 +168,7 @@ def _explain_aggregate(
 ) -> Explanation:
     assert signal.aggregate is not None
     away = set(signal.aggregate.away)
-    rows = {(s.signal, s.entity): s for s in queries.signal_states(session)}
+    rows = {(s.signal, s.entity): s for s in reads.signal_states(session)}
     latest = base.occurrence
     members = []
     for entity in members_of.entities:

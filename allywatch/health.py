@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from allywatch.alerts.notify import is_apprise_url, is_operator, redact, target_url
 from allywatch.config import SECRET_ENV, Config, unsubscribe_secret
-from allywatch.store.models import Source, Subscriber
+
+if TYPE_CHECKING:
+    from allywatch.store.reads import SourceRecord, SubscriberRecord
 
 
 def digest_blockers(config: Config) -> list[str]:
@@ -31,24 +34,26 @@ def is_email(address: str) -> bool:
     return not (is_apprise_url(address) or is_operator(address))
 
 
-def failing_too_long(sources: Sequence[Source], config: Config, now: datetime) -> list[Source]:
+def failing_too_long(
+    sources: Sequence[SourceRecord], config: Config, now: datetime
+) -> list[SourceRecord]:
     """The sources failing for `feed_failure_alert_after` or longer."""
     after = config.feed_failure_alert_after
     return [s for s in sources if s.failing_since is not None and now - s.failing_since >= after]
 
 
-def failing_digests(subscribers: Sequence[Subscriber]) -> list[Subscriber]:
+def failing_digests(subscribers: Sequence[SubscriberRecord]) -> list[SubscriberRecord]:
     """The active subscribers whose last digest was not accepted (it waits for a retry)."""
     return [s for s in subscribers if s.active and s.failures]
 
 
-def vanished_signals(subscriber: Subscriber, known: Collection[str]) -> list[str]:
+def vanished_signals(subscriber: SubscriberRecord, known: Collection[str]) -> list[str]:
     """The signals a subscriber asked for that no signal file defines any more."""
     return [signal for signal in subscriber.signals or () if signal not in known]
 
 
 def subscriber_problems(
-    config: Config, subscribers: Sequence[Subscriber], known: Collection[str]
+    config: Config, subscribers: Sequence[SubscriberRecord], known: Collection[str]
 ) -> list[str]:
     """What keeps the active subscribers from their digests: what blocks email digests
     (when someone gets email), and subscriptions to signals no signal file defines."""
@@ -59,7 +64,9 @@ def subscriber_problems(
     return problems + vanished_subscriptions(active, known)
 
 
-def vanished_subscriptions(subscribers: Sequence[Subscriber], known: Collection[str]) -> list[str]:
+def vanished_subscriptions(
+    subscribers: Sequence[SubscriberRecord], known: Collection[str]
+) -> list[str]:
     """A line for each active subscriber asking for signals no signal file defines."""
     lines = []
     for subscriber in subscribers:

@@ -23,8 +23,8 @@ def write_report(workspace: Workspace, out: Path, now: datetime) -> Path:
     from allywatch.digests import signal_texts
     from allywatch.explain import as_json, explain
     from allywatch.resources import builtin_dir
-    from allywatch.store import queries
     from allywatch.store.engine import reading
+    from allywatch.store.reads import list_alerts
 
     by_id = {s.id: s for s in workspace.signals}
 
@@ -40,7 +40,7 @@ def write_report(workspace: Workspace, out: Path, now: datetime) -> Path:
             [s.name for s in workspace.config.sources],
             now,
         )
-        alerts = [a for a in queries.list_alerts(session, limit=FEED_ENTRIES) if a.announced]
+        alerts = [a for a in list_alerts(session, limit=FEED_ENTRIES) if a.announced]
         return write_site(site, alerts, signal_texts(workspace), builtin_dir("templates"), out)
 
 

@@ -7,6 +7,8 @@ they need only its outline, which allywatch/signal_cache.py keeps between runs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +21,7 @@ from allywatch.resources import builtin_dir
 from allywatch.signal_cache import cached_outlines
 from allywatch.store.engine import shown_url
 from allywatch.store.migrate import open_database
+from allywatch.store.reads import AlchemyReader, Reader, open_sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -62,6 +65,22 @@ class Workspace:
                 raise
             shown = shown_url(self.config.database)
             raise ConfigError(f"database {shown}: cannot open: {exc}") from exc
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """The database to read (store/reads.py), in one read transaction: an SQLite file
+        already at the newest schema is read with sqlite3 alone, without the time
+        importing SQLAlchemy takes; any other (or one to be created or upgraded first)
+        through `engine`."""
+        light = open_sqlite(self.config.database) if "engine" not in self.__dict__ else None
+        if light is not None:
+            try:
+                yield light
+            finally:
+                light.close()
+            return
+        with self.engine.connect() as connection:
+            yield AlchemyReader(connection)
 
     def outline(self, signal_id: str) -> SignalOutline:
         for outline in self.outlines:

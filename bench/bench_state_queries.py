@@ -36,7 +36,7 @@ from allywatch.language.loader import load_signals
 from allywatch.language.model import Signal
 from allywatch.language.records import MatchedTerm, Observation
 from allywatch.resources import builtin_dir
-from allywatch.store import queries
+from allywatch.store import queries, reads
 from allywatch.store.engine import open_engine, reading, writing
 from allywatch.store.migrate import upgrade
 from allywatch.workspace import Workspace
@@ -144,12 +144,12 @@ def timed(action: Callable[[], object], repeat: int) -> tuple[float, float]:
 def status_queries(engine, signals: list[Signal]) -> None:
     """What `status` asks the database."""
     with reading(engine) as session:
-        queries.signal_states(session)
+        reads.signal_states(session)
         for signal in signals:
             for entity in signal.entities or ("",):
-                queries.latest_evidence(session, signal.id, entity)
-        queries.list_sources(session, [])
-        queries.list_alerts(session, unacked=True, limit=20)
+                reads.latest_evidence(session, signal.id, entity)
+        reads.list_sources(session, [])
+        reads.list_alerts(session, unacked=True, limit=20)
 
 
 def explain_in(

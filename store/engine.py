@@ -6,6 +6,9 @@ for the write lock at the start of a transaction instead of failing half-way
 with "database is locked" when a read transaction tries to upgrade. How long a
 transaction waits for the lock is the busy timeout, BUSY_TIMEOUT_MS unless the
 caller bounds it (`writing(engine, busy_timeout=...)`, as `run --wait` does).
+
+SQLAlchemy is imported by the functions that use it: the read commands import this
+module for its settings and may read an SQLite file without SQLAlchemy (store/reads.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, Engine, Executable, create_engine, event, make_url
-from sqlalchemy.exc import ArgumentError
-
 if TYPE_CHECKING:
+    from sqlalchemy import CursorResult, Engine, Executable
     from sqlalchemy.orm import Session
 
 BUSY_TIMEOUT_MS = 60_000
@@ -33,6 +34,8 @@ def open_engine(url: str) -> Engine:
     half-way (stopped, or cut off with its connection still open) cannot hold its
     locks for ever; a URL that sets `options` itself keeps its own.
     """
+    from sqlalchemy import create_engine, event, make_url
+
     if not url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
@@ -77,7 +80,7 @@ def writing(engine: Engine, *, busy_timeout: float | None = None) -> Iterator[Se
     On SQLite, `busy_timeout` (seconds) bounds the wait for another writer to
     let go of the lock; past it, "database is locked" (see is_locked).
     """
-    from sqlalchemy.orm import Session  # not for those reading with Core (store/sources.py)
+    from sqlalchemy.orm import Session
 
     bind = engine
     if _is_sqlite(engine):
@@ -119,6 +122,9 @@ def is_locked(exc: BaseException) -> bool:
 
 def shown_url(url: str) -> str:
     """A database URL as it may be printed: without its password."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

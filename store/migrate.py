@@ -8,7 +8,9 @@ holds it, so exactly one of them migrates and the others find the work done.
 
 Alembic itself is imported only when an existing schema is older than the
 newest revision: every command opens the database, and most find it current; a
-new database is given the models' schema whole.
+new database is given the models' schema whole. SQLAlchemy is imported only by the
+functions that use it, so `head_revision` can be asked without it (store/reads.py
+reads an SQLite file at the newest revision with sqlite3 alone).
 
 `open_database` creates a schema only where no database exists: a new SQLite
 file is built whole beside its path and linked into place, so no process ever
@@ -26,27 +28,15 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    inspect,
-    make_url,
-    text,
-)
-
 from allywatch.store.engine import open_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+    from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _ADVISORY_LOCK_KEY = 0x616C6C79  # "ally"
-_VERSION_TABLE = "alembic_version"
+VERSION_TABLE = "alembic_version"
 
 
 class NotAllywatchDatabase(Exception):
@@ -69,6 +59,8 @@ def open_database(url: str) -> Engine:
 
 
 def _sqlite_path(url: str) -> Path | None:
+    from sqlalchemy import make_url
+
     parsed = make_url(url)
     name = parsed.database
     if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
@@ -110,7 +102,7 @@ def _check_schema(path: Path) -> None:
             raise
         held = f"is not an SQLite database ({exc})"
     else:
-        if _VERSION_TABLE in tables:
+        if VERSION_TABLE in tables:
             return
         if tables:
             shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
@@ -147,7 +139,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def _revision(connection: Connection) -> str | None:
-    if not inspect(connection).has_table(_VERSION_TABLE):
+    from sqlalchemy import inspect, text
+
+    if not inspect(connection).has_table(VERSION_TABLE):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
@@ -160,6 +154,8 @@ def upgrade(engine: Engine) -> None:
     migrations build), which spares a first run importing Alembic and replaying every
     migration. Older schemas are upgraded by Alembic.
     """
+    from sqlalchemy import inspect, text
+
     head = head_revision()
     if current_revision(engine) == head:
         return
@@ -172,7 +168,7 @@ def upgrade(engine: Engine) -> None:
         revision = _revision(connection)
         if revision == head:
             return
-        if revision is None and set(inspect(connection).get_table_names()) <= {_VERSION_TABLE}:
+        if revision is None and set(inspect(connection).get_table_names()) <= {VERSION_TABLE}:
             _create_current(connection, head)
             return
         migrate(connection)
@@ -187,11 +183,13 @@ def migrate(connection: Connection, revision: str = "head") -> None:
 
 def _create_current(connection: Connection, head: str) -> None:
     """The models' schema and Alembic's version table (as Alembic itself makes it) at `head`."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
     from allywatch.store.models import Base
 
     Base.metadata.create_all(connection)
     version = Table(
-        _VERSION_TABLE,
+        VERSION_TABLE,
         MetaData(),
         Column("version_num", String(32), nullable=False),
         PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, insert, literal, or_, select, update
+from sqlalchemy import Table, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from allywatch.language.records import Article, MatchedTerm, Observation, Polarity
@@ -25,7 +25,6 @@ from allywatch.store.models import (
     Source,
     Transition,
 )
-from allywatch.store.sources import sources_query
 
 # --- sources -----------------------------------------------------------------
 
@@ -74,11 +73,6 @@ def next_due_source(session: Session, names: Sequence[str]) -> Source | None:
     """Of the named sources, the one to be polled next (None when there are none)."""
     query = select(Source).where(Source.name.in_(list(names)))
     return session.scalars(query.order_by(Source.next_poll_at.asc().nulls_first())).first()
-
-
-def list_sources(session: Session, names: Sequence[str] | None = None) -> list[Source]:
-    """The sources (only those named, if `names` is given), by name."""
-    return list(session.scalars(select(Source).from_statement(sources_query(names))))
 
 
 def record_fetch_success(
@@ -272,6 +266,8 @@ def count_rows(session: Session, model: type) -> int:
 
 
 def signal_states(session: Session) -> list[SignalState]:
+    """Every stored state, loaded into the session, where set_signal_state then finds its
+    row without a query (the rules engine's; store.reads.signal_states only reads)."""
     return list(
         session.scalars(select(SignalState).order_by(SignalState.signal, SignalState.entity))
     )
@@ -305,15 +301,6 @@ def set_signal_state(
         row.detail, row.occurrence = detail, occurrence
 
 
-def changed_since(session: Session, since: datetime) -> set[tuple[str, str]]:
-    """(signal, entity) of every state with a transition dated, or recorded, at or after
-    `since`."""
-    query = select(Transition.signal, Transition.entity).where(
-        or_(Transition.at >= since, Transition.recorded_at >= since)
-    )
-    return {(signal, entity) for signal, entity in session.execute(query.distinct())}
-
-
 def transitions_for(session: Session, signal: str, entity: str | None = None) -> list[Transition]:
     query = select(Transition).where(Transition.signal == signal)
     if entity is not None:
@@ -336,28 +323,6 @@ def add_alert(session: Session, **fields: Any) -> Alert | None:
     session.add(alert)
     session.flush()
     return alert
-
-
-def list_alerts(
-    session: Session,
-    *,
-    unacked: bool = False,
-    limit: int | None = None,
-    signal: str | None = None,
-    since: datetime | None = None,
-) -> list[Alert]:
-    """Alerts, newest first: only unacknowledged ones, only one signal's, only those
-    whose change happened or was raised at or after `since`, as asked."""
-    query = select(Alert).order_by(Alert.at.desc(), Alert.id.desc())
-    if unacked:
-        query = query.where(Alert.acked_at.is_(None))
-    if signal is not None:
-        query = query.where(Alert.signal == signal)
-    if since is not None:
-        query = query.where(or_(Alert.at >= since, Alert.created_at >= since))
-    if limit:
-        query = query.limit(limit)
-    return list(session.scalars(query))
 
 
 def ack_alert(session: Session, alert_id: int, now: datetime) -> Alert | None:
@@ -469,18 +434,6 @@ def stored_observations(
     return [_observation(*row[:10], tier=row[10]) for row in rows]  # 10: _OBSERVATION_COLUMNS
 
 
-def latest_evidence(session: Session, signal: str, entity: str) -> Observation | None:
-    """The newest observation of a signal's entity (without the terms matched)."""
-    row = session.execute(
-        select(*_OBSERVATION_COLUMNS)
-        .join(ArticleRow, ArticleRow.id == ObservationRow.article_id)
-        .where(ObservationRow.signal == signal, ObservationRow.entity == entity)
-        .order_by(ObservationRow.published_at.desc(), ObservationRow.id.desc())
-        .limit(1)
-    ).first()
-    return _observation(*row) if row else None
-
-
 def observation_marks(session: Session) -> dict[str, list[int]]:
     """Per signal: how many observations are stored, and the newest one's id.
 
@@ -502,11 +455,6 @@ def last_transitions(session: Session, signal: str) -> dict[str, Transition]:
     ):
         latest[transition.entity] = transition
     return latest
-
-
-def first_run_started(session: Session) -> datetime | None:
-    """When allywatch first ran on this database."""
-    return session.scalar(select(func.min(Run.started_at)))
 
 
 def signal_state(session: Session, signal: str, entity: str) -> SignalState | None:

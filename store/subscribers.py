@@ -16,7 +16,8 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from allywatch.store.engine import changed_rows
-from allywatch.store.models import Alert, Delivery, Source, Subscriber
+from allywatch.store.models import Alert, Delivery, Subscriber
+from allywatch.store.reads import SubscriberRecord
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
@@ -45,13 +46,6 @@ def remove_subscriber(session: Session, email: str) -> bool:
     return True
 
 
-def list_subscribers(session: Session, *, active_only: bool = False) -> list[Subscriber]:
-    query = select(Subscriber).order_by(Subscriber.email)
-    if active_only:
-        query = query.where(Subscriber.active.is_(True))
-    return list(session.scalars(query))
-
-
 def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscriber | None:
     """Stop a subscriber's digests; idempotent. None when there is no such subscriber."""
     subscriber = session.get(Subscriber, subscriber_id)
@@ -62,7 +56,7 @@ def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscrib
 
 
 def pending_alerts(
-    session: Session, subscriber: Subscriber, *, feed_alerts: bool = False
+    session: Session, subscriber: Subscriber | SubscriberRecord, *, feed_alerts: bool = False
 ) -> list[Alert]:
     """Announced alerts on the subscriber's signals, raised since it subscribed, not yet sent.
 
@@ -200,17 +194,6 @@ def sync_operators(session: Session, prefix: str, addresses: Sequence[str], now:
             known.unsubscribed_at = None
             known.created_at = now
     session.flush()
-
-
-def failing_sources(session: Session, names: Sequence[str]) -> list[Source]:
-    """The named sources whose last fetch failed."""
-    return list(
-        session.scalars(
-            select(Source)
-            .where(Source.name.in_(list(names)), Source.consecutive_failures > 0)
-            .order_by(Source.name)
-        )
-    )
 
 
 def deliveries_for(session: Session, subscriber_id: int) -> list[Delivery]:

@@ -16,7 +16,7 @@ import pytest
 from digestkit import SIGNAL, add_alert, cli, workspace, write_config
 
 from allywatch.digests import send_due
-from allywatch.store import subscribers as store
+from allywatch.store import reads
 from allywatch.store.engine import reading
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -85,7 +85,7 @@ def test_an_apprise_subscriber_gets_each_alert_once(
     assert added.exit_code == 0, added.output
     ws = workspace(config)
     with reading(ws.engine) as session:
-        created = store.list_subscribers(session)[0].created_at
+        created = reads.list_subscribers(session)[0].created_at
     add_alert(ws, to_state="deal", created_at=created + timedelta(seconds=1))
     add_alert(
         ws,
@@ -153,7 +153,7 @@ def test_hostile_feed_text_stays_text_in_markdown(
         }
     ]
     with reading(ws.engine) as session:
-        created = store.list_subscribers(session)[0].created_at
+        created = reads.list_subscribers(session)[0].created_at
     add_alert(ws, evidence=hostile, created_at=created + timedelta(seconds=1))
     send_due(ws, created + timedelta(seconds=2))
     [message] = receiver.accepted

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from allywatch.store import claims, queries
+from allywatch.store import claims, queries, reads
 from allywatch.store.engine import IDLE_IN_TRANSACTION, open_engine, reading, writing
 from allywatch.store.migrate import upgrade
 
@@ -66,7 +66,7 @@ def claim(engine: Engine, worker: str, margins, now=NOW, limit=None) -> list[str
 
 def claimed(engine: Engine) -> dict[str, str | None]:
     with reading(engine) as session:
-        return {s.name: s.claimed_by for s in queries.list_sources(session)}
+        return {s.name: s.claimed_by for s in reads.list_sources(session)}
 
 
 def test_each_due_source_goes_to_one_worker(engine: Engine) -> None:
@@ -106,7 +106,7 @@ def test_a_dead_workers_claims_run_out_after_the_lease(engine: Engine) -> None:
     assert claim(engine, "live", margins, now=NOW + LEASE) == ["s00", "s01", "s02"]
     # The dead worker, were it to come back, may no longer store its results.
     with writing(engine) as session:
-        ids = [s.id for s in queries.list_sources(session)]
+        ids = [s.id for s in reads.list_sources(session)]
         assert claims.release_source(session, ids[0], "dead") is None
         assert claims.release_source(session, ids[0], "live") is not None
     assert claimed(engine) == {"s00": None, "s01": "live", "s02": "live"}
@@ -116,7 +116,7 @@ def test_releasing_frees_a_source_for_the_next_due_time(engine: Engine) -> None:
     margins = add_sources(engine, 2)
     claim(engine, "a", margins)
     with writing(engine) as session:
-        for source in queries.list_sources(session):
+        for source in reads.list_sources(session):
             released = claims.release_source(session, source.id, "a")
             assert released is not None
             released.next_poll_at = NOW + timedelta(hours=1)
@@ -133,7 +133,7 @@ def test_releasing_many_sources_at_once_gives_only_the_workers_own(
     assert claim(engine, "b", margins) == ["s03", "s04"]
     monkeypatch.setattr(claims, "RELEASE_BATCH", 2)  # the ids go in several queries
     with writing(engine) as session:
-        names = {s.id: s.name for s in queries.list_sources(session)}
+        names = {s.id: s.name for s in reads.list_sources(session)}
         released = claims.release_sources(session, list(names), "a")
         assert sorted(names[i] for i in released) == ["s00", "s01", "s02"]
         assert all(source.id == i for i, source in released.items())

@@ -1,6 +1,8 @@
 """`allywatch --help`, `-h` and `-V` answer without loading any command's libraries,
 and the command list the help shows is the one the command modules define; `status`,
-`feeds` and `alerts` load only what reading the database and printing it needs."""
+`feeds` and `alerts` load only what reading the database and printing it needs: on an
+SQLite file at the newest schema, not even SQLAlchemy (store/reads.py), and they print
+the same as when they read through SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -78,13 +80,20 @@ def test_version_answers_to_its_short_flag() -> None:
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A config and SQLite database after one cycle over the sample feeds (which raises
-    alerts, so status and alerts have some to print)."""
+    alerts, so status and alerts have some to print), with two subscribers and one
+    alert acknowledged."""
     folder = tmp_path_factory.mktemp("watch")
     sources = "".join(f"  - {{name: {f.stem}, path: '{f}'}}\n" for f in sorted(FEEDS.glob("*.xml")))
     config = folder / "allywatch.yaml"
     config.write_text(f"database: sqlite:///watch.db\nsources:\n{sources}", encoding="utf-8")
-    result = CliRunner().invoke(main, ["--config", str(config), "run", "--clock", "2025-09-10"])
-    assert result.exit_code == 0, result.output
+    for args in (
+        ["subscribers", "add", "analyst@example.org", "--signals", "su35-iran", "--all-quiet"],
+        ["subscribers", "add", "desk@example.org", "--cadence", "weekly", "--day", "fri"],
+        ["run", "--clock", "2025-09-10"],
+        ["ack", "2"],
+    ):
+        result = CliRunner().invoke(main, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
     return config
 
 
@@ -101,10 +110,70 @@ def test_the_read_commands_load_no_template_mail_feed_or_migration_library(
     assert not unused, f"{command} imported {unused}"
 
 
-def test_feeds_reads_the_sources_without_the_orm(watched: Path) -> None:
-    loaded = modules_loaded_by("--config", str(watched), "feeds")
-    assert "allywatch.commands.feeds" in loaded and "sqlalchemy" in loaded
-    assert "sqlalchemy.orm" not in loaded and "allywatch.store.models" not in loaded
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["status", "--json"], ["feeds"], ["alerts"], ["alerts", "--format", "json"]],
+    ids=" ".join,
+)
+def test_the_read_commands_read_a_current_sqlite_file_without_sqlalchemy(
+    watched: Path, command: list[str]
+) -> None:
+    """SQLAlchemy alone takes longer to import than these commands may take in all."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(watched.parent / "cache")}
+    modules_loaded_by("--config", str(watched), *command, env=env)
+    loaded = modules_loaded_by("--config", str(watched), *command, env=env)
+    assert "allywatch.store.reads" in loaded
+    alchemy = sorted(m for m in loaded if m.split(".")[0] == "sqlalchemy")
+    assert not alchemy, f"{command} imported {alchemy[:5]}"
+    assert "allywatch.store.models" not in loaded
+
+
+READ_COMMANDS = [
+    ["status"],
+    ["status", "--format", "json"],
+    ["status", "--changed", "2025-06-01", "--tz", "UTC"],
+    ["feeds"],
+    ["feeds", "--format", "json"],
+    ["alerts"],
+    ["alerts", "--format", "json"],
+    ["alerts", "--format", "csv"],
+    ["alerts", "--unacked", "--signal", "su35-iran", "--since", "2025-06-01"],
+    ["subscribers", "list"],
+]
+
+
+@pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
+def test_the_read_commands_say_the_same_through_sqlite3_and_through_sqlalchemy(
+    watched: Path, command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["--config", str(watched), *command]
+    light = CliRunner().invoke(main, args)
+    assert light.exit_code == 0, light.output
+    monkeypatch.setattr("allywatch.workspace.open_sqlite", lambda url: None)
+    engine = CliRunner().invoke(main, args)
+    assert engine.exit_code == 0, engine.output
+    assert light.output == engine.output
+    assert len(light.output.splitlines()) > 1
+
+
+def test_status_upgrades_an_older_schema_before_reading_it(tmp_path: Path) -> None:
+    """The sqlite3 reader reads only a schema at the newest revision; an older one is
+    upgraded first, as every command opening the database does."""
+    from allywatch.store.engine import open_engine
+    from allywatch.store.migrate import current_revision, head_revision, migrate
+
+    database = tmp_path / "old.db"
+    engine = open_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        migrate(connection, "0003")
+    assert current_revision(engine) == "0003"
+    config = tmp_path / "allywatch.yaml"
+    config.write_text(f"database: sqlite:///{database}\nsources: []\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "status"])
+    assert result.exit_code == 0, result.output
+    assert "feeds: 0 configured, 0 healthy, 0 failing" in result.output
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
 
 
 def test_loading_a_config_imports_neither_the_fetcher_nor_the_rules_engine() -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from allywatch.alerts.unsubscribe import make_token
 from allywatch.alerts.unsubscribe_server import make_server
 from allywatch.digests import send_due
-from allywatch.store import subscribers as store
+from allywatch.store import reads
 from allywatch.store.engine import reading
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -54,7 +54,7 @@ def server(config: Path) -> Iterator[str]:
 
 def active(config: Path) -> dict[str, bool]:
     with reading(workspace(config).engine) as session:
-        return {s.email: s.active for s in store.list_subscribers(session)}
+        return {s.email: s.active for s in reads.list_subscribers(session)}
 
 
 def request(url: str, data: bytes | None = None) -> tuple[int, str]:

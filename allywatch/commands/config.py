@@ -15,10 +15,9 @@ from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Signal
 from allywatch.output import echo, plural
 from allywatch.resources import builtin_dir
-from allywatch.store import subscribers as store
-from allywatch.store.engine import open_engine, reading
+from allywatch.store.engine import open_engine
 from allywatch.store.migrate import current_revision, head_revision
-from allywatch.store.models import Subscriber
+from allywatch.store.reads import SubscriberRecord, list_subscribers
 
 
 @click.group(name="config")
@@ -78,7 +77,7 @@ def _signals(config: Config, problems: list[str]) -> list[Signal] | None:
     return signals
 
 
-def _database(config: Config, problems: list[str]) -> list[Subscriber]:
+def _database(config: Config, problems: list[str]) -> list[SubscriberRecord]:
     """Describe the database as it is; its active subscribers (none when it is not there
     or its schema is not current)."""
     url = make_url(config.database)
@@ -95,8 +94,8 @@ def _database(config: Config, problems: list[str]) -> list[Subscriber]:
                 was = f"schema {revision}" if revision else "no allywatch schema"
                 echo(f"database: {shown}: {was}; the first run would upgrade it to {head}")
                 return []
-            with reading(engine) as session:
-                active = store.list_subscribers(session, active_only=True)
+            with engine.connect() as connection:
+                active = list_subscribers(connection, active_only=True)
         finally:
             engine.dispose()
     except Exception as exc:  # noqa: BLE001 (any driver's error: reported, not raised)
@@ -107,7 +106,7 @@ def _database(config: Config, problems: list[str]) -> list[Subscriber]:
     return active
 
 
-def _digests(config: Config, active: list[Subscriber], problems: list[str]) -> None:
+def _digests(config: Config, active: list[SubscriberRecord], problems: list[str]) -> None:
     blockers = digest_blockers(config)
     where = (
         f"outbox {config.outbox}"

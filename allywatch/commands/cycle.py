@@ -16,9 +16,10 @@ from allywatch.health import failing_digests, failing_too_long
 from allywatch.language.durations import format_duration, parse_duration
 from allywatch.output import echo, plural, terminal_safe
 from allywatch.runlock import LockBusy, cycle_turn
-from allywatch.store import queries, subscribers
+from allywatch.store import queries, reads
 from allywatch.store.engine import reading, shown_url
 from allywatch.store.models import Source
+from allywatch.store.reads import SourceRecord
 from allywatch.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_SOURCES_FAILED = 0, 1, 3
@@ -190,7 +191,7 @@ def _sources_to_poll(
 class Standing:
     """What is failing after the cycle, whether or not this cycle touched it."""
 
-    sources: list[Source]  # failing for feed_failure_alert_after or longer
+    sources: list[SourceRecord]  # failing for feed_failure_alert_after or longer
     digests: list[str]  # addresses whose last digest was not accepted
     next_due: Source | None
     locations: dict[str, str]  # source name -> where it is read from
@@ -199,8 +200,8 @@ class Standing:
     def read(cls, workspace: Workspace, now: datetime) -> Standing:
         names = [s.name for s in workspace.config.sources]
         with reading(workspace.engine) as session:
-            sources = queries.list_sources(session, names)
-            active = subscribers.list_subscribers(session, active_only=True)
+            sources = reads.list_sources(session, names)
+            active = reads.list_subscribers(session, active_only=True)
             next_due = queries.next_due_source(session, names)
         return cls(
             sources=failing_too_long(sources, workspace.config, now),

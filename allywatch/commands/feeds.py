@@ -22,7 +22,7 @@ from allywatch.config import find_config, load_config
 from allywatch.errors import ConfigError
 from allywatch.files import replace_file
 from allywatch.output import Zone, echo_records, echo_table, format_option, iso, tz_option
-from allywatch.store.sources import source_rows
+from allywatch.store.reads import list_sources
 from allywatch.watchers.sources import read_opml
 from allywatch.workspace import Workspace
 
@@ -65,7 +65,8 @@ def feeds(ctx: click.Context, fmt: str, zone: Zone) -> None:
     if ctx.invoked_subcommand is not None:
         return
     workspace = Workspace.open(ctx.obj["config_path"])
-    stored = {s.name: s for s in source_rows(workspace.engine)}
+    with workspace.reader() as db:
+        stored = {s.name: s for s in list_sources(db)}
     data: list[_FeedRecord] = []
     for configured in workspace.config.sources:
         s = stored.get(configured.name)

@@ -24,13 +24,12 @@ from allywatch.output import (
     plural,
     tz_option,
 )
-from allywatch.store import queries, subscribers
-from allywatch.store.engine import reading, writing
-from allywatch.store.models import Alert, Source, Subscriber
+from allywatch.store import reads
+from allywatch.store.reads import AlertRecord, SourceRecord, SubscriberRecord
 from allywatch.workspace import Workspace
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from allywatch.store.reads import Database
 
 since_option = click.option(
     "--since",
@@ -87,9 +86,9 @@ def status(
     workspace = Workspace.open(ctx.obj["config_path"])
     wanted = {workspace.outline(signal_id).id for signal_id in signal_ids}
     since = moment_from(changed, zone, "--changed")
-    with reading(workspace.engine) as session:
-        stored = {(s.signal, s.entity): s for s in queries.signal_states(session)}
-        moved = queries.changed_since(session, since) if since is not None else None
+    with workspace.reader() as db:
+        stored = {(s.signal, s.entity): s for s in reads.signal_states(db)}
+        moved = reads.changed_since(db, since) if since is not None else None
         rows: list[_StatusRecord] = []
         for signal in workspace.outlines:
             if wanted and signal.id not in wanted:
@@ -98,7 +97,7 @@ def status(
                 if moved is not None and (signal.id, entity) not in moved:
                     continue
                 row = stored.get((signal.id, entity))
-                latest = queries.latest_evidence(session, signal.id, entity)
+                latest = reads.latest_evidence(db, signal.id, entity)
                 rows.append(
                     {
                         "signal": signal.id,
@@ -110,10 +109,10 @@ def status(
                         "last_evidence": _evidence_json(latest),
                     }
                 )
-        sources = queries.list_sources(session, [s.name for s in workspace.config.sources])
-        alerts = queries.list_alerts(session, unacked=True, limit=20)
-        why = _why_unannounced(session, workspace)
-        digests = subscribers.list_subscribers(session, active_only=True)
+        sources = reads.list_sources(db, [s.name for s in workspace.config.sources])
+        alerts = reads.list_alerts(db, unacked=True, limit=20)
+        why = _why_unannounced(db, workspace)
+        digests = reads.list_subscribers(db, active_only=True)
     failing = [s for s in sources if s.consecutive_failures]
     if fmt != "table":
         echo_records(rows, fmt, STATUS_FIELDS)
@@ -162,7 +161,7 @@ def status(
             echo(f"  #{alert.id} {zone.when(alert.at)} [{alert.severity}] {_marked(alert, why)}")
 
 
-def _failing_names(failing: list[Source]) -> str:
+def _failing_names(failing: list[SourceRecord]) -> str:
     """The failing sources' names, the first few only when there are many."""
     if len(failing) <= FAILING_LISTED:
         return f" ({', '.join(s.name for s in failing)})" if failing else ""
@@ -170,7 +169,7 @@ def _failing_names(failing: list[Source]) -> str:
     return f" (the first {FAILING_LISTED}: {first}; `allywatch feeds` lists them all)"
 
 
-def _digest_health(active: list[Subscriber], zone: Zone) -> list[str]:
+def _digest_health(active: list[SubscriberRecord], zone: Zone) -> list[str]:
     """Lines for `status`: how many subscribers, and each digest the mail server refused."""
     if not active:
         return []
@@ -239,6 +238,9 @@ def _evidence_line(evidence: _Evidence | None) -> str:
 def history(ctx: click.Context, signal: str, entity: str | None, fmt: str, zone: Zone) -> None:
     """The signal's transitions (only ENTITY's, if given), newest first, with the articles
     behind each."""
+    from allywatch.store import queries
+    from allywatch.store.engine import reading
+
     workspace = Workspace.open(ctx.obj["config_path"])
     chosen = entity_named(workspace.outline(signal), entity)
     with reading(workspace.engine) as session:
@@ -300,11 +302,9 @@ def alerts_command(
     workspace = Workspace.open(ctx.obj["config_path"])
     signal = workspace.outline(signal_id).id if signal_id is not None else None
     start = moment_from(since, zone, "--since")
-    with reading(workspace.engine) as session:
-        alerts = queries.list_alerts(
-            session, unacked=unacked, limit=limit, signal=signal, since=start
-        )
-        why = _why_unannounced(session, workspace)
+    with workspace.reader() as db:
+        alerts = reads.list_alerts(db, unacked=unacked, limit=limit, signal=signal, since=start)
+        why = _why_unannounced(db, workspace)
     if fmt == "atom":
         from allywatch.alerts.atom import alerts_feed
         from allywatch.digests import signal_texts
@@ -355,18 +355,18 @@ def alerts_command(
     )
 
 
-def _why_unannounced(session: Session, workspace: Workspace) -> Callable[[Alert], str | None]:
+def _why_unannounced(db: Database, workspace: Workspace) -> Callable[[AlertRecord], str | None]:
     """Why an alert was not announced (see alerts.unannounced); None if it was."""
     config = workspace.config
-    baseline = None if config.alert_on_first_run else queries.first_run_started(session)
+    baseline = None if config.alert_on_first_run else reads.first_run_started(db)
 
-    def why(alert: Alert) -> str | None:
+    def why(alert: AlertRecord) -> str | None:
         return unannounced_reason(alert, baseline, config.announce_within)
 
     return why
 
 
-def _marked(alert: Alert, why: Callable[[Alert], str | None]) -> str:
+def _marked(alert: AlertRecord, why: Callable[[AlertRecord], str | None]) -> str:
     """An alert's message, marked when it was recorded without being announced."""
     reason = why(alert)
     return f"{alert.message} ({reason})" if reason else alert.message
@@ -380,6 +380,9 @@ def ack(ctx: click.Context, alert_id: int | None, every: bool) -> None:
     """Acknowledge alert ALERT_ID, or --all of them."""
     if (alert_id is None) == (not every):
         raise click.UsageError("give an ALERT_ID or --all")
+    from allywatch.store import queries
+    from allywatch.store.engine import writing
+
     workspace = Workspace.open(ctx.obj["config_path"])
     now = datetime.now(UTC)
     with writing(workspace.engine) as session:

@@ -44,6 +44,7 @@ from allywatch.output import (
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Subscriber
+from allywatch.store.reads import SubscriberRecord, list_subscribers
 from allywatch.workspace import Workspace
 
 # The columns of `subscribers list --format csv`.
@@ -211,8 +212,8 @@ def remove(ctx: click.Context, email: str) -> None:
 def list_command(ctx: click.Context, fmt: str, zone: Zone) -> None:
     """Subscribers, their schedules, and how their digests stand."""
     workspace = Workspace.open(ctx.obj["config_path"])
-    with reading(workspace.engine) as session:
-        rows = store.list_subscribers(session)
+    with workspace.reader() as db:
+        rows = list_subscribers(db)
     known = {s.id for s in workspace.outlines}
     if fmt != "table":
         echo_records(
@@ -432,7 +433,7 @@ def _addresses(workspace: Workspace, emails: tuple[str, ...]) -> list[str] | Non
     return addresses
 
 
-def _schedule(s: Subscriber) -> str:
+def _schedule(s: Subscriber | SubscriberRecord) -> str:
     if s.cadence == "immediate":
         return "immediate"
     day = f" {WEEKDAYS[s.weekday]}" if s.cadence == "weekly" else ""
@@ -440,12 +441,12 @@ def _schedule(s: Subscriber) -> str:
     return f"{s.cadence}{day} {s.send_time} {s.timezone}{quiet}"
 
 
-def _describe(s: Subscriber) -> str:
+def _describe(s: Subscriber | SubscriberRecord) -> str:
     signals = ", ".join(s.signals) if s.signals is not None else "all signals"
     return f"{signals}; {_schedule(s)}"
 
 
-def _state(s: Subscriber, zone: Zone) -> str:
+def _state(s: SubscriberRecord, zone: Zone) -> str:
     if not s.active:
         return f"unsubscribed {zone.when(s.unsubscribed_at)}"
     if s.failures:
