@@ -54,7 +54,10 @@ class ArticleRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # What a feed says is stored whole on every database (PostgreSQL enforces lengths):
     # uids and story keys up to the parser's 512 characters, outlets (host names) as text.
-    uid: Mapped[str] = mapped_column(String(512), unique=True)
+    # The uid, unique and given by us, is the insert sentinel: a batch of articles is
+    # inserted many rows a statement with their ids returned in order, where SQLite
+    # would otherwise take one statement per row (the schema is unchanged).
+    uid: Mapped[str] = mapped_column(String(512), unique=True, insert_sentinel=True)
     link: Mapped[str] = mapped_column(Text, index=True)
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text)
