@@ -40,6 +40,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from allywatch.alerts import schedule
+from allywatch.alerts.addresses import (
+    OPERATOR_PREFIX,
+    is_apprise_url,
+    is_operator,
+    operator_address,
+    target_url,
+)
 from allywatch.alerts.digest import (
     Composer,
     Digest,
@@ -50,17 +57,7 @@ from allywatch.alerts.digest import (
     feed_health,
 )
 from allywatch.alerts.mailer import Mailer, MailError
-from allywatch.alerts.notify import (
-    OPERATOR_PREFIX,
-    AppriseSender,
-    ChatComposer,
-    ChatMessage,
-    NotifyError,
-    is_apprise_url,
-    is_operator,
-    operator_address,
-    target_url,
-)
+from allywatch.alerts.notify import AppriseSender, ChatComposer, ChatMessage, NotifyError
 from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from allywatch.alerts.addresses import OPERATOR_PREFIX, operator_address, redact
 from allywatch.alerts.digest import SignalText, alert_changes, one_line
 
 if TYPE_CHECKING:
@@ -39,12 +40,7 @@ MARKDOWN_TEMPLATE = "chat/alert.md.j2"
 TEXT_TEMPLATE = "chat/alert.txt.j2"
 # The subscribers table keeps addresses in 320 characters (PostgreSQL enforces it).
 URL_LIMIT = 320
-# The config's `notify:` URLs are kept as subscribers under this prefix, apart from
-# any subscriber who added the same URL by hand.
-OPERATOR_PREFIX = "notify:"
 TITLE_LIMIT = 250
-
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _apprise() -> ModuleType:
@@ -76,24 +72,6 @@ class ChatMessage:
     quiet: bool = False
 
 
-def is_apprise_url(address: str) -> bool:
-    """Whether a subscriber's address is an Apprise URL (scheme://...) rather than an email."""
-    return bool(_SCHEME.match(address.strip()))
-
-
-def is_operator(address: str) -> bool:
-    return address.startswith(OPERATOR_PREFIX)
-
-
-def target_url(address: str) -> str:
-    """The Apprise URL a subscriber's address names."""
-    return address.removeprefix(OPERATOR_PREFIX)
-
-
-def operator_address(url: str) -> str:
-    return OPERATOR_PREFIX + url
-
-
 def check_url(text: str) -> str:
     """The URL as it will be stored, or NotifyUrlError saying what is wrong with it."""
     url = text.strip()
@@ -109,12 +87,6 @@ def check_url(text: str) -> str:
             " (see https://github.com/caronc/apprise/wiki for the services and their URLs)"
         )
     return url
-
-
-def redact(url: str) -> str:
-    """The URL with its secrets (passwords, tokens) hidden, for printing."""
-    plugin = _apprise().Apprise.instantiate(url)
-    return plugin.url(privacy=True) if plugin is not None else url.split("://", 1)[0] + "://..."
 
 
 class AppriseSender:

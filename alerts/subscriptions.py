@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from allywatch.alerts import schedule
-from allywatch.alerts.notify import NotifyUrlError, check_url, is_apprise_url
+from allywatch.alerts.addresses import is_apprise_url
+from allywatch.alerts.notify import NotifyUrlError, check_url
 from allywatch.store import subscribers as store
 from allywatch.store.models import Subscriber
 

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from allywatch.alerts.notify import is_apprise_url, is_operator, redact, target_url
+from allywatch.alerts.addresses import is_apprise_url, is_operator, redact, target_url
 from allywatch.config import SECRET_ENV, Config, unsubscribe_secret
 
 if TYPE_CHECKING:

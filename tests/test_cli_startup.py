@@ -18,7 +18,7 @@ from allywatch.cli import COMMANDS, main
 
 HEAVY = ("sqlalchemy", "pydantic", "httpx", "feedparser", "jinja2", "apscheduler", "yaml")
 FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
-# What the read commands never use: templates, chat, mail, fetching, feed parsing,
+# What the read commands never use: templates, chat, mail, notifications, fetching, feed parsing,
 # migrations, the scheduler, the rules engine; and (status, with its signal outlines
 # cached) the signal loader and the signal language.
 NOT_FOR_READING = (
@@ -38,6 +38,9 @@ NOT_FOR_READING = (
     "httpx",
     "allywatch.alerts.rules",
     "allywatch.alerts.occurrences",
+    "allywatch.alerts.notify",
+    "allywatch.alerts.digest",
+    "markupsafe",
 )
 
 
