@@ -986,14 +986,32 @@ def _of_occurrence(match: _Match, reading: _Reading) -> _Reading | None:
     skipping it", "having stayed away", "после бойкота"), it is marked earlier: it
     yields to the article's other readings of the entity ("A year after skipping it,
     Tokayev is back at the summit" is attending) and stands where there are none
-    ("Pashinyan flies to Paris after skipping the summit")."""
+    ("Pashinyan flies to Paris after skipping the summit").
+
+    The clauses holding a word placed by a `previous` cue are about the earlier
+    occurrence. When the claim's other words cover every term list of those clauses'
+    words, the claim rests on them alone and is of this occurrence ("пропустив прошлый
+    саммит, Жапаров прибыл на заседание ОДКБ" is attending: "прибыл на заседание"
+    needs no word of the first clause; the skipping does)."""
     claim = _claim(match)
     previous = [_beside(match, "previous", h, after=True) for h in claim]
     if previous and all(previous):
         return None
+    placed = [h for h, p in zip(claim, previous, strict=True) if p]
+    rest = [h for h in claim if not any(_same_clause(match.doc, h, p) for p in placed)]
+    if placed and rest and {h.term for h in claim} <= {h.term for h in rest}:
+        claim, previous = rest, [False] * len(rest)
     if any(previous) or any(_beside(match, "earlier", h, after=False) for h in claim):
         return replace(reading, earlier=True)
     return reading
+
+
+def _same_clause(doc: _Document, a: _Hit, b: _Hit) -> bool:
+    """Whether two hits stand in one clause of one field."""
+    if a.field != b.field:
+        return False
+    first, second = sorted((a, b), key=lambda h: h.start)
+    return doc.same_clause(a.field, first.start, second.start)
 
 
 def _beside(match: _Match, name: str, hit: _Hit, after: bool) -> bool:
