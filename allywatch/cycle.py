@@ -471,6 +471,10 @@ class _Intake:
         self.group: list[tuple[Source, FetchResult, Parsed]] = []  # parsed, to be stored
         self.group_articles = 0
         self._matcher: Matcher | None = None
+        # While every stored article is one this cycle took in (the database held none when
+        # the cycle first looked, and no other worker has stored one since), these are the
+        # known articles, and the database need not be asked; None once that no longer holds.
+        self.ours: KnownArticles | None = None
 
     @property
     def matcher(self) -> Matcher:
@@ -526,7 +530,9 @@ class _Intake:
         each source in a turn of its own would settle it: a copy of an article stored
         before the group is never matched, a copy of one an earlier source of the group
         brings is matched and then dropped (and, if another worker stored articles
-        meanwhile, the database is asked again).
+        meanwhile, the database is asked again). On a database that held no article
+        when the cycle began, and in which only this cycle stores, the known articles
+        are the ones it took in, and it is not asked.
         """
         if not self.group:
             return
@@ -537,8 +543,15 @@ class _Intake:
             # up with what other workers stored, where they store side by side (on SQLite
             # only this worker stores, and the turn's catch-up finds that out in one query).
             if not self.stories.built or self.side_by_side:
-                self.stories.catch_up(session)
-            known = KnownArticles.stored(session, [a for _, _, parsed in group for a, _ in parsed])
+                first = not self.stories.built
+                if self.stories.catch_up(session):
+                    self.ours = None  # another worker stored articles
+                elif first and self.stories.last_id == 0:
+                    self.ours = KnownArticles()  # the database holds no article yet
+            known = self.ours
+            if known is None:
+                every = [a for _, _, parsed in group for a, _ in parsed]
+                known = KnownArticles.stored(session, every)
         matched = [
             match(self.matcher, [(a, p) for a, p in parsed if not known.knows(a)])
             for _, _, parsed in group
@@ -549,12 +562,18 @@ class _Intake:
                 session, [source.id for source, _, _ in group], self.worker
             )
             if self.stories.catch_up(session):  # another worker stored articles meanwhile
-                every = [m.article for found in matched for m in found]
-                known = KnownArticles.stored(session, every)
+                self.ours = None
+                known = KnownArticles.stored(session, [m.article for f in matched for m in f])
+            stored: list[Article] = []
             for (source, result, _), found in zip(group, matched, strict=True):
                 row = rows.get(source.id)
                 new = [m for m in found if known.take(m.article)] if row is not None else []
+                stored += [m.article for m in new]
                 self._store(session, row, result, None, new)
+        if self.ours is not None:
+            # What the database now answers for uids of before (KnownArticles.stored), the
+            # group's articles included: from the next group on, as a query would.
+            self.ours.legacy.update((article.source, article.uid) for article in stored)
 
     def _store(
         self,
