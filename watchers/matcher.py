@@ -111,8 +111,9 @@ _BUCKET = 3  # prefix keys are indexed by this many first letters
 
 # Names listed with commas ("Gazprom, CNPC sign contract", "Russia, China agree") are
 # one subject, not two clauses: a comma between a capitalised word and a capitalised
-# word followed by a lower-case one.
-_WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<initial>[^\W\d_])[\w'’-]*\s*$")
+# word followed by a lower-case one. A name with a digit is a model or type, not a party:
+# "Algeria receives a batch of Su-35s, Iran keeps waiting" is two clauses.
+_WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<initial>[^\W\d_])(?:[^\W\d]|['’-])*\s*$")
 _WORDS_AFTER = re.compile(r"\s*(?P<initial>[^\W\d_])[\w'’-]*\s+(?P<next>[^\W\d_])")
 
 
