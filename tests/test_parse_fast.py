@@ -272,3 +272,87 @@ def test_any_plain_rss_gives_the_same_articles_either_way(
     )
     now, before = both_ways(body)
     assert now == before
+
+
+URL_BASES = ["", "http://127.0.0.1:8080/feed.xml", "https://news.example/rss/", "ftp://x.example/"]
+TRICKY_URLS = [
+    "https://a.example/x?",
+    "https://a.example/x#",
+    "https://a.example/x?#f",
+    "https://a.example/x?q#",
+    "https://a.example/x;p",
+    "https://a.example/x;",
+    "http://[::1]/x",
+    "http://[::1/x",
+    "HTTPS://A.example/x",
+    "https:///a.example/x",
+    "https://?q",
+    "https://#f",
+    "https://a.example/\tx",
+    "http://\t8080",
+    "https://a.example/ü",
+    "https://ä.example/x",
+    "https://a.example/x#f?q",
+    "https://a.example?q=1",
+    "https://a.example/./b/../c",
+    "https://a.example",
+    "http://a.example/x?q=1&amp;utm_source=rss",
+]
+
+
+@given(
+    base=st.sampled_from(URL_BASES),
+    url=st.one_of(
+        st.sampled_from(TRICKY_URLS),
+        st.builds(
+            "".join,
+            st.lists(
+                st.sampled_from(
+                    [
+                        "http",
+                        "https",
+                        "://",
+                        "/",
+                        "?",
+                        "#",
+                        ";",
+                        "[",
+                        "]",
+                        ":",
+                        "&",
+                        "=",
+                        "a.example",
+                        "x",
+                        "%20",
+                        " ",
+                        "\t",
+                        "..",
+                        ".",
+                        "ü",
+                        "@",
+                        "8080",
+                    ]
+                ),  # fmt: skip
+                max_size=10,
+            ),
+        ),
+    ),
+)
+def test_links_and_guids_resolve_as_feedparser_resolves_them(base: str, url: str) -> None:
+    from feedparser.urls import _urljoin
+
+    from allywatch.watchers.fast_parse import _joined
+
+    url = url.strip()
+    if url:
+        assert _joined(base, url) == _urljoin(base, url)
+
+
+def test_plain_links_skip_feedparsers_join() -> None:
+    from allywatch.watchers import fast_parse
+
+    with mock.patch.object(fast_parse, "feedparser_urljoin") as join:
+        assert fast_parse._joined(FEED_URL, "https://a.example/x?q=1#f") == (
+            "https://a.example/x?q=1#f"
+        )
+    join.assert_not_called()
