@@ -3,6 +3,10 @@
 Relative paths in a config file (the SQLite file, signal folders, local feed
 files, the outbox) are relative to the folder holding the config file, so that
 a cron line started from any directory sees the same data.
+
+Finding the file is config_view.find_config's (re-exported here); what `status`,
+`feeds` and `alerts` read of a loaded config is its view (config_view.ConfigView),
+kept between runs so that they need not import this module.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from pydantic import (
 )
 
 from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
+from allywatch.config_view import CONFIG_ENV as CONFIG_ENV
+from allywatch.config_view import DEFAULT_CONFIG_NAME as DEFAULT_CONFIG_NAME
+from allywatch.config_view import SECRET_ENV as SECRET_ENV
+from allywatch.config_view import find_config as find_config
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.language.yaml_lines import YamlFileError, parse_yaml, read_bounded
@@ -30,10 +38,6 @@ from allywatch.resources import builtin_dir
 from allywatch.watchers.fetch_settings import FetchSettings
 from allywatch.watchers.sources import TIERS, PollInterval, SourceSpec, Tier
 
-CONFIG_ENV = "ALLYWATCH_CONFIG"
-# Signs unsubscribe links; when set, it is used instead of the config's `secret:`.
-SECRET_ENV = "ALLYWATCH_SECRET"
-DEFAULT_CONFIG_NAME = "allywatch.yaml"
 # What a config's `signals:` list calls the built-in pack (signals: [builtin, my-signals]).
 BUILTIN_SIGNALS = "builtin"
 
@@ -141,15 +145,6 @@ class Config(_Strict):
 def unsubscribe_secret(config: Config) -> str | None:
     """The secret that signs unsubscribe links: $ALLYWATCH_SECRET, else the config's."""
     return os.environ.get(SECRET_ENV) or config.secret or None
-
-
-def find_config(explicit: Path | None) -> Path:
-    """The config file to use: --config, else $ALLYWATCH_CONFIG, else ./allywatch.yaml."""
-    if explicit is not None:
-        return explicit
-    if os.environ.get(CONFIG_ENV):
-        return Path(os.environ[CONFIG_ENV])
-    return Path(DEFAULT_CONFIG_NAME)
 
 
 def load_config(path: Path | None, *, required: bool = True) -> Config:

@@ -3,7 +3,9 @@ past the config's `feed_failure_alert_after`, digests failing or unable to leave
 subscriptions to signals that no longer exist.
 
 `run` turns these into its exit status; `status`, `subscribers` and `config
-check` print them. Everything here reads; nothing writes.
+check` print them. Everything here reads; nothing writes. What they read of the config
+is its view (config_view.ConfigView), so `status` need not load the config in full;
+a loaded Config is taken too.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from allywatch.alerts.addresses import is_apprise_url, is_operator, redact, target_url
-from allywatch.config import SECRET_ENV, Config, unsubscribe_secret
+from allywatch.config_view import SECRET_ENV, ConfigView, as_view
 
 if TYPE_CHECKING:
+    from allywatch.config import Config
     from allywatch.store.reads import SourceRecord, SubscriberRecord
 
 
-def digest_blockers(config: Config) -> list[str]:
+def digest_blockers(config: Config | ConfigView) -> list[str]:
     """Why email digests cannot leave as the config stands (empty: they can)."""
+    view = as_view(config)
     blockers = []
-    if not unsubscribe_secret(config):
+    if not view.has_unsubscribe_secret:
         blockers.append(f"no unsubscribe secret: set `secret:` in the config file or ${SECRET_ENV}")
-    if config.outbox is None and "smtp" not in config.model_fields_set:
+    if not view.names_mail_route:
         blockers.append("no mail server: the config names neither `smtp:` nor `outbox:`")
     return blockers
 
@@ -35,7 +39,7 @@ def is_email(address: str) -> bool:
 
 
 def failing_too_long(
-    sources: Sequence[SourceRecord], config: Config, now: datetime
+    sources: Sequence[SourceRecord], config: Config | ConfigView, now: datetime
 ) -> list[SourceRecord]:
     """The sources failing for `feed_failure_alert_after` or longer."""
     after = config.feed_failure_alert_after
@@ -53,7 +57,7 @@ def vanished_signals(subscriber: SubscriberRecord, known: Collection[str]) -> li
 
 
 def subscriber_problems(
-    config: Config, subscribers: Sequence[SubscriberRecord], known: Collection[str]
+    config: Config | ConfigView, subscribers: Sequence[SubscriberRecord], known: Collection[str]
 ) -> list[str]:
     """What keeps the active subscribers from their digests: what blocks email digests
     (when someone gets email), and subscriptions to signals no signal file defines."""

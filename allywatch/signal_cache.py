@@ -6,23 +6,20 @@ digest of everything loading reads: the signal and vocabulary files, the loader'
 and its size limit, and the code making outlines. It is written only after a full load,
 with every check, succeeded; so a valid cache also says the files are fine, and any
 change to one of them has them loaded in full again (a broken file is reported exactly
-as before). A cache that cannot be read or written is just not used.
+as before). A cache that cannot be read or written is just not used
+(allywatch/cache_file.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from allywatch.alerts import outline
 from allywatch.alerts.outline import SignalOutline
-from allywatch.files import replace_file
-from allywatch.language.yaml_lines import MAX_BYTES_ENV
+from allywatch.cache_file import YAML_LIMIT_ENV, Key, cache_file, read_cache, write_cache
 from allywatch.resources import builtin_dir
 
 if TYPE_CHECKING:
@@ -38,28 +35,20 @@ def cached_outlines(
 ) -> list[SignalOutline]:
     """The outlines of the signals loaded from `paths`, in their order: from the cache
     when nothing loading reads has changed since it was written, else from `load()`."""
-    cache = _cache_file(paths)
+    # One file per config's `signals:` list, so that workspaces with different signals
+    # do not overwrite each other's.
+    cache = cache_file("signal-outlines", "\n".join(map(str, paths)))
     key = _loading_digest(paths)
-    cached = _read(cache, key) if cache is not None else None
+    cached = read_cache(cache, key, _decode)
     if cached is not None:
         return cached
     outlines = [SignalOutline.of(signal) for signal in load()]
-    if cache is not None:
-        _write(cache, key, outlines)
+    write_cache(cache, key, [o.to_json() for o in outlines])
     return outlines
 
 
-def _cache_file(paths: Sequence[Path]) -> Path | None:
-    """The cache file for a config's `signals:` list (one per list, so that workspaces
-    with different signals do not overwrite each other's); None without a home."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:
-            return None
-    named = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:24]
-    return Path(base) / "allywatch" / f"signal-outlines-{named}.json"
+def _decode(value: Any) -> list[SignalOutline]:
+    return [SignalOutline.from_json(s) for s in value]
 
 
 def _loading_digest(paths: Sequence[Path]) -> str:
@@ -70,39 +59,17 @@ def _loading_digest(paths: Sequence[Path]) -> str:
     folders = [builtin_dir("signals") / "vocab"]
     for path in paths:
         folders += [path, path / "vocab"] if path.is_dir() else [path.parent]
-    digest = hashlib.sha256(os.environ.get(MAX_BYTES_ENV, "").encode())
+    key = Key()
+    key.text(YAML_LIMIT_ENV, os.environ.get(YAML_LIMIT_ENV, ""))
     for path in paths:
-        digest.update(f"\0named {path}".encode())
+        key.text("named", str(path))
     code = [*_files(_LANGUAGE, (".py",)), Path(outline.__file__)]
     for file in [f for folder in folders for f in _files(folder, _YAML)] + code:
-        digest.update(f"\0{file}\0".encode())
-        try:
-            digest.update(file.read_bytes())
-        except OSError as exc:
-            digest.update(f"unreadable: {exc}".encode())
-    return digest.hexdigest()
+        key.file(file)
+    return key.hexdigest()
 
 
 def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix in suffixes and p.is_file())
-
-
-def _read(cache: Path, key: str) -> list[SignalOutline] | None:
-    try:
-        data = json.loads(cache.read_text(encoding="utf-8"))
-        if data["key"] != key:
-            return None
-        return [SignalOutline.from_json(s) for s in data["signals"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write(cache: Path, key: str, outlines: list[SignalOutline]) -> None:
-    """Write the cache in one step (a reader never sees half of it); not at all where
-    it cannot be written."""
-    with contextlib.suppress(OSError):
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"key": key, "signals": [o.to_json() for o in outlines]})
-        replace_file(cache, text)

@@ -2,7 +2,9 @@
 and the command list the help shows is the one the command modules define; `status`,
 `feeds` and `alerts` load only what reading the database and printing it needs: on an
 SQLite file at the newest schema, not even SQLAlchemy (store/reads.py), and they print
-the same as when they read through SQLAlchemy."""
+the same as when they read through SQLAlchemy. With the config's view cached
+(allywatch/config_view.py, tests/test_config_view.py) they load neither the config loader
+nor pydantic nor PyYAML."""
 
 from __future__ import annotations
 
@@ -129,6 +131,24 @@ def test_the_read_commands_read_a_current_sqlite_file_without_sqlalchemy(
     alchemy = sorted(m for m in loaded if m.split(".")[0] == "sqlalchemy")
     assert not alchemy, f"{command} imported {alchemy[:5]}"
     assert "allywatch.store.models" not in loaded
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["feeds"], ["alerts"], ["alerts", "--format", "json"]],
+    ids=" ".join,
+)
+def test_the_read_commands_load_neither_pydantic_nor_yaml_with_the_config_view_cached(
+    watched: Path, command: list[str]
+) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(watched.parent / "cache")}
+    modules_loaded_by("--config", str(watched), *command, env=env)  # caches the view
+    loaded = modules_loaded_by("--config", str(watched), *command, env=env)
+    assert "allywatch.config_view" in loaded
+    heavy = sorted(m for m in loaded if m.split(".")[0] in ("pydantic", "yaml", "sqlalchemy"))
+    assert not heavy, f"{command} imported {heavy[:5]}"
+    loader = ("allywatch.config", "allywatch.watchers.sources", "allywatch.language.yaml_lines")
+    assert not [m for m in loader if m in loaded]
 
 
 READ_COMMANDS = [

@@ -83,7 +83,7 @@ def status(
     ctx: click.Context, fmt: str, zone: Zone, signal_ids: tuple[str, ...], changed: str | None
 ) -> None:
     """Every signal and entity: state, since when, last evidence; feed health."""
-    workspace = Workspace.open(ctx.obj["config_path"])
+    workspace = Workspace.for_reading(ctx.obj["config_path"])
     wanted = {workspace.outline(signal_id).id for signal_id in signal_ids}
     since = moment_from(changed, zone, "--changed")
     with workspace.reader() as db:
@@ -109,7 +109,7 @@ def status(
                         "last_evidence": _evidence_json(latest),
                     }
                 )
-        sources = reads.list_sources(db, [s.name for s in workspace.config.sources])
+        sources = reads.list_sources(db, workspace.view.source_names)
         alerts = reads.list_alerts(db, unacked=True, limit=20)
         why = _why_unannounced(db, workspace)
         digests = reads.list_subscribers(db, active_only=True)
@@ -152,7 +152,7 @@ def status(
     for line in _digest_health(digests, zone):
         echo(line)
     known = {s.id for s in workspace.outlines}
-    for problem in subscriber_problems(workspace.config, digests, known):
+    for problem in subscriber_problems(workspace.view, digests, known):
         echo(f"  warning: {problem}")
     if alerts:
         click.echo()
@@ -299,7 +299,7 @@ def alerts_command(
     --format atom prints the announced ones as an Atom feed (what the report's
     alerts.xml holds).
     """
-    workspace = Workspace.open(ctx.obj["config_path"])
+    workspace = Workspace.for_reading(ctx.obj["config_path"])
     signal = workspace.outline(signal_id).id if signal_id is not None else None
     start = moment_from(since, zone, "--since")
     with workspace.reader() as db:
@@ -357,7 +357,7 @@ def alerts_command(
 
 def _why_unannounced(db: Database, workspace: Workspace) -> Callable[[AlertRecord], str | None]:
     """Why an alert was not announced (see alerts.unannounced); None if it was."""
-    config = workspace.config
+    config = workspace.view
     baseline = None if config.alert_on_first_run else reads.first_run_started(db)
 
     def why(alert: AlertRecord) -> str | None:
