@@ -4,7 +4,7 @@ Relative paths in a config file (the SQLite file, signal folders, local feed
 files, the outbox) are relative to the folder holding the config file, so that
 a cron line started from any directory sees the same data.
 
-Finding the file is config_view.find_config's (re-exported here); what `status`,
+Finding the file is config_view.find_config's; what `status`,
 `feeds` and `alerts` read of a loaded config is its view (config_view.ConfigView),
 kept between runs so that they need not import this module.
 """
@@ -27,10 +27,7 @@ from pydantic import (
 )
 
 from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS as RULES_TIER_WEIGHTS
-from allywatch.config_view import CONFIG_ENV as CONFIG_ENV
-from allywatch.config_view import DEFAULT_CONFIG_NAME as DEFAULT_CONFIG_NAME
-from allywatch.config_view import SECRET_ENV as SECRET_ENV
-from allywatch.config_view import find_config as find_config
+from allywatch.config_view import CONFIG_ENV, SECRET_ENV, find_config
 from allywatch.errors import ConfigError
 from allywatch.language.durations import parse_duration
 from allywatch.language.yaml_lines import YamlFileError, parse_yaml, read_bounded

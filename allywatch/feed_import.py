@@ -17,7 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 import yaml
 
-from allywatch.config import find_config, load_config
+from allywatch.config import load_config
+from allywatch.config_view import find_config
 from allywatch.errors import ConfigError
 from allywatch.files import replace_file
 from allywatch.watchers.sources import read_opml

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from allywatch.config import find_config
+from allywatch.config_view import find_config
 from allywatch.starter import starter_config
 
 

@@ -21,7 +21,8 @@ from allywatch.alerts.subscriptions import (
 )
 from allywatch.alerts.unsubscribe import TokenError, honour
 from allywatch.alerts.unsubscribe_server import make_server
-from allywatch.config import SECRET_ENV, unsubscribe_secret
+from allywatch.config import unsubscribe_secret
+from allywatch.config_view import SECRET_ENV
 from allywatch.digests import digest_settings, send_due
 from allywatch.health import (
     digest_blockers,
