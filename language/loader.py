@@ -49,8 +49,8 @@ CUE_LISTS = (
     "not_negating", "auxiliary", "still", "trailing_negation", "cessation",
     "trailing_not_negating", "occurrence", "before_occurrence", "unnamed_source",
     "source_qualifier", "source_verb", "according_to", "future_in_past", "reporting_verb",
-    "conditional", "subordinator", "with_partner", "passive_infinitive", "list_joiner",
-    "earlier", "previous",
+    "conditional", "subordinator", "with_partner", "passive_infinitive", "time_ahead",
+    "list_joiner", "earlier", "previous",
 )  # fmt: skip
 _RESERVED = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

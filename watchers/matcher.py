@@ -921,10 +921,15 @@ _PARTNER_WORDS = 4  # at most this many words from a complement to a future cue 
 def _complement(match: _Match, cue: _Hit, complements: list[_Hit]) -> bool:
     """Whether a future cue is what an agreement is about ("a deal to build", "agreed to
     sell"), not a sign that the agreement lies ahead. A `passive_infinitive` ("a deal to
-    be signed") is what lies ahead for the agreement itself. The party agreed with may
+    be signed") is what lies ahead for the agreement itself, and a `time_ahead` puts
+    what the word names ahead ("construction begins next year", "starts no earlier than
+    2028"): what began or was agreed is a deed, never a date. The party agreed with may
     stand between ("an agreement with China to build")."""
     text = match.doc.texts[cue.field]
-    if match.signal.cues["passive_infinitive"].pattern.match(text, cue.start):
+    cues = match.signal.cues
+    if cues["passive_infinitive"].pattern.match(text, cue.start) or cues[
+        "time_ahead"
+    ].pattern.match(text, cue.start):
         return False
     return any(
         c.field == cue.field
