@@ -50,3 +50,17 @@ def test_other_markup_is_left_to_html_parser(markup: str) -> None:
 
 def test_block_tags_end_lines_and_other_tags_do_not() -> None:
     assert html_to_text("<p>Iran <b>buys</b> jets</p><p>Second</p>") == "Iran buys jets\nSecond"
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("  Iran \t buys\u00a0jets \u200b ", "Iran buys jets"),
+        ("one\u2028line\x1cseparators\x85are spaces", "one line separators are spaces"),
+        (" \t\u00a0", ""),
+        ("two\r\nlines", "two\nlines"),
+        ("<p> a </p>", "a"),
+    ],
+)
+def test_one_line_and_several_collapse_alike(text: str, plain: str) -> None:
+    assert html_to_text(text) == plain

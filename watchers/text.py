@@ -85,6 +85,8 @@ def html_to_text(s: str) -> str:
     text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r", "\n")
     # str.split() splits on exactly what \s matches (str.isspace), and drops the ends:
     # each line collapsed as _WS.sub(" ", line).strip() would, at a fraction of the cost.
+    if "\n" not in text:  # one line (most titles and summaries)
+        return " ".join(text.split())
     lines = (" ".join(line.split()) for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
