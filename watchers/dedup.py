@@ -202,6 +202,8 @@ class StoryGrouper:
         At most MAX_CHECKS are tried: boilerplate can make many items collide, and
         a true copy shares more bands than an item that only shares boilerplate.
         """
+        if not candidates:  # about half of the articles of a cold cycle
+            return None
         title_set = set(new.title_words)
         shingles = set(new.shingles)
         ranked = heapq.nlargest(MAX_CHECKS, candidates.items(), key=itemgetter(1, 0))
