@@ -21,8 +21,9 @@ signal's entities; the observation records which entity matched.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 ENTITY = "entity"
 _KEYWORDS = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
@@ -94,29 +95,34 @@ def names_in(node: Node) -> set[str]:
     return {node.left.name, node.right.name}
 
 
-def anchor_clauses(node: Node) -> list[frozenset[str]]:
+def anchor_clauses(node: Node, cost: Callable[[frozenset[str]], Any] = len) -> list[frozenset[str]]:
     """What any text satisfying the condition must contain, as clauses over term list names.
 
     Each clause is a set of names at least one of which must match; every clause
     must hold. An empty list means nothing can be required (a condition that can
     hold on `not` alone).
+
+    Of an `or`, each alternative gives its cheapest clause by `cost` (default: the
+    fewest names) to the clause they form together. The matcher passes a cost that
+    knows the lists' words, so that "footage and jet" offers the jet's names, not
+    the common word "footage", to be looked up in every text.
     """
     if isinstance(node, Name):
         return [frozenset({node.name})]
     if isinstance(node, WholeArticle):
-        return anchor_clauses(node.item)
+        return anchor_clauses(node.item, cost)
     if isinstance(node, Near):
         return [frozenset({node.left.name}), frozenset({node.right.name})]
     if isinstance(node, Not):
         return []
     if isinstance(node, And):
-        return [clause for item in node.items for clause in anchor_clauses(item)]
-    alternatives = [anchor_clauses(item) for item in node.items]
+        return [clause for item in node.items for clause in anchor_clauses(item, cost)]
+    alternatives = [anchor_clauses(item, cost) for item in node.items]
     if any(not clauses for clauses in alternatives):
         return []
     # What every alternative requires, the whole requires; and one of them holds.
     common = set(alternatives[0]).intersection(*alternatives[1:])
-    union = frozenset().union(*(min(clauses, key=len) for clauses in alternatives))
+    union = frozenset().union(*(min(clauses, key=cost) for clauses in alternatives))
     return sorted(common | {union}, key=lambda clause: (len(clause), sorted(clause)))
 
 

@@ -116,6 +116,17 @@ def test_what_every_alternative_needs_is_needed() -> None:
     assert anchor_clauses(parse_condition("a or not b")) == []
 
 
+def test_each_alternative_offers_its_cheapest_clause() -> None:
+    # "footage near the jet, or flows in the pipe": by default each alternative offers its
+    # first shortest clause; with a cost that knows common words from names, the jet's
+    # and the pipe's (the matcher's cost, so that "footage" is not looked up in every text).
+    condition = parse_condition("together(footage, jet, 4) or near(flow, pipe, 8)")
+    assert anchor_clauses(condition) == [frozenset({"footage", "flow"})]
+    names = {"jet", "pipe"}
+    cheap = anchor_clauses(condition, cost=lambda clause: len(clause - names))
+    assert cheap == [frozenset({"jet", "pipe"})]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -362,6 +363,16 @@ class _Words:
         return key.word in (self.starts(len(key.word)) if key.prefix else self.words)
 
 
+def _cost(clause: list[TermList]) -> tuple[int, int]:
+    """How many texts a clause's key words are likely to let through: keys that are not
+    names count first (common words such as "footage" or "first" are in many texts),
+    then all keys; a list without keys (it can match any text) costs the most."""
+    if any(terms.keys is None for terms in clause):
+        return (sys.maxsize, sys.maxsize)
+    keys = [key for terms in clause for term in terms.keys or () for key in term.telling]
+    return (sum(not key.name for key in keys), len(keys))
+
+
 class _Prefilter:
     """Which signals could match a text, judged from its words alone.
 
@@ -386,7 +397,8 @@ class _Prefilter:
         for index, (signal, conditions) in enumerate(self.entries):
             states = []
             for node in conditions:
-                clauses = [self._lists(signal, clause) for clause in anchor_clauses(node)]
+                anchors = anchor_clauses(node, partial(self._named_cost, signal))
+                clauses = [self._lists(signal, clause) for clause in anchors]
                 states.append(clauses)
                 indexed = self._choose(clauses)
                 if indexed is None:
@@ -413,13 +425,16 @@ class _Prefilter:
                 out.append(signal.terms[name])
         return out
 
+    def _named_cost(self, signal: Signal, names: frozenset[str]) -> tuple[int, int]:
+        return _cost(self._lists(signal, names))
+
     @staticmethod
     def _choose(clauses: list[list[TermList]]) -> list[TermList] | None:
-        """The clause to index: every list keyed; the fewest keys (the most specific words)."""
+        """The clause to index: every list keyed; the cheapest keys (see `_cost`)."""
         usable = [c for c in clauses if all(t.keys is not None for t in c)]
         if not usable:
             return None
-        return min(usable, key=lambda c: sum(len(term.telling) for t in c for term in t.keys or ()))
+        return min(usable, key=_cost)
 
     def candidates(self, words: _Words, subjects: bool) -> tuple[list[Signal], list[Signal]]:
         """The signals whose states could match the text, and (with `subjects`) those
