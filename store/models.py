@@ -14,35 +14,34 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from allywatch.language.records import Polarity
-from allywatch.store import tables
 from allywatch.store.types import UTCDateTime
 
 
 class Base(DeclarativeBase):
-    metadata = tables.metadata
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Source(Base):
-    """A configured source and its fetch state (the table is store/tables.py's `sources`)."""
+    """A configured source and its fetch state."""
 
-    __table__ = tables.sources
+    __tablename__ = "sources"
 
-    id: Mapped[int]
-    name: Mapped[str]
-    location: Mapped[str]
-    configured_location: Mapped[str]
-    etag: Mapped[str | None]
-    last_modified: Mapped[str | None]
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    location: Mapped[str] = mapped_column(Text)
+    configured_location: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
     last_success_at: Mapped[datetime | None]
     last_error_at: Mapped[datetime | None]
-    error_kind: Mapped[str | None]
-    error: Mapped[str | None]
-    consecutive_failures: Mapped[int]
+    error_kind: Mapped[str | None] = mapped_column(String(50))
+    error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
     failing_since: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
-    articles_seen: Mapped[int]
-    claimed_by: Mapped[str | None]
+    articles_seen: Mapped[int] = mapped_column(default=0)
+    # The worker polling the source now, and until when its claim holds (store/claims.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None]
 
 
