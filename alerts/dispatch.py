@@ -58,7 +58,6 @@ from allywatch.alerts.digest import (
 )
 from allywatch.alerts.mailer import Mailer, MailError
 from allywatch.alerts.notify import AppriseSender, ChatComposer, ChatMessage, NotifyError
-from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Subscriber
@@ -404,6 +403,9 @@ def _compose(
     alerts = _pending(session, subscriber)
     if not alerts and not _quiet_due(subscriber, now):
         return None
+    # Imported here, as Jinja2 is (see _EmailChannel.composer): only a digest carries the link.
+    from allywatch.alerts.unsubscribe import make_token, unsubscribe_url
+
     problems = _feed_problems(session, settings)
     secret = settings.secret or ""
     token = make_token(secret, subscriber.id, subscriber.email) if secret else "(no secret set)"

@@ -18,26 +18,22 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.occurrence import Occurrence
 from allywatch.alerts.outline import SignalOutline
-from allywatch.alerts.rules import (
-    Change,
-    StateStatus,
-    Timeline,
-    replay_all,
-    severity_of,
-)
 from allywatch.alerts.silences import is_silenced
 from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
-from allywatch.language.model import Signal
-from allywatch.language.records import Observation
 from allywatch.store import queries
 from allywatch.store.models import Alert, SignalState, Transition
 from allywatch.store.silences import list_silences
+
+if TYPE_CHECKING:
+    from allywatch.alerts.occurrence import Occurrence
+    from allywatch.alerts.rules import Change, StateStatus, Timeline
+    from allywatch.language.model import Signal
+    from allywatch.language.records import Observation
 
 _TICK = timedelta(microseconds=1)
 
@@ -104,6 +100,10 @@ def evaluate(
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
     # Aggregates are replayed from their members' timelines, so whenever those are.
     replayed = [s for s in signals if s.id in due or s.aggregate is not None]
+    # Imported here: the rules engine (and the signal language it reads) is loaded only
+    # when a signal is due, which in a quiet cycle they seldom are.
+    from allywatch.alerts.rules import replay_all
+
     timelines = replay_all(
         replayed,
         lambda signal_id: queries.stored_observations(session, signal_id, tiers),
@@ -194,6 +194,8 @@ def reconcile(
     never repeats: a revision goes at `now`, or just after the latest
     recorded change when the clock says otherwise.
     """
+    from allywatch.alerts.rules import Change  # see evaluate: loaded only when replaying
+
     current = last.to_state if last is not None else initial
     after = last.at if last is not None else None
     out: list[Change] = []
@@ -238,6 +240,8 @@ def evidence_json(items: Sequence[Observation]) -> list[dict[str, object]]:
 def _record(
     session: Session, signal: Signal, change: Change, now: datetime, announced: bool
 ) -> Alert:
+    from allywatch.alerts.rules import severity_of  # see evaluate: loaded only when replaying
+
     entity = change.entity or ""
     evidence = evidence_json(change.evidence)
     transition = queries.add_transition(

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import re
-import smtplib
-import ssl
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+# smtplib and the email package are imported where a message is sent: a cycle with
+# nothing to deliver still opens a mailer, and sends nothing through it.
+if TYPE_CHECKING:
+    import smtplib
+    from email.message import EmailMessage
 
 
 class MailError(Exception):
@@ -50,6 +52,8 @@ class SmtpMailer:
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, message: EmailMessage) -> None:
+        import smtplib
+
         where = f"SMTP server {self.settings.host}:{self.settings.port}"
         try:
             smtp = self._connection()
@@ -69,6 +73,8 @@ class SmtpMailer:
 
     def close(self) -> None:
         if self._smtp is not None:
+            import smtplib
+
             try:
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
@@ -76,6 +82,9 @@ class SmtpMailer:
             self._smtp = None
 
     def _connection(self) -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
         if self._smtp is not None:
             try:
                 if self._smtp.noop()[0] == 250:
@@ -117,6 +126,8 @@ class OutboxMailer:
         self.folder = folder
 
     def send(self, message: EmailMessage) -> None:
+        from email.policy import SMTP
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{_file_part(message['Message-ID'])}.eml"

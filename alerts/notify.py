@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup
-
 from allywatch.alerts.addresses import OPERATOR_PREFIX, operator_address, redact
 from allywatch.alerts.digest import SignalText, alert_changes, one_line
 
 if TYPE_CHECKING:
+    from markupsafe import Markup
+
     from allywatch.store.models import Alert
 
 MARKDOWN_TEMPLATE = "chat/alert.md.j2"
@@ -225,6 +225,10 @@ def _plain_text(value: Any) -> str:
 def _markdown_text(value: Any) -> str:
     """Every value the Markdown template prints: one line, every Markdown and HTML
     character escaped; only what `md_link` builds (Markup) is printed as it is."""
+    # markupsafe (as Jinja2, which loads it too) only once a message is rendered: a cycle
+    # with nothing to send builds an AppriseSender and renders nothing.
+    from markupsafe import Markup
+
     if isinstance(value, Markup):
         return str(value)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", _plain_text(value))
@@ -232,6 +236,8 @@ def _markdown_text(value: Any) -> str:
 
 def _markdown_link(title: str, link: str | None) -> Markup:
     """`[title](link)` for an http(s) link (already checked by safe_link), else the title."""
+    from markupsafe import Markup  # see _markdown_text
+
     text = _markdown_text(title)
     if not link:
         return Markup(text)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from feedserver import FeedServer, Reply
 
 from allywatch.cli import COMMANDS, main
 
@@ -207,3 +208,40 @@ def test_loading_a_config_imports_neither_the_fetcher_nor_the_rules_engine() -> 
     unused = ("httpx", "asyncio", "allywatch.watchers.fetch", "allywatch.alerts.rules")
     assert not [m for m in unused if m in loaded]
     assert "pydantic" in loaded and "allywatch.watchers.fetch_settings" in loaded
+
+
+# What a quiet cycle (no new article, no signal due, no digest due) never uses: the rules
+# engine and the signal language it reads, SMTP and the email package's policies, the
+# unsubscribe links of digests and the escaping of chat messages.
+NOT_FOR_A_QUIET_CYCLE = (
+    "allywatch.alerts.rules",
+    "allywatch.alerts.occurrences",
+    "allywatch.alerts.unsubscribe",
+    "allywatch.language.model",
+    "regex",
+    "smtplib",
+    "email.policy",
+    "markupsafe",
+)
+
+
+def test_a_quiet_cycle_loads_neither_the_rules_engine_nor_smtp(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A cron cycle in which every feed answers 304 pays only for what it uses."""
+    rss = (FEEDS / sorted(p.name for p in FEEDS.glob("*.xml"))[0]).read_bytes()
+    url = feed_server.route("/feed.xml", Reply(body=rss, etag='"v1"'))
+    config = tmp_path / "allywatch.yaml"
+    source = f"  - {{name: feed, url: '{url}'}}\n"
+    config.write_text(
+        f"database: sqlite:///{tmp_path / 'watch.db'}\nsources:\n{source}", encoding="utf-8"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = ("--config", str(config), "run", "--now")
+    first = modules_loaded_by(*args, env=env)  # stores the feed, caches the outlines
+    assert "allywatch.alerts.rules" in first
+    loaded = modules_loaded_by(*args, env=env)
+    assert feed_server.requests_to("/feed.xml")[-1].get("if-none-match") == '"v1"'
+    assert "allywatch.cycle" in loaded and "allywatch.alerts.dispatch" in loaded
+    unused = sorted(m for m in NOT_FOR_A_QUIET_CYCLE if m in loaded)
+    assert not unused, f"a quiet cycle imported {unused}"
