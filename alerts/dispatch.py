@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -56,6 +56,7 @@ from allywatch.alerts.digest import (
     build_message,
     feed_health,
 )
+from allywatch.alerts.digest_report import DigestReport, SentDigest
 from allywatch.alerts.mailer import Mailer, MailError
 from allywatch.alerts.notify import AppriseSender, ChatComposer, ChatMessage, NotifyError
 from allywatch.store import subscribers as store
@@ -87,24 +88,6 @@ class DigestSettings:
 
 
 Message = Digest | ChatMessage
-
-
-@dataclass(frozen=True)
-class SentDigest:
-    email: str
-    message_id: str
-    alerts: int
-    quiet: bool
-
-
-@dataclass
-class DigestReport:
-    """What a digest run did: sent, failed (email, error), found empty, or left to another run."""
-
-    sent: list[SentDigest] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    empty: int = 0
-    busy: list[str] = field(default_factory=list)
 
 
 def send_due_digests(

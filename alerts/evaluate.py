@@ -14,7 +14,6 @@ again with nothing new records nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
@@ -23,10 +22,11 @@ from typing import TYPE_CHECKING, Protocol
 from sqlalchemy.orm import Session
 
 from allywatch.alerts.outline import SignalOutline
+from allywatch.alerts.replay_due import due_signals, evaluation_keys
 from allywatch.alerts.silences import is_silenced
 from allywatch.alerts.tier_weights import DEFAULT_TIER_WEIGHTS
 from allywatch.store import queries
-from allywatch.store.models import Alert, SignalState, Transition
+from allywatch.store.models import Alert, Transition
 from allywatch.store.silences import list_silences
 
 if TYPE_CHECKING:
@@ -89,13 +89,12 @@ def evaluate(
     outlines: given a pack (`SignalPack`), its signals are loaded only when one is due.
     """
     pack = _Loaded(signals) if isinstance(signals, Sequence) else signals
-    marks = queries.observation_marks(session)
-    stored = {(row.signal, row.entity): row for row in queries.signal_states(session)}
     outlines = pack.outlines
-    keys = {o.id: _key(o.definition, marks.get(o.id), weights, tiers or {}) for o in outlines}
-    due = {o.id for o in outlines if _due(o, keys[o.id], stored, now)}
+    keys = evaluation_keys(session, outlines, weights, tiers or {})
+    due = due_signals(session, outlines, keys, now)
     if not due:
         return []
+    queries.signal_states(session)  # into the session, for set_signal_state below
     signals = pack.signals
     due |= {s.aggregate.of for s in signals if s.aggregate is not None and s.id in due}
     # Aggregates are replayed from their members' timelines, so whenever those are.
@@ -137,37 +136,6 @@ def evaluate(
                 _occurrence_json(timeline.occurrence),
             )
     return raised
-
-
-def _key(
-    definition: str, mark: list[int] | None, weights: Mapping[str, int], tiers: Mapping[str, str]
-) -> dict[str, object]:
-    """What a signal's evaluation depends on besides the clock: its definition (a digest,
-    see alerts.outline), observations, tier weights and the sources' tiers."""
-    evaluated = repr((definition, sorted(weights.items()), sorted(tiers.items())))
-    return {
-        "definition": hashlib.sha256(evaluated.encode()).hexdigest()[:16],
-        "mark": mark or [0, 0],
-    }
-
-
-def _due(
-    signal: SignalOutline,
-    key: dict[str, object],
-    stored: dict[tuple[str, str], SignalState],
-    now: datetime,
-) -> bool:
-    """Whether the signal must be replayed (see evaluate)."""
-    for entity in signal.entities or ("",):
-        row = stored.get((signal.id, entity))
-        detail = row.detail if row is not None else None
-        if not detail or any(detail.get(k) != v for k, v in key.items()):
-            return True
-        if datetime.fromisoformat(detail["at"]) > now:
-            return True  # asked about an earlier moment than last time
-        if detail.get("next") and datetime.fromisoformat(detail["next"]) <= now:
-            return True
-    return False
 
 
 def _detail(timeline: Timeline, now: datetime, key: dict[str, object]) -> dict[str, object]:

@@ -79,14 +79,25 @@ def find_config(explicit: Path | None) -> Path:
 
 
 @dataclass(frozen=True)
+class SourceView:
+    """A configured source as a cycle schedules it: where it is read from, how often
+    (its own interval, else the config's poll_interval) and its tier."""
+
+    name: str
+    location: str
+    interval: timedelta
+    tier: str
+
+
+@dataclass(frozen=True)
 class ConfigView:
-    """What the read commands and the health checks (allywatch/health.py) take from a
-    loaded config; every path in it is absolute."""
+    """What the read commands, the health checks (allywatch/health.py) and a quiet cycle
+    (allywatch/quiet_cycle.py) take from a loaded config; every path in it is absolute."""
 
     database: str
     signal_paths: tuple[Path, ...]
-    # The configured sources' names, in the file's order.
-    source_names: tuple[str, ...]
+    # The configured sources, in the file's order.
+    sources: tuple[SourceView, ...]
     alert_on_first_run: bool
     announce_within: timedelta
     feed_failure_alert_after: timedelta
@@ -94,19 +105,43 @@ class ConfigView:
     names_secret: bool
     # Whether the file names a way for digests to leave (`smtp:` or `outbox:`).
     names_mail_route: bool
+    # The `fetch:` settings, as watchers.fetch_settings.FetchSettings validates them.
+    fetch: dict[str, Any]
+    # Config.weights_by_name: each tier's weight.
+    tier_weights: dict[str, int]
+    # Whether the file names `notify:` URLs (the operator's channel).
+    notifies: bool
+    # The `report:` folder, if any.
+    report: Path | None
 
     @classmethod
     def of(cls, config: Config) -> ConfigView:
         return cls(
             database=config.database,
             signal_paths=tuple(config.signal_paths),
-            source_names=tuple(s.name for s in config.sources),
+            sources=tuple(
+                SourceView(s.name, s.location, s.interval or config.poll_interval, s.tier)
+                for s in config.sources
+            ),
             alert_on_first_run=config.alert_on_first_run,
             announce_within=config.announce_within,
             feed_failure_alert_after=config.feed_failure_alert_after,
             names_secret=bool(config.secret),
             names_mail_route=config.outbox is not None or "smtp" in config.model_fields_set,
+            fetch=config.fetch.model_dump(mode="json"),
+            tier_weights=config.weights_by_name,
+            notifies=bool(config.notify),
+            report=config.report,
         )
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(source.name for source in self.sources)
+
+    @property
+    def source_tiers(self) -> dict[str, str]:
+        """Each source's tier, by its name (as Config.source_tiers)."""
+        return {source.name: source.tier for source in self.sources}
 
     @property
     def has_unsubscribe_secret(self) -> bool:
@@ -118,12 +153,16 @@ class ConfigView:
         return {
             "database": self.database,
             "signal_paths": [str(p) for p in self.signal_paths],
-            "source_names": list(self.source_names),
+            "sources": [[s.name, s.location, _span_json(s.interval), s.tier] for s in self.sources],
             "alert_on_first_run": self.alert_on_first_run,
             "announce_within": _span_json(self.announce_within),
             "feed_failure_alert_after": _span_json(self.feed_failure_alert_after),
             "names_secret": self.names_secret,
             "names_mail_route": self.names_mail_route,
+            "fetch": self.fetch,
+            "tier_weights": self.tier_weights,
+            "notifies": self.notifies,
+            "report": [] if self.report is None else [str(self.report)],
         }
 
     @classmethod
@@ -136,15 +175,21 @@ class ConfigView:
         for name, kind in _JSON_ITEM_TYPES.items():
             if any(type(item) is not kind for item in data[name]):
                 raise ValueError(f"not a config view: {name}")
+        if any(type(weight) is not int for weight in data["tier_weights"].values()):
+            raise ValueError("not a config view: tier_weights")
         return cls(
             database=data["database"],
             signal_paths=tuple(Path(p) for p in data["signal_paths"]),
-            source_names=tuple(data["source_names"]),
+            sources=tuple(_source(item) for item in data["sources"]),
             alert_on_first_run=data["alert_on_first_run"],
             announce_within=_span(data["announce_within"]),
             feed_failure_alert_after=_span(data["feed_failure_alert_after"]),
             names_secret=data["names_secret"],
             names_mail_route=data["names_mail_route"],
+            fetch=data["fetch"],
+            tier_weights=data["tier_weights"],
+            notifies=data["notifies"],
+            report=Path(data["report"][0]) if data["report"] else None,
         )
 
 
@@ -152,19 +197,31 @@ class ConfigView:
 _JSON_TYPES = {
     "database": str,
     "signal_paths": list,
-    "source_names": list,
+    "sources": list,
     "alert_on_first_run": bool,
     "announce_within": list,
     "feed_failure_alert_after": list,
     "names_secret": bool,
     "names_mail_route": bool,
+    "fetch": dict,
+    "tier_weights": dict,
+    "notifies": bool,
+    "report": list,
 }
 _JSON_ITEM_TYPES = {
     "signal_paths": str,
-    "source_names": str,
+    "sources": list,
     "announce_within": int,
     "feed_failure_alert_after": int,
+    "report": str,
 }
+
+
+def _source(item: list[Any]) -> SourceView:
+    name, location, interval, tier = item
+    if not all(type(value) is str for value in (name, location, tier)):
+        raise ValueError("not a config view: sources")
+    return SourceView(name, location, _span(interval), tier)
 
 
 def as_view(config: Config | ConfigView) -> ConfigView:

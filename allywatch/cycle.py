@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import gc
 import tempfile
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from contextlib import contextmanager
@@ -48,11 +48,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from allywatch.alerts.dispatch import DigestReport
+from allywatch.alerts.digest_report import DigestReport
 from allywatch.alerts.evaluate import evaluate as evaluate_signals
 from allywatch.alerts.feeds import feed_alerts
 from allywatch.alerts.unannounced import unannounced_reason
 from allywatch.config import Config
+from allywatch.cycle_plan import CycleReport, poll_margins
 from allywatch.digests import send_due
 from allywatch.language.records import Article, NearMiss, Observation
 from allywatch.site import refresh_report
@@ -64,10 +65,10 @@ from allywatch.watchers.dedup import Fingerprint, StoryGrouper
 from allywatch.watchers.fetch import (
     FetchRequest,
     FetchResult,
-    FetchSettings,
     fetch_all_sync,
     next_poll_delay,
 )
+from allywatch.watchers.fetch_settings import FetchSettings
 from allywatch.watchers.parse_pool import Parsed, ParsePool
 from allywatch.workspace import Workspace
 
@@ -75,16 +76,12 @@ if TYPE_CHECKING:
     from allywatch.watchers.matcher import Matcher
 
 GROUPING_WINDOW = timedelta(days=7)
-EARLY_MAX = timedelta(minutes=1)
 # Where workers share sources, one claims this many rounds of its fetch concurrency at a time.
 CLAIM_ROUNDS = 4
 STORE_ALLOWANCE = timedelta(minutes=2)
 # Sources are stored in groups of about this many articles: a query and a transaction per
 # source were a fifth of a cold cycle's CPU (SQLite), while a group's articles wait in memory.
 GROUP_ARTICLES = 2_000
-# The margin that makes a source due whenever its next poll is (`run --now`, `--source`):
-# beyond the longest wait any source is ever given (MAX_POLL_DELAY, a 365d interval).
-ANY_TIME = timedelta(days=3650)
 
 
 def claim_lease(fetch: FetchSettings, sources: int) -> timedelta:
@@ -94,44 +91,22 @@ def claim_lease(fetch: FetchSettings, sources: int) -> timedelta:
     return rounds * timedelta(seconds=fetch.deadline) + STORE_ALLOWANCE
 
 
-@dataclass
-class CycleReport:
-    """What one cycle did, for the command line and the run log."""
-
-    polled: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    new_articles: int = 0
-    observations: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-    # How many of the alerts were recorded without being announced, by reason.
-    unannounced: Counter[str] = field(default_factory=Counter)
-    digests: DigestReport = field(default_factory=DigestReport)
-
-    def summary(self) -> dict[str, object]:
-        return {
-            "polled": self.polled,
-            "failed": [name for name, _ in self.failed],
-            "new_articles": self.new_articles,
-            "observations": self.observations,
-            "alerts": len(self.alerts),
-            "unannounced": self.unannounced.total(),
-        }
-
-
 def run_cycle(
     workspace: Workspace,
     now: datetime | None = None,
     *,
     poll: Collection[str] | None = None,
     send: bool = True,
+    fetched: dict[FetchRequest, FetchResult] | None = None,
 ) -> CycleReport:
     """Poll what is due, store and match what is new, evaluate every signal, send due digests.
 
     `poll` names the sources to poll now, due or not, and no others (None: those due).
     With `send` false no digest or message is sent and the report is not rewritten.
+    `fetched`: results already fetched, used instead of fetching the same requests again.
     """
     with _long_lived_frozen():
-        return _run_cycle(workspace, now, poll=poll, send=send)
+        return _run_cycle(workspace, now, poll=poll, send=send, fetched=fetched)
 
 
 @contextmanager
@@ -150,7 +125,12 @@ def _long_lived_frozen() -> Iterator[None]:
 
 
 def _run_cycle(
-    workspace: Workspace, now: datetime | None, *, poll: Collection[str] | None, send: bool
+    workspace: Workspace,
+    now: datetime | None,
+    *,
+    poll: Collection[str] | None,
+    send: bool,
+    fetched: dict[FetchRequest, FetchResult] | None,
 ) -> CycleReport:
     now = now or datetime.now(UTC)
     # Bad signal files stop the cycle before the database; the outline cache is valid only
@@ -161,9 +141,9 @@ def _run_cycle(
     with writing(engine) as session:
         run_id = queries.start_run(session, now).id
     worker = claims.worker_name()
-    margins = _configured_sources(engine, config, poll)
+    margins = _configured_sources(engine, workspace, poll)
     stories = _Stories(since=now - GROUPING_WINDOW)
-    intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
+    intervals = {s.name: s.interval for s in workspace.view.sources}
     try:
         with ParsePool(config.parse_workers) as pool:
             intake = _Intake(workspace, worker, now, stories, report, intervals, pool)
@@ -171,7 +151,7 @@ def _run_cycle(
                 # A batch is stored once all of it is fetched, in one short stretch: workers
                 # side by side evaluate what is stored, and storing as each fetch ends would
                 # show them a half-stored cycle for as long as its slowest feed takes.
-                results = fetch(due, config.fetch)
+                results = fetch(due, config.fetch, fetched)
                 pool.expect(sum(len(r.body or b"") for r in results if r.status == "ok"))
                 for source, result in zip(due, results, strict=True):
                     intake.add(source, result)
@@ -252,10 +232,20 @@ def dry_run_cycle(
 # --- the steps -----------------------------------------------------------------
 
 
-def fetch(sources: Sequence[Source], settings: FetchSettings) -> list[FetchResult]:
-    """Fetch every source (conditional GETs where it allows); one result per source, in order."""
+def fetch(
+    sources: Sequence[Source],
+    settings: FetchSettings,
+    fetched: dict[FetchRequest, FetchResult] | None = None,
+) -> list[FetchResult]:
+    """Fetch every source (conditional GETs where it allows); one result per source, in
+    order. A source whose very request is in `fetched` (by a quiet cycle that found news
+    and handed over, see allywatch/quiet_cycle.py) takes that result instead, once."""
     requests = [FetchRequest(s.name, s.location, s.etag, s.last_modified) for s in sources]
-    return fetch_all_sync(requests, settings)
+    fetched = fetched if fetched is not None else {}
+    taken = {r: result for r in requests if (result := fetched.pop(r, None)) is not None}
+    missing = [r for r in requests if r not in taken]
+    taken.update(zip(missing, fetch_all_sync(missing, settings) if missing else [], strict=True))
+    return [taken[r] for r in requests]
 
 
 def parse(
@@ -374,25 +364,18 @@ def deliver(workspace: Workspace, now: datetime) -> DigestReport:
 
 
 def _configured_sources(
-    engine: Engine, config: Config, poll: Collection[str] | None
+    engine: Engine, workspace: Workspace, poll: Collection[str] | None
 ) -> dict[int, timedelta]:
     """Make the sources table agree with the config (a changed interval reschedules a
-    source); map the id of each source to poll to how early it may be polled: a tenth
-    of its interval, at most EARLY_MAX, or any time for the sources in `poll`.
-
-    The margin keeps a source on its interval when runs come exactly as often: a
-    cron run or serve tick that starts a second before the source's time must
-    poll it, not leave it for the run after.
-    """
-    intervals = {s.name: s.interval or config.poll_interval for s in config.sources}
-    early = {name: min(interval / 10, EARLY_MAX) for name, interval in intervals.items()}
-    if poll is not None:
-        early = {name: ANY_TIME for name in early if name in poll}
+    source); map the id of each source to poll to how early it may be polled
+    (cycle_plan.poll_margins)."""
+    sources = workspace.view.sources
+    early = poll_margins(sources, poll)
     with writing(engine) as session:
         claims.exclusive(session, claims.SOURCES)
-        sources = queries.sync_sources(session, [(s.name, s.location) for s in config.sources])
-        queries.reschedule(sources, intervals)
-        return {s.id: early[s.name] for s in sources if s.name in early}
+        rows = queries.sync_sources(session, [(s.name, s.location) for s in sources])
+        queries.reschedule(rows, {s.name: s.interval for s in sources})
+        return {s.id: early[s.name] for s in rows if s.name in early}
 
 
 def _claim_due(

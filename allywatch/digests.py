@@ -12,7 +12,8 @@ from collections.abc import Collection
 from datetime import datetime
 
 from allywatch.alerts.digest import SignalText
-from allywatch.alerts.dispatch import DigestReport, DigestSettings, send_due_digests
+from allywatch.alerts.digest_report import DigestReport
+from allywatch.alerts.dispatch import DigestSettings, send_due_digests
 from allywatch.alerts.mailer import Mailer, OutboxMailer, SmtpMailer, SmtpSettings
 from allywatch.config import Config, unsubscribe_secret
 from allywatch.resources import builtin_dir

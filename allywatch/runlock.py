@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -21,15 +22,18 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from typing import TYPE_CHECKING
 
 from allywatch.store import locks
-from allywatch.store.claims import side_by_side
 from allywatch.store.engine import is_locked, sqlite_file, writing
 from allywatch.store.file_locks import write_lock_holders
-from allywatch.store.models import Lease
+from allywatch.store.locks import LeaseRecord
+from allywatch.store.reads import sqlite_writing
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from allywatch.store.reads import Database
 
 CYCLE = "cycle"
 SERVE = "serve"
@@ -49,27 +53,29 @@ class LockBusy(Exception):
     the message says who (and since when) as far as that is known."""
 
     @classmethod
-    def held(cls, name: str, lease: Lease) -> LockBusy:
+    def held(cls, name: str, lease: LeaseRecord) -> LockBusy:
         return cls(
             f"another {_WHAT.get(name, name)} is running on this database"
             f" (pid {lease.pid} on {lease.host}, since {lease.acquired_at:%Y-%m-%d %H:%M:%S} UTC)"
         )
 
     @classmethod
-    def locked(cls, engine: Engine) -> LockBusy:
-        database = sqlite_file(engine)
+    def locked(cls, database: Path | None) -> LockBusy:
+        """The database (its SQLite file, None for another) held locked by another program."""
         holders = write_lock_holders(database) if database is not None else []
         who = f" ({', '.join(holders)})" if holders else ""
         return cls(f"the database is locked by another program{who}")
 
 
 class RunLock:
-    """The lease `name` on `engine`'s database, held from acquire() to release()."""
+    """The lease `name` on a database, held from acquire() to release(). The database
+    is an engine's, or an SQLite file at the newest schema revision
+    (store.reads.current_sqlite_file), which is then written with sqlite3 alone."""
 
-    def __init__(self, engine: Engine, name: str, *, ttl: timedelta = DEFAULT_TTL) -> None:
+    def __init__(self, database: Engine | Path, name: str, *, ttl: timedelta = DEFAULT_TTL) -> None:
         if ttl <= timedelta(0):
             raise ValueError("a lease needs a positive ttl")
-        self.engine, self.name, self.ttl = engine, name, ttl
+        self.database, self.name, self.ttl = database, name, ttl
         self.pid, self.host = os.getpid(), socket.gethostname()
         # host:pid:process start:random. The start time tells a restarted container's
         # process 1 from the process 1 that held the lease before the restart.
@@ -100,8 +106,8 @@ class RunLock:
         if self._heartbeat is not None:
             self._heartbeat.join()
             self._heartbeat = None
-        with writing(self.engine) as session:
-            locks.release(session, self.name, self.holder)
+        with self._writing() as db:
+            locks.release(db, self.name, self.holder)
 
     def __enter__(self) -> RunLock:
         return self
@@ -115,11 +121,11 @@ class RunLock:
         """None when the lease is ours now, else who is in the way: the lease's holder, or a
         program that held the database's lock for all of `busy_timeout` seconds."""
         now = datetime.now(UTC)
-        lease: Lease | None
+        lease: LeaseRecord | None
         try:
-            with writing(self.engine, busy_timeout=busy_timeout) as session:
+            with self._writing(busy_timeout) as db:
                 lease = locks.acquire(
-                    session,
+                    db,
                     self.name,
                     holder=self.holder,
                     pid=self.pid,
@@ -128,18 +134,28 @@ class RunLock:
                     expires_at=now + self.ttl,
                     stale=self._is_stale,
                 )
-        except IntegrityError:  # another holder inserted the lease first (PostgreSQL)
-            with writing(self.engine) as session:
-                lease = locks.current(session, self.name)
+        except Exception as exc:
+            if is_locked(exc):
+                return LockBusy.locked(self._file())
+            if not _duplicate_key(exc):
+                raise
+            # Another holder inserted the lease first (PostgreSQL).
+            with self._writing() as db:
+                lease = locks.current(db, self.name)
             if lease is None:
                 return self._try_once(busy_timeout)
-        except OperationalError as exc:
-            if not is_locked(exc):
-                raise
-            return LockBusy.locked(self.engine)
         return None if lease.holder == self.holder else LockBusy.held(self.name, lease)
 
-    def _is_stale(self, lease: Lease) -> bool:
+    def _writing(self, busy_timeout: float | None = None) -> AbstractContextManager[Database]:
+        """A write transaction on the database."""
+        if isinstance(self.database, Path):
+            return sqlite_writing(self.database, busy_timeout=busy_timeout)
+        return writing(self.database, busy_timeout=busy_timeout)
+
+    def _file(self) -> Path | None:
+        return self.database if isinstance(self.database, Path) else sqlite_file(self.database)
+
+    def _is_stale(self, lease: LeaseRecord) -> bool:
         """A lease whose process is gone from this very host is abandoned."""
         if lease.host != self.host:
             return False
@@ -160,10 +176,8 @@ class RunLock:
         every = self.ttl.total_seconds() / 4
         while not self._stop.wait(every):
             try:
-                with writing(self.engine) as session:
-                    kept = locks.renew(
-                        session, self.name, self.holder, datetime.now(UTC) + self.ttl
-                    )
+                with self._writing() as db:
+                    kept = locks.renew(db, self.name, self.holder, datetime.now(UTC) + self.ttl)
             except Exception as exc:  # a busy or unreachable database: try again next beat
                 log.warning("event=lease_renew_failed lease=%s error=%r", self.name, str(exc))
                 continue
@@ -173,13 +187,26 @@ class RunLock:
                 return
 
 
-def cycle_turn(engine: Engine, wait: float = 0.0) -> AbstractContextManager[object]:
+def cycle_turn(database: Engine | Path, wait: float = 0.0) -> AbstractContextManager[object]:
     """Held around a whole cycle. On SQLite cycles take turns (the cycle lease, waiting up
     to `wait` seconds, else LockBusy); on PostgreSQL workers run cycles side by side and
-    share the work through source claims (store/claims.py), so there is no turn to take."""
-    if side_by_side(engine):
-        return nullcontext()
-    return RunLock(engine, CYCLE).acquire(wait)
+    share the work through source claims (store/claims.py), so there is no turn to take.
+    `database` as RunLock takes it (a Path is an SQLite file)."""
+    if not isinstance(database, Path):
+        from allywatch.store.claims import side_by_side
+
+        if side_by_side(database):
+            return nullcontext()
+    return RunLock(database, CYCLE).acquire(wait)
+
+
+def _duplicate_key(exc: Exception) -> bool:
+    """Whether a write failed on a key another transaction inserted meanwhile."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    from sqlalchemy.exc import IntegrityError  # only an engine raises it, SQLAlchemy loaded
+
+    return isinstance(exc, IntegrityError)
 
 
 def _started(pid: int) -> str:

@@ -43,7 +43,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import make_url
 
-from allywatch.cycle import CycleReport, run_cycle
+from allywatch.cycle import run_cycle
+from allywatch.cycle_plan import CycleReport
 from allywatch.runlock import SERVE, LockBusy, RunLock, cycle_turn
 from allywatch.store.claims import side_by_side
 from allywatch.workspace import Workspace

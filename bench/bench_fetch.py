@@ -38,7 +38,8 @@ from bench_parse import build_feeds, load_items  # noqa: E402
 from feedserver import FeedServer, Reply, Seen  # noqa: E402
 from outside_data import NOISE_CORPUS  # noqa: E402
 
-from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync  # noqa: E402
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync  # noqa: E402
+from allywatch.watchers.fetch_settings import FetchSettings  # noqa: E402
 from allywatch.watchers.parse import parse_feed  # noqa: E402
 
 HOSTS = [f"127.0.0.{i}" for i in range(1, 9)]

@@ -5,24 +5,37 @@ works; a holder that dies stops renewing, and its lease expires on its own. The
 caller may also declare a lease stale sooner (a process on this host that no
 longer exists), which is how a killed run's lock is taken over at once.
 
-Every function takes a Session inside the caller's write transaction
-(store.engine.writing), so checking and taking a lease is one atomic step.
+Every function runs SQL text (store/reads.py) inside the caller's write transaction,
+a Session's (store.engine.writing) or an sqlite3 one's (reads.sqlite_writing), so
+checking and taking a lease is one atomic step, and a quiet cycle can take its turn
+without SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from allywatch.store.reads import as_reader, when
 
-from allywatch.store.engine import changed_rows
-from allywatch.store.models import Lease
+if TYPE_CHECKING:
+    from allywatch.store.reads import Database
+
+
+class LeaseRecord(NamedTuple):
+    """A lease row (the columns of store.models.Lease)."""
+
+    name: str
+    holder: str
+    pid: int
+    host: str
+    acquired_at: datetime
+    expires_at: datetime
 
 
 def acquire(
-    session: Session,
+    db: Database,
     name: str,
     *,
     holder: str,
@@ -30,46 +43,71 @@ def acquire(
     host: str,
     now: datetime,
     expires_at: datetime,
-    stale: Callable[[Lease], bool] = lambda _lease: False,
-) -> Lease:
+    stale: Callable[[LeaseRecord], bool] = lambda _lease: False,
+) -> LeaseRecord:
     """Take the lease `name` if it is free, expired, stale or ours; return who holds it now.
 
     The caller holds the lease when the returned row's `holder` is its own.
     On PostgreSQL two holders inserting a new lease at once make one of the
     transactions fail on the primary key; the caller retries.
     """
-    lease = session.scalar(select(Lease).where(Lease.name == name).with_for_update())
+    reader = as_reader(db)
+    lease = current(reader, name, lock=True)
+    taken = LeaseRecord(name, holder, pid, host, now, expires_at)
     if lease is None:
-        lease = Lease(
-            name=name, holder=holder, pid=pid, host=host, acquired_at=now, expires_at=expires_at
+        reader.changed(
+            "INSERT INTO locks (name, holder, pid, host, acquired_at, expires_at)"
+            " VALUES (:name, :holder, :pid, :host, :acquired_at, :expires_at)",
+            taken._asdict(),
         )
-        session.add(lease)
-        session.flush()
-        return lease
+        return taken
     if lease.holder == holder:
-        lease.expires_at = expires_at
-    elif lease.expires_at <= now or stale(lease):
-        lease.holder, lease.pid, lease.host = holder, pid, host
-        lease.acquired_at, lease.expires_at = now, expires_at
-    session.flush()
+        renew(reader, name, holder, expires_at)
+        return lease._replace(expires_at=expires_at)
+    if lease.expires_at <= now or stale(lease):
+        reader.changed(
+            "UPDATE locks SET holder = :holder, pid = :pid, host = :host,"
+            " acquired_at = :acquired_at, expires_at = :expires_at WHERE name = :name",
+            taken._asdict(),
+        )
+        return taken
     return lease
 
 
-def renew(session: Session, name: str, holder: str, expires_at: datetime) -> bool:
+def renew(db: Database, name: str, holder: str, expires_at: datetime) -> bool:
     """Push the lease's expiry forward; False when `holder` no longer holds it."""
-    statement = (
-        update(Lease)
-        .where(Lease.name == name, Lease.holder == holder)
-        .values(expires_at=expires_at)
+    changed = as_reader(db).changed(
+        "UPDATE locks SET expires_at = :expires_at WHERE name = :name AND holder = :holder",
+        {"name": name, "holder": holder, "expires_at": expires_at},
     )
-    return changed_rows(session, statement) == 1
+    return changed == 1
 
 
-def release(session: Session, name: str, holder: str) -> None:
+def release(db: Database, name: str, holder: str) -> None:
     """Give the lease up, if `holder` still holds it."""
-    session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+    as_reader(db).changed(
+        "DELETE FROM locks WHERE name = :name AND holder = :holder",
+        {"name": name, "holder": holder},
+    )
 
 
-def current(session: Session, name: str) -> Lease | None:
-    """The lease row for `name`, expired or not."""
-    return session.get(Lease, name)
+def current(db: Database, name: str, *, lock: bool = False) -> LeaseRecord | None:
+    """The lease row for `name`, expired or not (with `lock`, locked until the
+    transaction ends, on PostgreSQL; SQLite's write transaction locks everything)."""
+    reader = as_reader(db)
+    for_update = "" if reader.sqlite else " FOR UPDATE"
+    rows = reader.rows(
+        "SELECT name, holder, pid, host, acquired_at, expires_at FROM locks"
+        f" WHERE name = :name{for_update if lock else ''}",
+        {"name": name},
+    )
+    if not rows:
+        return None
+    lease_name, holder, pid, host, acquired_at, expires_at = rows[0]
+    return LeaseRecord(lease_name, holder, pid, host, _time(acquired_at), _time(expires_at))
+
+
+def _time(value: object) -> datetime:
+    moment = when(value)
+    assert moment is not None  # the columns are NOT NULL
+    return moment

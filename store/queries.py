@@ -69,12 +69,6 @@ def reschedule(sources: Iterable[Source], intervals: Mapping[str, timedelta]) ->
             source.next_poll_at = wanted
 
 
-def next_due_source(session: Session, names: Sequence[str]) -> Source | None:
-    """Of the named sources, the one to be polled next (None when there are none)."""
-    query = select(Source).where(Source.name.in_(list(names)))
-    return session.scalars(query.order_by(Source.next_poll_at.asc().nulls_first())).first()
-
-
 def record_fetch_success(
     session: Session,
     source: Source,
@@ -432,19 +426,6 @@ def stored_observations(
         .order_by(ObservationRow.published_at, ObservationRow.id)
     )
     return [_observation(*row[:10], tier=row[10]) for row in rows]  # 10: _OBSERVATION_COLUMNS
-
-
-def observation_marks(session: Session) -> dict[str, list[int]]:
-    """Per signal: how many observations are stored, and the newest one's id.
-
-    A signal whose mark is unchanged has had no observation added or removed.
-    """
-    rows = session.execute(
-        select(
-            ObservationRow.signal, func.count(ObservationRow.id), func.max(ObservationRow.id)
-        ).group_by(ObservationRow.signal)
-    )
-    return {signal: [count, newest] for signal, count, newest in rows}
 
 
 def last_transitions(session: Session, signal: str) -> dict[str, Transition]:

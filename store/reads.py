@@ -12,7 +12,7 @@ is written once.
 
 The drivers hand values back differently: SQLite keeps times as naive UTC text (as
 store.types.UTCDateTime stores them), JSON as text and booleans as integers, PostgreSQL
-as naive datetimes, parsed JSON and booleans. `_when`, `_json` and `_flag` turn both
+as naive datetimes, parsed JSON and booleans. `when`, `_json` and `_flag` turn both
 into what the ORM gave: aware UTC datetimes, Python values, bools; `_expanded` binds
 parameters as the ORM would store them.
 """
@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -34,7 +35,7 @@ from allywatch.store.migrate import VERSION_TABLE, head_revision
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, CursorResult
     from sqlalchemy.orm import Session
 
 # How SQLAlchemy's SQLite dialect writes a DateTime (naive UTC, see store/types.py);
@@ -51,12 +52,20 @@ class Reader:
         """The rows of `sql`; a list or tuple parameter stands for `IN (...)`'s list."""
         return self._execute(*_expanded(sql, params or {}, sqlite=self.sqlite))
 
+    def changed(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run an INSERT, UPDATE or DELETE (in a write transaction); how many rows it changed."""
+        return self._change(*_expanded(sql, params or {}, sqlite=self.sqlite))
+
     def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _change(self, sql: str, params: dict[str, Any]) -> int:
         raise NotImplementedError
 
 
 class SqliteReader(Reader):
-    """A read-only sqlite3 connection inside one read transaction (see `open_sqlite`)."""
+    """An sqlite3 connection inside one transaction: a read-only one (see `open_sqlite`),
+    or a write transaction (`sqlite_writing`)."""
 
     sqlite = True
 
@@ -65,6 +74,9 @@ class SqliteReader(Reader):
 
     def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self._connection.execute(sql, params).fetchall()
+
+    def _change(self, sql: str, params: dict[str, Any]) -> int:
+        return self._connection.execute(sql, params).rowcount
 
     def close(self) -> None:
         """End the read transaction and the connection."""
@@ -86,6 +98,12 @@ class AlchemyReader(Reader):
         from sqlalchemy import text
 
         return [tuple(row) for row in self._bind.execute(text(sql), params)]
+
+    def _change(self, sql: str, params: dict[str, Any]) -> int:
+        from sqlalchemy import text
+
+        result: CursorResult[Any] = self._bind.execute(text(sql), params)  # type: ignore[assignment]
+        return result.rowcount
 
 
 if TYPE_CHECKING:
@@ -121,6 +139,39 @@ def open_sqlite(url: str) -> SqliteReader | None:
         connection.close()
         return None
     return SqliteReader(connection)
+
+
+def current_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names when it exists and is at the newest schema revision
+    (as `open_sqlite` finds it), to be written with `sqlite_writing`; else None."""
+    reader = open_sqlite(url)
+    if reader is None:
+        return None
+    reader.close()
+    return sqlite_path(url)
+
+
+@contextmanager
+def sqlite_writing(path: Path, *, busy_timeout: float | None = None) -> Iterator[SqliteReader]:
+    """A write transaction on the SQLite file `path` (one `current_sqlite_file` gave),
+    with sqlite3 alone: begun as store.engine.writing begins one (BEGIN IMMEDIATE,
+    waiting `busy_timeout` seconds for another writer, else "database is locked"),
+    committed when the block ends, rolled back on any exception."""
+    busy_ms = BUSY_TIMEOUT_MS if busy_timeout is None else max(0, round(busy_timeout * 1000))
+    connection = sqlite3.connect(path, timeout=busy_ms / 1000, isolation_level=None)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield SqliteReader(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -162,7 +213,7 @@ def _bound(value: Any, sqlite: bool) -> Any:
     return naive.strftime(_SQLITE_TIME) if sqlite else naive
 
 
-def _when(value: Any) -> datetime | None:
+def when(value: Any) -> datetime | None:
     """A stored time as the ORM's UTCDateTime gives it: aware UTC."""
     if value is None:
         return None
@@ -189,7 +240,7 @@ def _converted(row: tuple[Any, ...], values: tuple[Callable[[Any], Any], ...]) -
     return [value(column) for value, column in zip(values, row, strict=True)]
 
 
-def _reader(db: Database) -> Reader:
+def as_reader(db: Database) -> Reader:
     return db if isinstance(db, Reader) else AlchemyReader(db)
 
 
@@ -218,15 +269,26 @@ class SourceRecord(NamedTuple):
 
 
 _SOURCE_COLUMNS = ", ".join(SourceRecord._fields)
-_SOURCE_VALUES = (_same,) * 6 + (_when, _when) + (_same,) * 3 + (_when, _when, _same, _same, _when)
+_SOURCE_VALUES = (_same,) * 6 + (when, when) + (_same,) * 3 + (when, when, _same, _same, when)
 
 
 def list_sources(db: Database, names: Sequence[str] | None = None) -> list[SourceRecord]:
     """The stored sources (only those named, if `names` is given), by name."""
     where = "" if names is None else " WHERE name IN :names"
     params = {} if names is None else {"names": list(names)}
-    rows = _reader(db).rows(f"SELECT {_SOURCE_COLUMNS} FROM sources{where} ORDER BY name", params)
+    rows = as_reader(db).rows(f"SELECT {_SOURCE_COLUMNS} FROM sources{where} ORDER BY name", params)
     return [SourceRecord._make(_converted(row, _SOURCE_VALUES)) for row in rows]
+
+
+def next_due_source(db: Database, names: Sequence[str]) -> SourceRecord | None:
+    """Of the named sources, the one to be polled next (None when there are none): one
+    never polled first, else the soonest due."""
+    rows = as_reader(db).rows(
+        f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE name IN :names"
+        " ORDER BY next_poll_at IS NOT NULL, next_poll_at, id LIMIT 1",
+        {"names": list(names)},
+    )
+    return SourceRecord._make(_converted(rows[0], _SOURCE_VALUES)) if rows else None
 
 
 # --- states and their evidence ----------------------------------------------------
@@ -245,16 +307,32 @@ class StateRecord(NamedTuple):
 
 def signal_states(db: Database) -> list[StateRecord]:
     """Every stored state, by signal and entity."""
-    rows = _reader(db).rows(
+    rows = as_reader(db).rows(
         "SELECT signal, entity, state, since, occurrence FROM signal_states ORDER BY signal, entity"
     )
-    return [StateRecord(s, e, state, _when(since), _json(o)) for s, e, state, since, o in rows]
+    return [StateRecord(s, e, state, when(since), _json(o)) for s, e, state, since, o in rows]
+
+
+def state_details(db: Database) -> dict[tuple[str, str], dict[str, Any] | None]:
+    """Every stored state's evaluation detail (store.models.SignalState.detail), by
+    (signal, entity): what alerts.evaluate decides from whether to replay a signal."""
+    rows = as_reader(db).rows("SELECT signal, entity, detail FROM signal_states")
+    return {(signal, entity): _json(detail) for signal, entity, detail in rows}
+
+
+def observation_marks(db: Database) -> dict[str, list[int]]:
+    """Per signal: how many observations are stored, and the newest one's id.
+
+    A signal whose mark is unchanged has had no observation added or removed.
+    """
+    rows = as_reader(db).rows("SELECT signal, COUNT(id), MAX(id) FROM observations GROUP BY signal")
+    return {signal: [count, newest] for signal, count, newest in rows}
 
 
 def changed_since(db: Database, since: datetime) -> set[tuple[str, str]]:
     """(signal, entity) of every state with a transition dated, or recorded, at or after
     `since`."""
-    rows = _reader(db).rows(
+    rows = as_reader(db).rows(
         "SELECT DISTINCT signal, entity FROM transitions"
         " WHERE at >= :since OR recorded_at >= :since",
         {"since": since},
@@ -264,7 +342,7 @@ def changed_since(db: Database, since: datetime) -> set[tuple[str, str]]:
 
 def latest_evidence(db: Database, signal: str, entity: str) -> Observation | None:
     """The newest observation of a signal's entity (without the terms matched)."""
-    rows = _reader(db).rows(
+    rows = as_reader(db).rows(
         "SELECT o.state, o.polarity, o.hedged, o.published_at, o.outlet, o.story,"
         " a.link, a.title"
         " FROM observations o JOIN articles a ON a.id = o.article_id"
@@ -275,11 +353,11 @@ def latest_evidence(db: Database, signal: str, entity: str) -> Observation | Non
     if not rows:
         return None
     state, polarity, hedged, published, outlet, story, link, title = rows[0]
-    when = _when(published)
-    assert when is not None  # an observation has its article's time
+    moment = when(published)
+    assert moment is not None  # an observation has its article's time
     kind: Polarity = polarity
     return Observation(
-        signal, entity or None, state, kind, _flag(hedged), (), when, outlet, story, link, title
+        signal, entity or None, state, kind, _flag(hedged), (), moment, outlet, story, link, title
     )
 
 
@@ -307,7 +385,7 @@ class AlertRecord(NamedTuple):
 
 
 _ALERT_COLUMNS = ", ".join(AlertRecord._fields)
-_ALERT_VALUES = (_same,) * 8 + (_when, _same, _json, _same, _when, _when, _flag)
+_ALERT_VALUES = (_same,) * 8 + (when, _same, _json, _same, when, when, _flag)
 
 
 def list_alerts(
@@ -334,7 +412,7 @@ def list_alerts(
     bounded = ""
     if limit:
         bounded, params["limit"] = " LIMIT :limit", limit
-    rows = _reader(db).rows(
+    rows = as_reader(db).rows(
         f"SELECT {_ALERT_COLUMNS} FROM alerts{where} ORDER BY at DESC, id DESC{bounded}", params
     )
     return [AlertRecord._make(_converted(row, _ALERT_VALUES)) for row in rows]
@@ -342,7 +420,7 @@ def list_alerts(
 
 def first_run_started(db: Database) -> datetime | None:
     """When allywatch first ran on this database."""
-    return _when(_reader(db).rows("SELECT MIN(started_at) FROM runs")[0][0])
+    return when(as_reader(db).rows("SELECT MIN(started_at) FROM runs")[0][0])
 
 
 # --- subscribers ------------------------------------------------------------------
@@ -377,12 +455,14 @@ _SUBSCRIBER_COLUMNS = ", ".join(SubscriberRecord._fields)
 _SUBSCRIBER_VALUES = (
     (_same, _same, _json)
     + (_same,) * 4
-    + (_flag, _when, _flag, _when, _when, _when, _same, _same, _when, _when, _same, _when)
+    + (_flag, when, _flag, when, when, when, _same, _same, when, when, _same, when)
 )
 
 
 def list_subscribers(db: Database, *, active_only: bool = False) -> list[SubscriberRecord]:
     """The subscribers (only the active ones, if asked), by address."""
     where = " WHERE active" if active_only else ""
-    rows = _reader(db).rows(f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers{where} ORDER BY email")
+    rows = as_reader(db).rows(
+        f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers{where} ORDER BY email"
+    )
     return [SubscriberRecord._make(_converted(row, _SUBSCRIBER_VALUES)) for row in rows]

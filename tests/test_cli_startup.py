@@ -225,23 +225,65 @@ NOT_FOR_A_QUIET_CYCLE = (
 )
 
 
-def test_a_quiet_cycle_loads_neither_the_rules_engine_nor_smtp(
-    tmp_path: Path, feed_server: FeedServer
-) -> None:
-    """A cron cycle in which every feed answers 304 pays only for what it uses."""
+# Nor, where it can be done the quiet way (allywatch/quiet_cycle.py), the full cycle,
+# SQLAlchemy, the config's validation, nor the feed parser.
+NOT_FOR_THE_QUIET_WAY = (
+    "allywatch.cycle",
+    "allywatch.config",
+    "allywatch.alerts.dispatch",
+    "sqlalchemy",
+    "pydantic",
+    "yaml",
+    "feedparser",
+)
+
+
+def quiet_cycle_modules(tmp_path: Path, feed_server: FeedServer, *setup: str) -> set[str]:
+    """The modules a second `run --now` loads, every feed answering 304 (the first stores
+    the feed and caches the outlines, after running the `allywatch` arguments `setup`)."""
     rss = (FEEDS / sorted(p.name for p in FEEDS.glob("*.xml"))[0]).read_bytes()
     url = feed_server.route("/feed.xml", Reply(body=rss, etag='"v1"'))
     config = tmp_path / "allywatch.yaml"
     source = f"  - {{name: feed, url: '{url}'}}\n"
     config.write_text(
-        f"database: sqlite:///{tmp_path / 'watch.db'}\nsources:\n{source}", encoding="utf-8"
+        f"database: sqlite:///{tmp_path / 'watch.db'}\noutbox: {tmp_path / 'outbox'}\n"
+        f"sources:\n{source}",
+        encoding="utf-8",
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    if setup:
+        subprocess.run(
+            [sys.executable, "-m", "allywatch", "--config", str(config), *setup],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     args = ("--config", str(config), "run", "--now")
-    first = modules_loaded_by(*args, env=env)  # stores the feed, caches the outlines
+    first = modules_loaded_by(*args, env=env)
     assert "allywatch.alerts.rules" in first
     loaded = modules_loaded_by(*args, env=env)
     assert feed_server.requests_to("/feed.xml")[-1].get("if-none-match") == '"v1"'
+    assert len(feed_server.requests_to("/feed.xml")) == 2  # nothing fetched twice
+    return loaded
+
+
+def test_a_quiet_cycle_loads_neither_the_orm_nor_the_rules_engine_nor_smtp(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A cron cycle in which every feed answers 304 pays only for what it uses."""
+    loaded = quiet_cycle_modules(tmp_path, feed_server)
+    assert "allywatch.quiet_cycle" in loaded and "httpx" in loaded
+    unused = sorted(m for m in NOT_FOR_A_QUIET_CYCLE + NOT_FOR_THE_QUIET_WAY if m in loaded)
+    assert not unused, f"a quiet cycle imported {unused}"
+
+
+def test_a_quiet_cycle_with_digests_to_watch_for_loads_no_rules_engine_nor_smtp(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """With a subscriber the cycle goes the full way (its digest may be due), and still
+    loads only what it uses."""
+    subscribe = ("subscribers", "add", "analyst@example.org", "--cadence", "daily")
+    loaded = quiet_cycle_modules(tmp_path, feed_server, *subscribe)
     assert "allywatch.cycle" in loaded and "allywatch.alerts.dispatch" in loaded
     unused = sorted(m for m in NOT_FOR_A_QUIET_CYCLE if m in loaded)
     assert not unused, f"a quiet cycle imported {unused}"

@@ -222,7 +222,7 @@ def test_a_damaged_or_missing_cache_file_costs_a_full_load_only(
     cache.unlink()
     assert invoke(config, "status").output == expected
     assert len(full_loads) == 3
-    assert json.loads(cache.read_text(encoding="utf-8"))["value"]["source_names"]
+    assert json.loads(cache.read_text(encoding="utf-8"))["value"]["sources"]
     assert invoke(config, "status").output == expected
     assert len(full_loads) == 3
 

@@ -13,11 +13,11 @@ from feedserver import FeedServer, Reply, gzip_bomb, zeros
 
 from allywatch.watchers.fetch import (
     FetchRequest,
-    FetchSettings,
     fetch_all_sync,
     next_poll_delay,
     parse_retry_after,
 )
+from allywatch.watchers.fetch_settings import FetchSettings
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good</title>
 <item><title>Story</title><link>https://example.org/a</link></item></channel></rss>"""

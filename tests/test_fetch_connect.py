@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 from feedserver import FeedServer, Reply
 
-from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync
+from allywatch.watchers.fetch_settings import FetchSettings
 
 RSS = b"<rss version='2.0'><channel><title>Fine</title></channel></rss>"
 SLACK = 2.0  # seconds allowed on top of a limit for scheduling on a busy machine

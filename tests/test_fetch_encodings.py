@@ -18,7 +18,8 @@ import pytest
 import zstandard
 from feedserver import FeedServer, Reply, gzip_bomb
 
-from allywatch.watchers.fetch import FetchRequest, FetchSettings, fetch_all_sync
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync
+from allywatch.watchers.fetch_settings import FetchSettings
 from allywatch.watchers.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,13 +15,8 @@ import pytest
 
 from allywatch.config import load_config
 from allywatch.errors import ConfigError
-from allywatch.watchers.fetch import (
-    AGGREGATOR_HOSTS,
-    FetchRequest,
-    FetchSettings,
-    HostLimit,
-    fetch_all_sync,
-)
+from allywatch.watchers.fetch import FetchRequest, fetch_all_sync
+from allywatch.watchers.fetch_settings import AGGREGATOR_HOSTS, FetchSettings, HostLimit
 from tests.feedserver import FeedServer, Reply, Seen
 
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

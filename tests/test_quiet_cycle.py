@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from allywatch.cli import main
-from allywatch.cycle import CycleReport, run_cycle
+from allywatch.cycle import run_cycle
+from allywatch.cycle_plan import CycleReport
 from allywatch.resources import builtin_dir
 from allywatch.store import queries
 from allywatch.store.engine import reading

@@ -18,7 +18,7 @@ from procs import allywatch, start_allywatch
 from smtpserver import SmtpServer
 from sqlalchemy import select
 
-from allywatch.cycle import CycleReport
+from allywatch.cycle_plan import CycleReport
 from allywatch.runlock import CYCLE, RunLock
 from allywatch.serve import Server, kv
 from allywatch.store.engine import open_engine, reading

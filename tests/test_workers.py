@@ -29,7 +29,7 @@ from sqlalchemy import make_url, select
 from allywatch.cycle import claim_lease
 from allywatch.store.engine import open_engine, reading
 from allywatch.store.models import Alert, Delivery, Source, Subscriber, Transition
-from allywatch.watchers.fetch import FetchSettings
+from allywatch.watchers.fetch_settings import FetchSettings
 
 WORKERS = 3
 QUIET_FEEDS = 30

@@ -33,7 +33,7 @@ from urllib.request import url2pathname
 
 import httpx
 
-from allywatch.watchers.fetch_settings import AGGREGATOR_HOSTS, FetchSettings, HostLimit
+from allywatch.watchers.fetch_limits import FetchOptions, HostRule
 
 # Optional decoders: br and zstd are advertised only when they can be decoded.
 try:
@@ -92,9 +92,6 @@ class FetchResult:
     elapsed: float
 
 
-DEFAULT_SETTINGS = FetchSettings()
-
-
 class FetchFailure(Exception):
     """A fetch that ends in an error result of a given kind."""
 
@@ -117,13 +114,17 @@ class _Answer:
 
 
 async def fetch_all(
-    requests: Sequence[FetchRequest], settings: FetchSettings = DEFAULT_SETTINGS
+    requests: Sequence[FetchRequest], settings: FetchOptions | None = None
 ) -> list[FetchResult]:
     """Fetch every request concurrently with one client; results come back in the same
-    order.
+    order. `settings`: the config's (fetch_limits.FetchOptions), else the defaults.
 
     Never raises for a single bad source: its result has status "error".
     """
+    if settings is None:
+        from allywatch.watchers.fetch_settings import FetchSettings
+
+        settings = FetchSettings()
     limits = httpx.Limits(
         max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
     )
@@ -147,7 +148,7 @@ async def fetch_all(
 
 
 def fetch_all_sync(
-    requests: Sequence[FetchRequest], settings: FetchSettings = DEFAULT_SETTINGS
+    requests: Sequence[FetchRequest], settings: FetchOptions | None = None
 ) -> list[FetchResult]:
     """`fetch_all` for callers without an event loop."""
     return asyncio.run(fetch_all(requests, settings))
@@ -204,7 +205,7 @@ class _HostGate:
     """One host's share of a cycle: its `HostLimit`; for a host with a limit of its own,
     closed for the rest of the cycle once the host asks to be left alone."""
 
-    def __init__(self, host: str, limit: HostLimit, shared_rate: bool) -> None:
+    def __init__(self, host: str, limit: HostRule, shared_rate: bool) -> None:
         self.host = host
         self.shared_rate = shared_rate
         self.slots = asyncio.Semaphore(limit.per_host)
@@ -245,7 +246,7 @@ class _HostGate:
 
 class _Fetcher:
     def __init__(
-        self, client: httpx.AsyncClient, settings: FetchSettings, slots: asyncio.Semaphore
+        self, client: httpx.AsyncClient, settings: FetchOptions, slots: asyncio.Semaphore
     ) -> None:
         self.client = client
         self.settings = settings
@@ -392,7 +393,7 @@ def _error(request: FetchRequest, failure: FetchFailure, started: float) -> Fetc
     )
 
 
-def _classify(exc: httpx.HTTPError, settings: FetchSettings) -> FetchFailure:
+def _classify(exc: httpx.HTTPError, settings: FetchOptions) -> FetchFailure:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectTimeout):
         return FetchFailure("timeout", f"no connection within {settings.connect_timeout:g}s")
@@ -648,12 +649,9 @@ def _read_file(request: FetchRequest, max_bytes: int) -> _Answer:
 
 
 __all__ = [
-    "AGGREGATOR_HOSTS",
     "FetchFailure",
     "FetchRequest",
     "FetchResult",
-    "FetchSettings",
-    "HostLimit",
     "fetch_all",
     "fetch_all_sync",
     "next_poll_delay",

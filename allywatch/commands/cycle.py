@@ -6,21 +6,25 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
-from allywatch.cycle import CycleReport, DryRun, dry_run_cycle, run_cycle
+from allywatch.cycle_plan import CycleReport
 from allywatch.errors import EXIT_TEMPFAIL
 from allywatch.health import failing_digests, failing_too_long
 from allywatch.language.durations import format_duration, parse_duration
 from allywatch.output import echo, plural, terminal_safe
+from allywatch.quiet_cycle import cycle
 from allywatch.runlock import LockBusy, cycle_turn
-from allywatch.store import queries, reads
-from allywatch.store.engine import reading, shown_url
-from allywatch.store.models import Source
-from allywatch.store.reads import SourceRecord
+from allywatch.store import reads
+from allywatch.store.engine import shown_url
+from allywatch.store.reads import SourceRecord, current_sqlite_file
 from allywatch.workspace import Workspace
+
+if TYPE_CHECKING:
+    from allywatch.cycle import DryRun
 
 EXIT_OK, EXIT_FAILED, EXIT_SOURCES_FAILED = 0, 1, 3
 
@@ -110,20 +114,22 @@ def run(
     failures) included, is left as it was, and no digest, message or report
     is sent or written. Its exit status is a run's.
     """
-    workspace = Workspace.open(ctx.obj["config_path"])
+    workspace = Workspace.for_reading(ctx.obj["config_path"])
     workspace.outlines  # noqa: B018 (bad signal files stop the run before the database is touched)
     poll = _sources_to_poll(workspace, poll_all, source_names)
     now = datetime.now(UTC) if clock is None else clock
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     if dry_run:
         _dry_run(workspace, now, poll, verbose)
+    # A current SQLite file takes its lease with sqlite3 alone, for the quiet cycle's sake.
+    database = current_sqlite_file(workspace.view.database) or workspace.engine
     try:
-        lock = cycle_turn(workspace.engine, wait.total_seconds())
+        lock = cycle_turn(database, wait.total_seconds())
     except LockBusy as exc:
         click.echo(f"allywatch: {exc}; gave up after waiting {format_duration(wait)}", err=True)
         sys.exit(EXIT_TEMPFAIL)
     with lock:
-        report = run_cycle(workspace, now, poll=poll)
+        report = cycle(workspace, now, poll=poll)
     standing = Standing.read(workspace, now)
     for alert in report.alerts:
         if alert.announced:
@@ -136,6 +142,8 @@ def run(
 
 def _dry_run(workspace: Workspace, now: datetime, poll: list[str] | None, verbose: bool) -> None:
     """`run --dry-run`: the cycle on a copy of the database; exits as `run` does."""
+    from allywatch.cycle import dry_run_cycle
+
     database = workspace.config.database
     if not database.startswith("sqlite:///") or database.startswith("sqlite:///:memory:"):
         raise click.ClickException(
@@ -175,7 +183,7 @@ def _sources_to_poll(
     workspace: Workspace, poll_all: bool, names: tuple[str, ...]
 ) -> list[str] | None:
     """The sources to poll whatever their schedule; None: those that are due."""
-    configured = [s.name for s in workspace.config.sources]
+    configured = list(workspace.view.source_names)
     if names:
         unknown = [name for name in names if name not in configured]
         if unknown:
@@ -193,21 +201,21 @@ class Standing:
 
     sources: list[SourceRecord]  # failing for feed_failure_alert_after or longer
     digests: list[str]  # addresses whose last digest was not accepted
-    next_due: Source | None
+    next_due: SourceRecord | None
     locations: dict[str, str]  # source name -> where it is read from
 
     @classmethod
     def read(cls, workspace: Workspace, now: datetime) -> Standing:
-        names = [s.name for s in workspace.config.sources]
-        with reading(workspace.engine) as session:
-            sources = reads.list_sources(session, names)
-            active = reads.list_subscribers(session, active_only=True)
-            next_due = queries.next_due_source(session, names)
+        view = workspace.view
+        with workspace.reader() as db:
+            sources = reads.list_sources(db, view.source_names)
+            active = reads.list_subscribers(db, active_only=True)
+            next_due = reads.next_due_source(db, view.source_names)
         return cls(
-            sources=failing_too_long(sources, workspace.config, now),
+            sources=failing_too_long(sources, view, now),
             digests=[s.email for s in failing_digests(active)],
             next_due=next_due,
-            locations={s.name: s.location for s in workspace.config.sources},
+            locations={s.name: s.location for s in view.sources},
         )
 
     @property
