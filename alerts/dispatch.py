@@ -39,7 +39,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from allywatch.alerts import schedule
 from allywatch.alerts.addresses import (
     OPERATOR_PREFIX,
     is_apprise_url,
@@ -56,13 +55,14 @@ from allywatch.alerts.digest import (
     build_message,
     feed_health,
 )
+from allywatch.alerts.digest_due import candidates, is_due, quiet_note_due
 from allywatch.alerts.digest_report import DigestReport, SentDigest
 from allywatch.alerts.mailer import Mailer, MailError
 from allywatch.alerts.notify import AppriseSender, ChatComposer, ChatMessage, NotifyError
 from allywatch.store import subscribers as store
 from allywatch.store.engine import reading, writing
 from allywatch.store.models import Alert, Subscriber
-from allywatch.store.reads import SubscriberRecord, list_sources, list_subscribers
+from allywatch.store.reads import SubscriberRecord, list_sources
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=5)
@@ -110,10 +110,10 @@ def send_due_digests(
             session, OPERATOR_PREFIX, [operator_address(u) for u in settings.notify], now
         )
     with reading(engine) as session:
-        candidates = [(s.id, s.email) for s in _candidates(session, now, emails, ignore_schedule)]
+        due = [(s.id, s.email) for s in candidates(session, now, emails, ignore_schedule)]
     channels = _Channels(settings, mailer, sender or AppriseSender())
     run = _Run(engine, channels, now, ignore_schedule, report)
-    for subscriber_id, address in candidates:
+    for subscriber_id, address in due:
         run.send(subscriber_id, address)
     return report
 
@@ -130,7 +130,7 @@ def preview_digests(
     channels = _Channels(settings, None, AppriseSender())
     messages: list[Message] = []
     with reading(engine) as session:
-        for subscriber in _candidates(session, now, emails, ignore_schedule):
+        for subscriber in candidates(session, now, emails, ignore_schedule):
             messages += channels.of(subscriber.email).compose(session, subscriber, now)
     return messages
 
@@ -145,69 +145,9 @@ def retry_delay(failures: int) -> timedelta:
     return min(FIRST_RETRY * factor, LONGEST_RETRY)
 
 
-def _candidates(
-    session: Session,
-    now: datetime,
-    emails: Collection[str] | None,
-    ignore_schedule: bool,
-) -> list[SubscriberRecord]:
-    """Active subscribers that have a digest, or an empty due slot, to deal with now."""
-    wanted = set(emails) if emails is not None else None
-    out = []
-    for subscriber in list_subscribers(session, active_only=True):
-        if wanted is not None and subscriber.email not in wanted:
-            continue
-        if not ignore_schedule:
-            if subscriber.next_attempt_at is not None and subscriber.next_attempt_at > now:
-                continue
-            if not _due(subscriber, now):
-                continue
-        if _has_work(session, subscriber, now, ignore_schedule):
-            out.append(subscriber)
-    return out
-
-
-def _has_work(
-    session: Session,
-    subscriber: Subscriber | SubscriberRecord,
-    now: datetime,
-    ignore_schedule: bool,
-) -> bool:
-    """An immediate subscriber with nothing to send needs no attention; a due slot always does."""
-    if subscriber.cadence != "immediate" and not ignore_schedule:
-        return True
-    return bool(_pending(session, subscriber)) or _quiet_due(subscriber, now)
-
-
 def _pending(session: Session, subscriber: Subscriber | SubscriberRecord) -> list[Alert]:
     """The subscriber's unsent alerts; the operator's channel also gets those about feeds."""
     return store.pending_alerts(session, subscriber, feed_alerts=is_operator(subscriber.email))
-
-
-def _due(subscriber: Subscriber | SubscriberRecord, now: datetime) -> bool:
-    return schedule.is_due(
-        subscriber.cadence,
-        subscriber.send_time,
-        subscriber.timezone,
-        subscriber.weekday,
-        created_at=subscriber.created_at,
-        last_digest_at=subscriber.last_digest_at,
-        now=now,
-    )
-
-
-def _quiet_due(subscriber: Subscriber | SubscriberRecord, now: datetime) -> bool:
-    if not subscriber.all_quiet:
-        return False
-    slot = schedule.latest_slot(
-        subscriber.cadence, subscriber.send_time, subscriber.timezone, subscriber.weekday, now
-    )
-    return schedule.quiet_summary_due(
-        subscriber.cadence,
-        slot,
-        created_at=subscriber.created_at,
-        last_sent_at=subscriber.last_sent_at,
-    )
 
 
 class _Channel(Protocol):
@@ -255,7 +195,7 @@ class _ChatChannel:
         self, session: Session, subscriber: Subscriber | SubscriberRecord, now: datetime
     ) -> list[ChatMessage]:
         alerts = _pending(session, subscriber)
-        if not alerts and not _quiet_due(subscriber, now):
+        if not alerts and not quiet_note_due(subscriber, now):
             return []
         return self.composer.compose(
             subscriber_id=subscriber.id,
@@ -347,7 +287,7 @@ class _Run:
             subscriber = store.get_subscriber(session, subscriber_id)
             wanted = subscriber is not None and subscriber.active
             if subscriber is not None and wanted and not self.ignore_schedule:
-                wanted = _due(subscriber, self.now)
+                wanted = is_due(subscriber, self.now)
             messages = (
                 channel.compose(session, subscriber, self.now)
                 if subscriber is not None and wanted
@@ -384,7 +324,7 @@ def _compose(
 ) -> Digest | None:
     """The subscriber's digest, an "all quiet" note when one is owed, or None."""
     alerts = _pending(session, subscriber)
-    if not alerts and not _quiet_due(subscriber, now):
+    if not alerts and not quiet_note_due(subscriber, now):
         return None
     # Imported here, as Jinja2 is (see _EmailChannel.composer): only a digest carries the link.
     from allywatch.alerts.unsubscribe import make_token, unsubscribe_url

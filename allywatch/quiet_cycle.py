@@ -13,7 +13,9 @@ database (store/reads.py), it checks that the cycle can have nothing to do but p
   location, due as its configured interval says, and none failing (a failing source
   may be due for a feed alert; a recovering one for a new start);
 - no signal is due for evaluation (alerts/replay_due.py);
-- nothing can be due for delivery: no `notify:` URLs, no active subscriber;
+- nothing is due for delivery: no `notify:` URLs (nor operator channels left from
+  them to switch off) and no subscriber with a digest, an alert or a note due
+  (alerts/digest_due.py);
 - the report folder, if the config names one, already has its page.
 
 It then polls the due sources. When every one answers "not modified" it records the
@@ -33,6 +35,8 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from allywatch.alerts.addresses import is_operator
+from allywatch.alerts.digest_due import candidates
 from allywatch.alerts.replay_due import due_signals, evaluation_keys
 from allywatch.config_view import ConfigView, SourceView
 from allywatch.cycle_plan import CycleReport, poll_margins
@@ -100,7 +104,7 @@ def _due_if_quiet(
     keys = evaluation_keys(reader, outlines, view.tier_weights, view.source_tiers)
     if due_signals(reader, outlines, keys, now):
         return None
-    if view.notifies or reads.list_subscribers(reader, active_only=True):
+    if view.notifies or _owes_messages(reader, now):
         return None
     if view.report is not None and not (view.report / "index.html").exists():
         return None
@@ -113,6 +117,14 @@ def _due_if_quiet(
         and (source.claimed_until is None or source.claimed_until <= now)
     ]
     return sorted(due, key=lambda s: (s.next_poll_at is not None, s.next_poll_at or now, s.id))
+
+
+def _owes_messages(reader: SqliteReader, now: datetime) -> bool:
+    """Whether delivering might send or change anything: a subscriber has something due,
+    or an operator channel is still active though the config names no `notify:` URL
+    (delivering switches it off)."""
+    active = reads.list_subscribers(reader, active_only=True)
+    return any(is_operator(s.email) for s in active) or bool(candidates(reader, now))
 
 
 def _schedule_agrees(sources: Sequence[SourceView], stored: Mapping[str, SourceRecord]) -> bool:

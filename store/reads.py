@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from allywatch.language.records import Observation, Polarity
 from allywatch.store.engine import BUSY_TIMEOUT_MS, is_locked
@@ -466,3 +466,39 @@ def list_subscribers(db: Database, *, active_only: bool = False) -> list[Subscri
         f"SELECT {_SUBSCRIBER_COLUMNS} FROM subscribers{where} ORDER BY email"
     )
     return [SubscriberRecord._make(_converted(row, _SUBSCRIBER_VALUES)) for row in rows]
+
+
+class Subscribed(Protocol):
+    """What says which alerts a subscriber gets: a SubscriberRecord or the ORM's row."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def signals(self) -> list[str] | None: ...
+
+
+def pending_alert_ids(db: Database, subscriber: Subscribed, *, feed_alerts: bool) -> list[int]:
+    """The ids of the announced alerts on the subscriber's signals, raised since it
+    subscribed, not yet delivered to it; oldest first. Alerts without a signal (feed
+    problems) are not digest material; `feed_alerts` includes them (the operator's
+    channel gets them)."""
+    conditions = [
+        "a.announced",
+        "a.created_at >= :created_at",
+        "NOT EXISTS (SELECT 1 FROM deliveries d"
+        " WHERE d.subscriber_id = :subscriber AND d.alert_id = a.id)",
+    ]
+    params: dict[str, Any] = {"created_at": subscriber.created_at, "subscriber": subscriber.id}
+    if not feed_alerts:
+        conditions.append("a.signal IS NOT NULL")
+    if subscriber.signals is not None:
+        conditions.append("a.signal IN :signals")
+        params["signals"] = list(subscriber.signals)
+    rows = as_reader(db).rows(
+        f"SELECT a.id FROM alerts a WHERE {' AND '.join(conditions)} ORDER BY a.at, a.id", params
+    )
+    return [alert_id for (alert_id,) in rows]

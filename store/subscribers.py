@@ -12,12 +12,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from allywatch.store.engine import changed_rows
 from allywatch.store.models import Alert, Delivery, Subscriber
-from allywatch.store.reads import SubscriberRecord
+from allywatch.store.reads import SubscriberRecord, pending_alert_ids
+
+# Ids in one IN list: well under SQLite's oldest limit of 999 parameters.
+_IDS_PER_QUERY = 500
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
@@ -58,22 +61,16 @@ def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscrib
 def pending_alerts(
     session: Session, subscriber: Subscriber | SubscriberRecord, *, feed_alerts: bool = False
 ) -> list[Alert]:
-    """Announced alerts on the subscriber's signals, raised since it subscribed, not yet sent.
-
-    Oldest first. Alerts without a signal (feed problems) are not digest material;
-    `feed_alerts` includes them (the operator's channel gets them).
-    """
-    sent = exists().where(Delivery.subscriber_id == subscriber.id, Delivery.alert_id == Alert.id)
-    query = select(Alert).where(
-        Alert.announced.is_(True),
-        Alert.created_at >= subscriber.created_at,
-        ~sent,
-    )
-    if not feed_alerts:
-        query = query.where(Alert.signal.is_not(None))
-    if subscriber.signals is not None:
-        query = query.where(Alert.signal.in_(subscriber.signals))
-    return list(session.scalars(query.order_by(Alert.at, Alert.id)))
+    """The alerts reads.pending_alert_ids names (which says which), oldest first."""
+    ids = pending_alert_ids(session, subscriber, feed_alerts=feed_alerts)
+    found = {
+        alert.id: alert
+        for start in range(0, len(ids), _IDS_PER_QUERY)
+        for alert in session.scalars(
+            select(Alert).where(Alert.id.in_(ids[start : start + _IDS_PER_QUERY]))
+        )
+    }
+    return [found[alert_id] for alert_id in ids]
 
 
 def claim_subscriber(

@@ -238,26 +238,19 @@ NOT_FOR_THE_QUIET_WAY = (
 )
 
 
-def quiet_cycle_modules(tmp_path: Path, feed_server: FeedServer, *setup: str) -> set[str]:
-    """The modules a second `run --now` loads, every feed answering 304 (the first stores
-    the feed and caches the outlines, after running the `allywatch` arguments `setup`)."""
+def quiet_cycle_modules(tmp_path: Path, feed_server: FeedServer, *, failing: bool) -> set[str]:
+    """The modules a second `run --now` loads, the feed answering 304 (the first stores
+    the feed and caches the outlines); with `failing`, beside a second feed that fails."""
     rss = (FEEDS / sorted(p.name for p in FEEDS.glob("*.xml"))[0]).read_bytes()
     url = feed_server.route("/feed.xml", Reply(body=rss, etag='"v1"'))
     config = tmp_path / "allywatch.yaml"
-    source = f"  - {{name: feed, url: '{url}'}}\n"
+    sources = f"  - {{name: feed, url: '{url}'}}\n"
+    if failing:
+        sources += f"  - {{name: broken, url: '{feed_server.route('/gone', Reply(status=500))}'}}\n"
     config.write_text(
-        f"database: sqlite:///{tmp_path / 'watch.db'}\noutbox: {tmp_path / 'outbox'}\n"
-        f"sources:\n{source}",
-        encoding="utf-8",
+        f"database: sqlite:///{tmp_path / 'watch.db'}\nsources:\n{sources}", encoding="utf-8"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    if setup:
-        subprocess.run(
-            [sys.executable, "-m", "allywatch", "--config", str(config), *setup],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
     args = ("--config", str(config), "run", "--now")
     first = modules_loaded_by(*args, env=env)
     assert "allywatch.alerts.rules" in first
@@ -271,19 +264,18 @@ def test_a_quiet_cycle_loads_neither_the_orm_nor_the_rules_engine_nor_smtp(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     """A cron cycle in which every feed answers 304 pays only for what it uses."""
-    loaded = quiet_cycle_modules(tmp_path, feed_server)
+    loaded = quiet_cycle_modules(tmp_path, feed_server, failing=False)
     assert "allywatch.quiet_cycle" in loaded and "httpx" in loaded
     unused = sorted(m for m in NOT_FOR_A_QUIET_CYCLE + NOT_FOR_THE_QUIET_WAY if m in loaded)
     assert not unused, f"a quiet cycle imported {unused}"
 
 
-def test_a_quiet_cycle_with_digests_to_watch_for_loads_no_rules_engine_nor_smtp(
+def test_a_cycle_with_a_failing_feed_loads_no_rules_engine_nor_smtp(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    """With a subscriber the cycle goes the full way (its digest may be due), and still
-    loads only what it uses."""
-    subscribe = ("subscribers", "add", "analyst@example.org", "--cadence", "daily")
-    loaded = quiet_cycle_modules(tmp_path, feed_server, *subscribe)
+    """A failing feed sends the cycle the full way (it may be due for a feed alert), which
+    still loads only what it uses."""
+    loaded = quiet_cycle_modules(tmp_path, feed_server, failing=True)
     assert "allywatch.cycle" in loaded and "allywatch.alerts.dispatch" in loaded
     unused = sorted(m for m in NOT_FOR_A_QUIET_CYCLE if m in loaded)
     assert not unused, f"a quiet cycle imported {unused}"

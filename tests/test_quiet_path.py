@@ -14,12 +14,15 @@ import pytest
 from click.testing import CliRunner
 from feedserver import FeedServer, Reply
 
+from allywatch.alerts.addresses import operator_address
 from allywatch.cli import main
 from allywatch.cycle import run_cycle
 from allywatch.cycle_plan import CycleReport
 from allywatch.quiet_cycle import cycle, quiet_cycle
 from allywatch.runlock import CYCLE, RunLock
+from allywatch.store.engine import writing
 from allywatch.store.reads import current_sqlite_file
+from allywatch.store.subscribers import add_subscriber
 from allywatch.workspace import Workspace
 
 FEEDS = Path(__file__).resolve().parent.parent / "examples" / "feeds"
@@ -145,26 +148,53 @@ def test_cycle_stores_news_found_the_quiet_way(watch: Watch) -> None:
     assert report.new_articles == 1 and report.observations >= 1
 
 
+def subscribe(watch: Watch, email: str, cadence: str, weekday: int = 0) -> None:
+    """A subscriber of every signal, subscribed two days before T0."""
+    workspace = Workspace.open(watch.config)
+    with writing(workspace.engine) as session:
+        add_subscriber(
+            session,
+            email=email,
+            signals=None,
+            cadence=cadence,
+            weekday=weekday,
+            created_at=T0 - timedelta(days=2),
+        )
+    workspace.engine.dispose()
+
+
+def test_a_subscriber_with_nothing_due_leaves_the_cycle_quiet(watch: Watch) -> None:
+    # T1 is a Wednesday, 09:00 UTC: a Sunday digest is not due, nor an immediate one
+    # with no alert unsent.
+    subscribe(watch, "weekly@example.org", "weekly", weekday=6)
+    subscribe(watch, "now@example.org", "immediate")
+    assert isinstance(quiet_cycle(watch.workspace(), T1), CycleReport)
+
+
 @pytest.mark.parametrize(
     "change",
-    ["failing feed", "subscriber", "notify", "tier weights", "new source", "moved source"],
+    [
+        "failing feed",
+        "digest due",
+        "notify",
+        "operator left",
+        "tier weights",
+        "new source",
+        "moved source",
+    ],
 )
-def test_what_may_need_more_than_polling_goes_the_full_way(
-    watch: Watch, change: str, tmp_path: Path
-) -> None:
+def test_what_may_need_more_than_polling_goes_the_full_way(watch: Watch, change: str) -> None:
     text = watch.config.read_text(encoding="utf-8")
     if change == "failing feed":
         name = next(iter(watch.bodies))
         watch.server.route(f"/{name}.xml", Reply(status=500))
         run_cycle(Workspace.open(watch.config), T1, send=False)
-    elif change == "subscriber":
-        runner = CliRunner()
-        outbox = f"outbox: {tmp_path / 'outbox'}\n"
-        watch.write(outbox + text)
-        args = ["--config", str(watch.config), "subscribers", "add", "a@example.org"]
-        assert runner.invoke(main, args).exit_code == 0
+    elif change == "digest due":  # the daily 07:00 slot of T1's day
+        subscribe(watch, "daily@example.org", "daily")
     elif change == "notify":
         watch.write("notify: ['json://127.0.0.1:9/hook']\n" + text)
+    elif change == "operator left":  # notify: was removed; delivering switches it off
+        subscribe(watch, operator_address("json://127.0.0.1:9/hook"), "immediate")
     elif change == "tier weights":  # every signal's evaluation is due again
         watch.write("tier_weights: {wire: 5}\n" + text)
     elif change == "new source":
