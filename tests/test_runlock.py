@@ -19,6 +19,7 @@ from allywatch.runlock import CYCLE, LockBusy, RunLock
 from allywatch.store import locks
 from allywatch.store.engine import open_engine, writing
 from allywatch.store.migrate import upgrade
+from allywatch.store.reads import current_sqlite_file
 
 
 @pytest.fixture
@@ -137,3 +138,27 @@ def test_a_lease_of_an_earlier_process_with_the_same_pid_is_taken_over(engine: E
     host = socket.gethostname()
     plant(engine, host=host, pid=os.getpid(), expires_in=timedelta(minutes=1), started="1")
     RunLock(engine, CYCLE).acquire().release()
+
+
+def test_the_lease_taken_with_sqlite3_alone_is_the_engines_lease(
+    engine: Engine, database_url: str
+) -> None:
+    """A quiet cycle takes its turn on an SQLite file without SQLAlchemy: the same lease
+    row, refused and taken over as the engine's."""
+    path = current_sqlite_file(database_url)
+    if path is None:
+        pytest.skip("an SQLite file's lease")
+    light = RunLock(path, CYCLE).acquire()
+    with pytest.raises(LockBusy, match="another run is running on this database"):
+        RunLock(engine, CYCLE).acquire()
+    with writing(engine) as session:
+        assert locks.current(session, CYCLE).holder == light.holder
+    light.release()
+    held = RunLock(engine, CYCLE).acquire()
+    with pytest.raises(LockBusy, match=f"pid {os.getpid()}"):
+        RunLock(path, CYCLE).acquire(wait=0.3)
+    held.release()
+    plant(engine, host="elsewhere.example", pid=1, expires_in=timedelta(seconds=-1))
+    RunLock(path, CYCLE).acquire().release()  # an expired lease is taken over
+    with writing(engine) as session:
+        assert locks.current(session, CYCLE) is None
