@@ -86,7 +86,7 @@ def quiet_cycle(
         reader.close()
     if due is None:
         return {}
-    return _poll(workspace, view, due, now)
+    return _poll(view, due, now)
 
 
 def _due_if_quiet(
@@ -95,7 +95,7 @@ def _due_if_quiet(
     """The sources due, in the order the full cycle claims them, when the cycle can have
     nothing to do but poll them; None when it may have more to do."""
     view = workspace.view
-    if reads.first_run_started(reader) is None:
+    if reads.first_run_started(reader) in (None, now):  # the first run: see cycle.evaluate
         return None
     stored = {s.name: s for s in reads.list_sources(reader, view.source_names)}
     if not _schedule_agrees(view.sources, stored):
@@ -146,9 +146,7 @@ class _ClaimedMeanwhile(Exception):
     """A source polled here was claimed by another worker before its poll was recorded."""
 
 
-def _poll(
-    workspace: Workspace, view: ConfigView, due: list[SourceRecord], now: datetime
-) -> CycleReport | Fetched:
+def _poll(view: ConfigView, due: list[SourceRecord], now: datetime) -> CycleReport | Fetched:
     """Poll the due sources; record the cycle if none brought anything, else hand over."""
     from allywatch.watchers.fetch import FetchRequest, fetch_all_sync, next_poll_delay
     from allywatch.watchers.fetch_limits import FetchLimits
