@@ -2,25 +2,31 @@
 
     python bench/bench_signal_load.py [--rounds R]
 
-Times `load_signals` on the built-in pack three ways, each round starting with empty
+Times `load_signals` on the built-in pack four ways, each round starting with empty
 caches (`re`'s and the regex package's compiled expressions, compiled and checked
 terms, parsed regex terms), as a fresh process would:
 
 - eager, pure-Python YAML: PyYAML's own parser, and every term list compiled at
   load (how the pack used to load);
 - eager, libyaml: the C parser, every term list still compiled at load;
-- lazy, libyaml (what `load_signals` does): the C parser, term lists compiled
-  when a matcher first needs them.
+- lazy, first load: the C parser, term lists compiled when a matcher first needs
+  them, every `{regex: ...}` term checked (no cache file of those checks yet: the
+  load writes it);
+- lazy, checks kept (what `load_signals` does once that file is written): the
+  regex terms' checks and keys read from it (language/regex_checks.py).
 
-Prints the median of each and the ratio of the first to the last.
+The modes take turns round by round (the machine's load varies); prints the
+minimum and the median of each and the ratio of each to the last.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,22 +59,25 @@ def compile_all(signals: list[Signal]) -> int:
     return len(lists)
 
 
-def forget() -> None:
-    """Empty every cache loading fills, as in a process that has loaded nothing yet."""
+def forget(cache: Path) -> None:
+    """Empty every cache loading fills, as in a process that has loaded nothing yet, and
+    have loading keep its regex checks in `cache` (XDG_CACHE_HOME)."""
     re.purge()
     regex.purge()
     for cached in (compile_plain, compile_regex, regex_keys, parse_regex):
         cached.cache_clear()
+    os.environ["XDG_CACHE_HOME"] = str(cache)
 
 
-def timed(load: Callable[[], object], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        forget()
-        start = time.perf_counter()
-        load()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def timed(load: Callable[[], object], cache: Path, fresh: bool) -> float:
+    """Seconds one load takes; with no regex checks kept where `fresh`."""
+    if fresh:
+        for file in cache.glob("allywatch/regex-checks-*.json"):
+            file.unlink()
+    forget(cache)
+    start = time.perf_counter()
+    load()
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -80,23 +89,41 @@ def main() -> int:
     fast_loader = lang_yaml._Loader
     uses_c = issubclass(fast_loader, getattr(yaml, "CSafeLoader", ()))
     print(f"YAML parser of load_signals: {'libyaml' if uses_c else 'pure Python'}")
-    lists = compile_all(load_signals(paths, builtin=pack))
+
+    def lazy() -> None:
+        load_signals(paths, builtin=pack)
 
     def eager() -> None:
         compile_all(load_signals(paths, builtin=pack))
 
-    lang_yaml._Loader = lang_yaml.PurePythonLoader
-    try:
-        before = timed(eager, args.rounds)
-    finally:
-        lang_yaml._Loader = fast_loader
-    eager_c = timed(eager, args.rounds)
-    after = timed(lambda: load_signals(paths, builtin=pack), args.rounds)
-    print(f"term lists in the pack: {lists}")
-    print(f"eager, pure-Python YAML: {before * 1000:7.1f} ms")
-    print(f"eager, libyaml:          {eager_c * 1000:7.1f} ms")
-    print(f"lazy, libyaml:           {after * 1000:7.1f} ms")
-    print(f"speed-up: {before / after:.1f}x")
+    def eager_pure_python() -> None:
+        lang_yaml._Loader = lang_yaml.PurePythonLoader
+        try:
+            eager()
+        finally:
+            lang_yaml._Loader = fast_loader
+
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as kept:
+        forget(Path(kept))
+        lists = compile_all(load_signals(paths, builtin=pack))  # and writes the kept checks
+        modes = {
+            "eager, pure-Python YAML": (eager_pure_python, Path(first), True),
+            "eager, libyaml": (eager, Path(first), True),
+            "lazy, first load": (lazy, Path(first), True),
+            "lazy, checks kept": (lazy, Path(kept), False),
+        }
+        times: dict[str, list[float]] = {name: [] for name in modes}
+        for _ in range(args.rounds):
+            for name, (load, cache, fresh) in modes.items():
+                times[name].append(timed(load, cache, fresh))
+    print(f"term lists in the pack: {lists}; {args.rounds} rounds, interleaved")
+    last = min(times["lazy, checks kept"]), statistics.median(times["lazy, checks kept"])
+    for name, seconds in times.items():
+        low, median = min(seconds), statistics.median(seconds)
+        print(
+            f"{name:24} min {low * 1000:7.1f} ms  median {median * 1000:7.1f} ms"
+            f"  x kept: {low / last[0]:4.1f} ({median / last[1]:4.1f})"
+        )
     return 0
 
 

@@ -34,8 +34,8 @@ from allywatch.language.model import (
     StateDef,
     TermList,
 )
-from allywatch.language.regex import regex_keys
-from allywatch.language.terms import TermError, TermKeys, compile_plain, compile_regex
+from allywatch.language.regex_checks import RegexChecks
+from allywatch.language.terms import TermError, TermKeys, compile_plain
 from allywatch.language.yaml_lines import LList, LMap, YamlFileError, load_yaml
 
 # Cue lists the matcher reads from the vocabulary (signals/README.md says what each
@@ -246,6 +246,7 @@ class _Compiler:
     `shared` holds the lists compiled for earlier signals, by name and expansion:
     a vocabulary list (the cue lists above all) is built once for the whole pack,
     and a matcher finds its matches in an article once for every signal using it.
+    `checks` checks the `{regex: ...}` terms, or recalls an earlier run's checks of them.
     """
 
     def __init__(
@@ -254,11 +255,13 @@ class _Compiler:
         vocab: _Vocab,
         errors: _Errors,
         shared: dict[tuple[str, tuple[str, ...]], TermList],
+        checks: RegexChecks,
     ) -> None:
         self.own = own
         self.vocab = vocab
         self.errors = errors
         self.shared = shared
+        self.checks = checks
         self.cache: dict[tuple[str, str], TermList | None] = {}
 
     def term_list(self, name: str) -> TermList | None:
@@ -288,8 +291,7 @@ class _Compiler:
                     source, term_keys = compile_plain(term)
                     shown.append(term)
                 else:
-                    source = compile_regex(term["regex"])
-                    term_keys = regex_keys(source)
+                    source, term_keys = self.checks.check(term["regex"])
                     shown.append(f"regex:{term['regex']}")
                     regex_sources.add(source)
             except TermError as exc:
@@ -371,12 +373,14 @@ class _SignalReader:
         vocab: _Vocab,
         errors: _Errors,
         shared: dict[tuple[str, tuple[str, ...]], TermList],
+        checks: RegexChecks,
     ) -> None:
         self.path = path
         self.data = data
         self.vocab = vocab
         self.errors = errors
         self.shared = shared
+        self.checks = checks
         self.start = len(errors.items)
 
     def err(self, line: int, message: str) -> None:
@@ -416,7 +420,7 @@ class _SignalReader:
                     f"`{name}` is read once per article, for every signal:"
                     " it belongs in a vocabulary file",
                 )
-        compiler = _Compiler(own_lists, self.vocab, self.errors, self.shared)
+        compiler = _Compiler(own_lists, self.vocab, self.errors, self.shared, self.checks)
         entities, entity_terms = self._entities(compiler)
         role = self._entity_role()
         events = self._events(compiler)
@@ -978,7 +982,8 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
 
     `builtin` is the built-in signal pack: the vocabulary in its `vocab/` folder
     is loaded whatever `paths` names (its signals only if `paths` names them).
-    Raises SignalFileError listing every problem found, in every file.
+    Raises SignalFileError listing every problem found, in every file. The checks of
+    `{regex: ...}` terms that passed are kept for the next load (regex_checks.py).
     """
     errors = _Errors()
     signal_files, vocab_files = _collect(paths, errors)
@@ -992,6 +997,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     vocab = _load_vocab(all_vocab, errors)
     signals: list[Signal] = []
     shared: dict[tuple[str, tuple[str, ...]], TermList] = {}
+    checks = RegexChecks.for_paths(paths)
     raw_tests: dict[str, Any] = {}
     aggregate_lines: dict[str, int] = {}
     done: set[Path] = set()
@@ -1007,7 +1013,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
                 path, 1, "a signal file must be a mapping with id, question, initial, states"
             )
             continue
-        signal, raw = _SignalReader(path, data, vocab, errors, shared).read()
+        signal, raw = _SignalReader(path, data, vocab, errors, shared, checks).read()
         if signal is None:
             continue
         if any(s.id == signal.id for s in signals):
@@ -1033,6 +1039,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     if errors.items:
         # A broken vocabulary list is met by every signal that uses it: say it once.
         raise SignalFileError(list(dict.fromkeys(errors.items)))
+    checks.save()
     return checked
 
 
