@@ -10,12 +10,15 @@ signals, the 100 feeds) and one cold run; then every round runs a quiet `run --n
 (every feed answers 304) of each checkout in turn. Prints the CPU (user + system) of
 each run, min / median of R rounds, and each checkout's ratio to this one's (of
 medians, of minimums). DIR is a `git archive REV | tar -x -C DIR` of the other tree;
-each tree is imported through PYTHONPATH, this one too.
+each tree is imported through PYTHONPATH, this one too, and compiled to bytecode first,
+as an installed package is (with PYTHONDONTWRITEBYTECODE set, an export would otherwise
+compile its modules anew in every run).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -60,6 +63,7 @@ def main() -> None:
         urls = served.urls
         runs = {}
         for index, (name, tree) in enumerate(trees.items()):
+            compileall.compile_dir(tree, quiet=1)
             config = workspace(Path(tmp) / f"tree{index}", urls)
             env = {**os.environ, "PYTHONPATH": str(tree), "XDG_CACHE_HOME": f"{tmp}/cache"}
             command = [sys.executable, "-m", "allywatch", "--config", str(config)]
