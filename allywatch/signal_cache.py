@@ -1,13 +1,28 @@
-"""The signals' outlines (alerts/outline.py), kept between runs while nothing loading
-the signals reads has changed.
+"""What loading the signals gives, kept between runs in cache files (allywatch/cache_file.py):
+the signals' outlines, and the checks of their `{regex: ...}` terms.
 
-The cache file (in $XDG_CACHE_HOME, else ~/.cache, under allywatch/) is keyed by a
+The outlines (alerts/outline.py, `cached_outlines`) are kept while nothing loading the
+signals reads has changed.
+
+Their cache file (in $XDG_CACHE_HOME, else ~/.cache, under allywatch/) is keyed by a
 digest of everything loading reads: the signal and vocabulary files, the loader's code
 and its size limit, and the code making outlines. It is written only after a full load,
 with every check, succeeded; so a valid cache also says the files are fine, and any
 change to one of them has them loaded in full again (a broken file is reported exactly
-as before). A cache that cannot be read or written is just not used
-(allywatch/cache_file.py).
+as before).
+
+The checks of the regex terms (language/regex_checks.py, `load_signals_keeping_checks`)
+are most of the time a full load takes. They depend on each term's source alone, given
+the version language/ gives (`checks_version`: its code, Python's and the regex
+package's versions), so they are kept under that version, one file per list of signal
+paths, and recalled by the next load; a term not among them is checked in full, and a
+refused term is never kept, so its problem is reported every time. The file is written
+only after a load without problems, and only when the terms it used are not those the
+file held; it then holds just those terms.
+
+A cache that cannot be read, is damaged or carries another key is just not used, and
+one that cannot be written is not written (allywatch/cache_file.py): the caches change
+how soon a command ends, never what it does.
 """
 
 from __future__ import annotations
@@ -45,6 +60,25 @@ def cached_outlines(
     outlines = [SignalOutline.of(signal) for signal in load()]
     write_cache(cache, key, [o.to_json() for o in outlines])
     return outlines
+
+
+def load_signals_keeping_checks(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
+    """`load_signals(paths, builtin=builtin)` (raising SignalFileError as it does),
+    recalling the checks of `{regex: ...}` terms an earlier load of `paths` kept, and
+    keeping this load's for the next one."""
+    # Only here: the loader takes YAML and the regex package, which readers of
+    # outlines never need.
+    from allywatch.language.loader import load_signals
+    from allywatch.language.regex_checks import RegexChecks, checks_version
+
+    cache = cache_file("regex-checks", "\n".join(map(str, paths)))
+    key = checks_version()
+    kept = read_cache(cache, key, RegexChecks.from_json)
+    checks = kept if kept is not None else RegexChecks()
+    signals = load_signals(paths, builtin=builtin, checks=checks)
+    if checks.changed:
+        write_cache(cache, key, checks.to_json())
+    return signals
 
 
 def _decode(value: Any) -> list[SignalOutline]:

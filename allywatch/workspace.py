@@ -20,7 +20,7 @@ from allywatch.alerts.outline import SignalOutline
 from allywatch.config_view import ConfigView, open_view
 from allywatch.errors import ConfigError, driver_reason
 from allywatch.resources import builtin_dir
-from allywatch.signal_cache import cached_outlines
+from allywatch.signal_cache import cached_outlines, load_signals_keeping_checks
 from allywatch.store.engine import shown_url
 from allywatch.store.migrate import open_database
 from allywatch.store.reads import AlchemyReader, Reader, open_sqlite
@@ -75,10 +75,11 @@ class Workspace:
 
     @cached_property
     def signals(self) -> list[Signal]:
-        from allywatch.language.loader import SignalFileError, load_signals
+        from allywatch.language.loader import SignalFileError
 
         try:
-            return load_signals(self.view.signal_paths, builtin=builtin_dir("signals"))
+            paths = self.view.signal_paths
+            return load_signals_keeping_checks(paths, builtin=builtin_dir("signals"))
         except SignalFileError as exc:
             raise ConfigError("invalid signal files:\n  " + "\n  ".join(exc.errors)) from exc
 

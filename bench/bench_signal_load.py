@@ -2,18 +2,19 @@
 
     python bench/bench_signal_load.py [--rounds R]
 
-Times `load_signals` on the built-in pack four ways, each round starting with empty
+Times loading the built-in pack four ways, each round starting with empty in-memory
 caches (`re`'s and the regex package's compiled expressions, compiled and checked
 terms, parsed regex terms), as a fresh process would:
 
-- eager, pure-Python YAML: PyYAML's own parser, and every term list compiled at
-  load (how the pack used to load);
+- eager, pure-Python YAML: `load_signals` with PyYAML's own parser, and every term
+  list compiled at load (how the pack used to load);
 - eager, libyaml: the C parser, every term list still compiled at load;
-- lazy, first load: the C parser, term lists compiled when a matcher first needs
+- lazy, first load: `load_signals_keeping_checks` (allywatch/signal_cache.py, what
+  the commands use), the C parser, term lists compiled when a matcher first needs
   them, every `{regex: ...}` term checked (no cache file of those checks yet: the
   load writes it);
-- lazy, checks kept (what `load_signals` does once that file is written): the
-  regex terms' checks and keys read from it (language/regex_checks.py).
+- lazy, checks kept: the same once that file is written, the regex terms' checks
+  and keys recalled from it (language/regex_checks.py).
 
 The modes take turns round by round (the machine's load varies); prints the
 minimum and the median of each and the ratio of each to the last.
@@ -44,6 +45,7 @@ from allywatch.language.regex import regex_keys  # noqa: E402
 from allywatch.language.regex_tree import parse_regex  # noqa: E402
 from allywatch.language.terms import compile_plain, compile_regex  # noqa: E402
 from allywatch.resources import builtin_dir  # noqa: E402
+from allywatch.signal_cache import load_signals_keeping_checks  # noqa: E402
 
 
 def compile_all(signals: list[Signal]) -> int:
@@ -91,7 +93,7 @@ def main() -> int:
     print(f"YAML parser of load_signals: {'libyaml' if uses_c else 'pure Python'}")
 
     def lazy() -> None:
-        load_signals(paths, builtin=pack)
+        load_signals_keeping_checks(paths, builtin=pack)
 
     def eager() -> None:
         compile_all(load_signals(paths, builtin=pack))
@@ -105,7 +107,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as kept:
         forget(Path(kept))
-        lists = compile_all(load_signals(paths, builtin=pack))  # and writes the kept checks
+        lists = compile_all(load_signals_keeping_checks(paths, builtin=pack))  # writes the file
         modes = {
             "eager, pure-Python YAML": (eager_pure_python, Path(first), True),
             "eager, libyaml": (eager, Path(first), True),

@@ -47,8 +47,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from allywatch.language.loader import load_signals  # noqa: E402
 from allywatch.resources import builtin_dir  # noqa: E402
+from allywatch.signal_cache import load_signals_keeping_checks  # noqa: E402
 from allywatch.watchers.matcher import Matcher  # noqa: E402
 from allywatch.watchers.text import html_to_text  # noqa: E402
 
@@ -268,7 +268,7 @@ def main() -> int:
     else:
         sets = default_sets() if args.part is None else [(DEV_REAL, args.part)]
     listing = args.list or (len(sets) == 1 and not args.quiet)
-    signals = load_signals(args.signals, builtin=builtin_dir("signals"))
+    signals = load_signals_keeping_checks(args.signals, builtin=builtin_dir("signals"))
     initial = {s.id: s.initial for s in signals if s.aggregate is None}
     matcher = Matcher(signals)
     first_sight = json.loads(FIRST_SIGHT.read_text()) if FIRST_SIGHT.exists() else {}

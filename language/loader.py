@@ -977,13 +977,18 @@ def _read_labels(signal: Signal, errors: _Errors) -> tuple[SignalTest, ...] | No
     return tests if ok else None
 
 
-def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
+def load_signals(
+    paths: Sequence[Path], *, builtin: Path, checks: RegexChecks | None = None
+) -> list[Signal]:
     """Load the signal files in `paths` (files or folders), checking everything first.
 
     `builtin` is the built-in signal pack: the vocabulary in its `vocab/` folder
     is loaded whatever `paths` names (its signals only if `paths` names them).
-    Raises SignalFileError listing every problem found, in every file. The checks of
-    `{regex: ...}` terms that passed are kept for the next load (regex_checks.py).
+    Raises SignalFileError listing every problem found, in every file. `checks`
+    checks the `{regex: ...}` terms, recalling those an earlier load checked, and
+    afterwards holds the ones this load used (regex_checks.py); without it every
+    term is checked. Reads no cache file and writes none (allywatch/signal_cache.py
+    keeps the checks between runs).
     """
     errors = _Errors()
     signal_files, vocab_files = _collect(paths, errors)
@@ -997,7 +1002,7 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     vocab = _load_vocab(all_vocab, errors)
     signals: list[Signal] = []
     shared: dict[tuple[str, tuple[str, ...]], TermList] = {}
-    checks = RegexChecks.for_paths(paths)
+    checks = checks if checks is not None else RegexChecks()
     raw_tests: dict[str, Any] = {}
     aggregate_lines: dict[str, int] = {}
     done: set[Path] = set()
@@ -1039,7 +1044,6 @@ def load_signals(paths: Sequence[Path], *, builtin: Path) -> list[Signal]:
     if errors.items:
         # A broken vocabulary list is met by every signal that uses it: say it once.
         raise SignalFileError(list(dict.fromkeys(errors.items)))
-    checks.save()
     return checked
 
 

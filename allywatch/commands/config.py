@@ -11,10 +11,11 @@ from sqlalchemy import make_url
 
 from allywatch.config import Config, load_config
 from allywatch.health import digest_blockers, is_email, vanished_subscriptions
-from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.loader import SignalFileError
 from allywatch.language.model import Signal
 from allywatch.output import echo, plural
 from allywatch.resources import builtin_dir
+from allywatch.signal_cache import load_signals_keeping_checks
 from allywatch.store.engine import open_engine
 from allywatch.store.migrate import current_revision, head_revision
 from allywatch.store.reads import SubscriberRecord, list_subscribers
@@ -66,7 +67,7 @@ def _signals(config: Config, problems: list[str]) -> list[Signal] | None:
     builtin = builtin_dir("signals")
     folders = ", ".join("builtin" if p == builtin else str(p) for p in config.signal_paths)
     try:
-        signals = load_signals(config.signal_paths, builtin=builtin)
+        signals = load_signals_keeping_checks(config.signal_paths, builtin=builtin)
     except SignalFileError as exc:
         echo(f"signals: from {folders}: invalid")
         problems += [f"signal files: {error}" for error in exc.errors]

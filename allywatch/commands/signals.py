@@ -14,11 +14,12 @@ from pathlib import Path
 import click
 
 from allywatch.config import load_config
-from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.loader import SignalFileError
 from allywatch.language.model import Signal
 from allywatch.language.records import Article, Observation
 from allywatch.output import echo, plural
 from allywatch.resources import builtin_dir
+from allywatch.signal_cache import load_signals_keeping_checks
 from allywatch.watchers.article_file import ArticleFileError, read_article_file
 from allywatch.watchers.matcher import Matcher
 from allywatch.watchers.signal_tests import run_signal_tests
@@ -30,7 +31,7 @@ def _signals(ctx: click.Context, paths: tuple[Path, ...] = ()) -> list[Signal]:
         config = load_config(ctx.obj.get("config_path") if ctx.obj else None, required=False)
         paths = tuple(config.signal_paths)
     try:
-        return load_signals(list(paths), builtin=builtin_dir("signals"))
+        return load_signals_keeping_checks(list(paths), builtin=builtin_dir("signals"))
     except SignalFileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
