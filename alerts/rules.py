@@ -162,9 +162,10 @@ def counts(spec: StateDef, item: Observation) -> bool:
 def implied(signal: Signal, name: str) -> list[str]:
     """The states a report of `name` supports: itself and, down its `weaker` chain, each
     state it implies (a corroborated delivery was also reported; a reported delivery
-    implies the deal). The matcher records only the strongest state an article
-    evidences, so this is how the weaker states get their support. `weaker` None
-    means the state ranked just below."""
+    implies the deal). The matcher records only the strongest state of each kind an
+    article evidences (an event's occurrence, a standing status: watchers/matcher.py),
+    so this is how the weaker states get their support. `weaker` None means the state
+    ranked just below."""
     names = [s.name for s in signal.states]
     out: list[str] = []
     while name in names and name not in out:

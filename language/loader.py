@@ -910,11 +910,7 @@ def _read_tests(
         title = text if text is not None else title
         if not any(isinstance(v, str) and v.strip() for v in (title, summary)):
             problems.append("needs a non-empty `text` (or `title`/`summary`)")
-        expect = item.get("expect")
-        if expect not in allowed_states:
-            problems.append(
-                f"`expect` must be one of {', '.join(sorted(allowed_states))}, got {expect!r}"
-            )
+        expect, also = _expected(item.get("expect"), signal, allowed_states, problems)
         entity = item.get("entity")
         if entity is not None and entity not in signal.entities:
             problems.append(f"unknown entity {entity!r}")
@@ -940,9 +936,31 @@ def _read_tests(
                 hedged=hedged,
                 line=line,
                 path=labels,
+                also=also,
             )
         )
     return tuple(tests) if ok else None
+
+
+def _expected(
+    raw: Any, signal: Signal, allowed: set[str], problems: list[str]
+) -> tuple[Any, tuple[str, ...]]:
+    """A test's `expect`: one state (or no-match), or a list of the non-initial states an
+    article evidences side by side ("skips the summit, its membership frozen"), as
+    (the first, the others). Problems are added to `problems`."""
+    if not isinstance(raw, LList):
+        if raw not in allowed:
+            problems.append(f"`expect` must be one of {', '.join(sorted(allowed))}, got {raw!r}")
+        return raw, ()
+    states = list(raw)
+    several = {*signal.state_names()} - {signal.initial}
+    if len(states) < 2 or len(set(states)) != len(states) or not set(states) <= several:
+        problems.append(
+            "a list in `expect` names two or more different states, none the initial one:"
+            f" {', '.join(sorted(several))}; got {states!r}"
+        )
+        return None, ()
+    return states[0], tuple(states[1:])
 
 
 _LABELS_KEYS = ("signal", "tests")

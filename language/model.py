@@ -163,6 +163,8 @@ class SignalTest:
     line: int
     # The labels file the test was written in (`allywatch review export`); None: the signal file.
     path: Path | None = None
+    # More states the text evidences beside `expect` (`expect: [absent, suspended]`).
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

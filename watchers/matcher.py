@@ -49,9 +49,13 @@ to the article's other reports of the same entity (`previous` and `earlier` cues
 
 The initial state's own condition, where the signal file gives one, is read the
 same way: its observations are evidence for the status quo ("talks continue",
-"Tokayev arrives for the CSTO summit"). Per article and entity, only the strongest
+"Tokayev arrives for the CSTO summit"). Per article and entity, the strongest
 state evidenced is reported (a delivery implies the deal; "attended last year,
-skips this one" is an absence), plus any denials.
+skips this one" is an absence), plus any denials, and beside it the strongest state
+of another kind where the article names the occurrence: an absence from "the summit
+in Minsk" is an event, a freeze of the membership a standing status, and an article
+may report both; staying away from "the bloc's meetings" beside a freeze is the
+freeze (see `_summarise`).
 
 Every word these rules name is in a cue list of the vocabulary (signals/vocab/,
 described in signals/README.md); the patterns that put the lists together are
@@ -1054,8 +1058,15 @@ def _beside(match: _Match, name: str, hit: _Hit, after: bool) -> bool:
 def _summarise(
     signal: Signal, entity: str | None, readings: list[_Reading], doc: _Document
 ) -> list[Observation]:
-    """The strongest state evidenced for one entity, plus any denials. A reading of an
-    earlier occurrence counts only where the article has no other for the entity."""
+    """The states evidenced for one entity, plus any denials.
+
+    The strongest state evidenced, and beside it the strongest of another kind (see
+    `_kind`) where the article names the occurrence (`_placed`): "Pashinyan skips the
+    CSTO summit in Minsk; Armenia has frozen its participation" is an absence and a
+    freeze, while "Armenia will not take part in the bloc's meetings while its
+    participation is frozen" is the freeze alone, and a delivery still stands for the
+    deal (one kind). The initial state only where no other is evidenced. A reading of
+    an earlier occurrence counts only where the article has no other for the entity."""
     rank = {name: i for i, name in enumerate(signal.state_names())}
     out: list[Observation] = []
     support = [r for r in readings if r.polarity == "for"]
@@ -1063,10 +1074,48 @@ def _summarise(
     if support:
         top = max(rank[r.state] for r in support)
         out.append(_merged(signal, entity, [r for r in support if rank[r.state] == top], doc))
+        kinds = {_kind(signal, r.state) for r in support if rank[r.state] == top}
+        for kind in dict.fromkeys(_kind(signal, r.state) for r in support):
+            of_kind = [
+                r for r in support if _kind(signal, r.state) == kind and r.state != signal.initial
+            ]
+            if kind in kinds or not of_kind or not _placed(signal, entity, kind, doc):
+                continue
+            best = max(rank[r.state] for r in of_kind)
+            out.append(_merged(signal, entity, [r for r in of_kind if rank[r.state] == best], doc))
     against = [r for r in readings if r.polarity == "against"]
     for state in dict.fromkeys(r.state for r in against):
         out.append(_merged(signal, entity, [r for r in against if r.state == state], doc))
     return out
+
+
+def _kind(signal: Signal, state: str) -> str | None:
+    """What kind of news a state is: an occurrence of a recurring event (its `event`,
+    "absent from this summit") or a standing status (None: a deal, a delivery, a freeze,
+    a withdrawal). States of one kind are steps of one escalation, the stronger telling
+    the weaker ("delivered" tells the deal); states of different kinds tell different
+    things, and an article may tell both ("skips the summit, its membership frozen")."""
+    if state == signal.initial and signal.status_quo is None:
+        return None
+    return _definition(signal, state).event
+
+
+def _placed(signal: Signal, entity: str | None, kind: str | None, doc: _Document) -> bool:
+    """Whether the article names an occurrence of the event `kind`: a term of its
+    `places` ("Minsk", "Bishkek") other than one of the entity's own names ("Yerevan"
+    for Armenia is Armenia). Without one, staying away is the standing status told
+    again ("Yerevan will not attend the bloc's meetings while its participation is
+    frozen"), not an event of its own. A standing status (None) is always placed."""
+    if kind is None:
+        return True
+    places = signal.events[kind].places
+    if places is None:
+        return False
+    own = doc.hits(signal.entity_terms[entity]) if entity is not None else []
+    return any(
+        not any(o.field == p.field and o.start < p.end and p.start < o.end for o in own)
+        for p in doc.hits(places)
+    )
 
 
 def _merged(

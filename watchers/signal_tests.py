@@ -1,10 +1,11 @@
 """Running the tests embedded in signal files (`allywatch signals test`) through the matcher.
 
 A test expects a state, the initial one included (an observation of the status quo:
-"talks continue"), or `no-match`: the text evidences no state at all. A hedged report
-that lands on the initial state ("Armenia may leave the CSTO" is no evidence of
-leaving) evidences nothing, so `no-match` allows it; a test expecting the initial
-state wants an unhedged report of it unless it says `hedged: true`.
+"talks continue"), several states an article evidences side by side, or `no-match`:
+the text evidences no state at all. A hedged report that lands on the initial state
+("Armenia may leave the CSTO" is no evidence of leaving) evidences nothing, so
+`no-match` allows it; a test expecting the initial state wants an unhedged report of it
+unless it says `hedged: true`.
 """
 
 from __future__ import annotations
@@ -43,16 +44,18 @@ def _test_problem(signal: Signal, test: SignalTest, observations: list[Observati
     hedged = test.hedged
     if hedged is None and test.expect == signal.initial:
         hedged = False
-    hits = [o for o in observations if o.state == test.expect and o.polarity == test.polarity]
-    if not hits:
-        return f"expected {test.expect} ({test.polarity}), got {described}"
-    if hedged is not None and all(o.hedged != hedged for o in hits):
-        return f"expected hedged={hedged}, got {described}"
+    expected = (test.expect, *test.also)
+    for state in expected:
+        hits = [o for o in observations if o.state == state and o.polarity == test.polarity]
+        if not hits:
+            return f"expected {state} ({test.polarity}), got {described}"
+        if hedged is not None and all(o.hedged != hedged for o in hits):
+            return f"expected hedged={hedged}, got {described}"
     others = [
-        o for o in found if o.polarity == "for" and o.state not in (test.expect, signal.initial)
+        o for o in found if o.polarity == "for" and o.state not in (*expected, signal.initial)
     ]
     if test.polarity == "for" and others:
-        return f"expected only {test.expect}, got {described}"
+        return f"expected only {' and '.join(expected)}, got {described}"
     return None
 
 

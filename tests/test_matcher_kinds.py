@@ -1,0 +1,142 @@
+"""The matcher reports, per article and entity, the strongest state of each kind it
+evidences where the article names the occurrence: an absence from a summit (an event)
+beside a freeze of the membership (a standing status)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from allywatch.language.loader import SignalFileError, load_signals
+from allywatch.language.model import SignalTest
+from allywatch.resources import builtin_dir
+from allywatch.watchers.matcher import Matcher
+from allywatch.watchers.signal_tests import run_signal_tests
+
+PACK = builtin_dir("signals")
+CSTO = "csto-summit-attendance"
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_signals([PACK], builtin=PACK))
+
+
+def states(matcher: Matcher, title: str, summary: str = "", signal: str = CSTO) -> set:
+    return {
+        (o.entity, o.state)
+        for o in matcher.match(title, summary)
+        if o.signal == signal and o.polarity == "for"
+    }
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        (
+            "Pashinyan skips CSTO summit in Dushanbe",
+            "Armenia, which froze its participation in the bloc in 2024, sent no delegation.",
+        ),
+        (
+            "Pashinyan stays away from the CSTO summit in Dushanbe",
+            "Armenia froze its participation in the Russia-led military alliance last year.",
+        ),
+        (
+            "Саммит ОДКБ в Душанбе прошёл без Пашиняна",
+            "Армения заморозила своё участие в организации ещё в 2024 году.",
+        ),
+        (
+            "Пашинян пропустил саммит ОДКБ в Душанбе",
+            "Ереван, заморозивший участие в блоке, не прислал делегацию.",
+        ),
+    ],
+)
+def test_an_absence_from_a_named_summit_and_a_freeze_are_both_reported(
+    matcher: Matcher, title: str, summary: str
+) -> None:
+    assert states(matcher, title, summary) == {("Armenia", "absent"), ("Armenia", "suspended")}
+
+
+@pytest.mark.parametrize(
+    ("title", "summary"),
+    [
+        # Staying away from the bloc's meetings in general is the freeze told again.
+        ("Yerevan will not attend CSTO meetings while its participation remains frozen", ""),
+        (
+            "Armenia will not send representatives to CSTO meetings, its participation in"
+            " the bloc is frozen, Pashinyan says",
+            "",
+        ),
+        ("Армения заморозила участие в ОДКБ", "Пашинян не поедет на заседания организации."),
+        (
+            "Армения заморозила участие в ОДКБ",
+            "Ереван не будет направлять представителей на заседания организации.",
+        ),
+    ],
+)
+def test_staying_away_from_meetings_in_general_beside_a_freeze_is_the_freeze(
+    matcher: Matcher, title: str, summary: str
+) -> None:
+    assert states(matcher, title, summary) == {("Armenia", "suspended")}
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        ("Pashinyan skips CSTO summit in Dushanbe", "He cited a busy schedule.", "absent"),
+        ("Пашинян пропустил саммит ОДКБ в Душанбе", "", "absent"),
+        ("Armenia freezes its participation in the CSTO", "", "suspended"),
+        ("Армения заморозила участие в ОДКБ", "", "suspended"),
+    ],
+)
+def test_one_state_where_the_article_tells_one(
+    matcher: Matcher, title: str, summary: str, expected: str
+) -> None:
+    assert states(matcher, title, summary) == {("Armenia", expected)}
+
+
+def test_states_of_one_kind_still_report_the_strongest(matcher: Matcher) -> None:
+    text = "Iran confirms delivery of Su-35 jets it bought from Russia"
+    assert states(matcher, text, signal="su35-iran") == {(None, "delivered")}
+
+
+# --------------------------------------------------------------------------- signal tests
+
+BOTH = (
+    "Pashinyan did not attend the meeting of the Collective Security Treaty Organization"
+    " in Astana, in keeping with Armenia's freeze of its participation."
+)
+
+
+@pytest.mark.parametrize(
+    ("expect", "also", "failure"),
+    [
+        ("suspended", ("absent",), None),
+        ("absent", ("suspended",), None),
+        ("suspended", (), "expected only suspended, got"),
+        ("suspended", ("withdrawn",), "expected withdrawn (for), got"),
+    ],
+)
+def test_a_signal_test_expects_every_state_reported_side_by_side(
+    matcher: Matcher, expect: str, also: tuple[str, ...], failure: str | None
+) -> None:
+    signal = next(s for s in matcher.signals if s.id == CSTO)
+    test = SignalTest("Pashinyan skips CSTO summit", BOTH, expect, "Armenia", "for", None, 1)
+    failures = run_signal_tests([replace(signal, tests=(replace(test, also=also),))])
+    if failure is None:
+        assert failures == []
+    else:
+        assert len(failures) == 1 and failure in failures[0]
+
+
+@pytest.mark.parametrize(
+    "listed", ["[absent]", "[absent, absent]", "[none, absent]", "[absent, no-match]"]
+)
+def test_a_list_in_expect_names_two_or_more_non_initial_states(tmp_path: Path, listed: str) -> None:
+    body = (PACK / f"{CSTO}.yaml").read_text(encoding="utf-8").split("\ntests:\n")[0]
+    body += f"\ntests:\n  - text: {BOTH}\n    expect: {listed}\n    entity: Armenia\n"
+    (tmp_path / f"{CSTO}.yaml").write_text(body, encoding="utf-8")
+    with pytest.raises(SignalFileError, match="a list in `expect` names two or more"):
+        load_signals([tmp_path / f"{CSTO}.yaml"], builtin=PACK)
