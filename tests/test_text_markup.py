@@ -60,6 +60,8 @@ def test_block_tags_end_lines_and_other_tags_do_not() -> None:
         (" \t\u00a0", ""),
         ("two\r\nlines", "two\nlines"),
         ("<p> a </p>", "a"),
+        ("\u26a1\ufe0fSu-35 lands", "\u26a1Su-35 lands"),
+        ("de\u00adliv\u2060ered\ufeff jets", "delivered jets"),
     ],
 )
 def test_one_line_and_several_collapse_alike(text: str, plain: str) -> None:

@@ -23,6 +23,11 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _WS = re.compile(r"\s+")
+# Characters that change no word, dropped so that a term next to one still matches
+# ("⚡️Су-35" carries U+FE0F, an emoji's variation selector, against "Су-35"): zero-width
+# space, word joiner, byte-order mark, variation selectors, soft hyphen. (The zero-width
+# joiner and non-joiner stay: they shape words in some scripts.)
+_INVISIBLE = ("\u200b", "\u2060", "\ufeff", "\ufe0e", "\ufe0f", "\u00ad")
 # Markup that survived one round of unescaping ("&lt;p&gt;" in the feed).
 _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z][^&]{0,200}?&gt;")
 # What follows a "<" in simple markup: an end tag "/name>", or a start tag "name>",
@@ -82,7 +87,10 @@ def html_to_text(s: str) -> str:
         text = simple
     else:
         text = _parsed_markup_text(s)
-    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r", "\n")
+    for char in _INVISIBLE:  # str.replace per character: a tenth of str.translate's time
+        if char in text:
+            text = text.replace(char, "")
+    text = text.replace("\u00a0", " ").replace("\r", "\n")
     # str.split() splits on exactly what \s matches (str.isspace), and drops the ends:
     # each line collapsed as _WS.sub(" ", line).strip() would, at a fraction of the cost.
     if "\n" not in text:  # one line (most titles and summaries)
