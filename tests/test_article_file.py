@@ -63,7 +63,8 @@ def test_line_separators_and_nul_inside_strings_keep_each_article_whole(
     [observation] = lines[0]["observations"]
     assert (observation["signal"], observation["state"]) == ("su35-iran", "delivery-reported")
     summary_words = [e["text"] for e in observation["evidence"] if e["field"] == "summary"]
-    assert summary_words == ["Tehran"]  # the summary reached the matcher in one piece
+    # The summary reached the matcher in one piece: what follows its U+2028 is in it.
+    assert "Tehran" in summary_words
     assert lines[1]["observations"] == []
 
     replayed = runner.invoke(main, ["backtest", str(path), "--json"])
