@@ -41,7 +41,12 @@ from allywatch.alerts.replay_due import due_signals, evaluation_keys
 from allywatch.config_view import ConfigView, SourceView
 from allywatch.cycle_plan import CycleReport, poll_margins
 from allywatch.store import reads
-from allywatch.store.polls import QuietPoll, record_quiet_polls, record_run
+from allywatch.store.polls import (
+    QuietPoll,
+    configured_next_poll,
+    record_quiet_polls,
+    record_run,
+)
 from allywatch.store.reads import (
     SourceRecord,
     SqliteReader,
@@ -136,8 +141,7 @@ def _schedule_agrees(sources: Sequence[SourceView], stored: Mapping[str, SourceR
             return False
         if row.consecutive_failures or row.failing_since is not None:
             return False
-        polled = row.last_success_at
-        if polled is not None and row.next_poll_at not in (None, polled + source.interval):
+        if configured_next_poll(row, source.interval) is not None:
             return False
     return True
 

@@ -1,5 +1,7 @@
-"""What a quiet cycle (allywatch/quiet_cycle.py) writes, as SQL text run with sqlite3:
-each poll that brought nothing new, and the run.
+"""Polls: where a changed interval moves a source's next poll (`configured_next_poll`, for
+the full cycle's queries.reschedule and the quiet cycle's check alike), and what a quiet
+cycle (allywatch/quiet_cycle.py) writes, as SQL text run with sqlite3: each poll that
+brought nothing new, and the run.
 
 These are the rows the full cycle leaves for such a cycle through the ORM (its run:
 queries.start_run and finish_run; each source: claimed and released, store/claims.py,
@@ -11,13 +13,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from allywatch.store.reads import as_reader
 
 if TYPE_CHECKING:
     from allywatch.store.reads import Database
+
+
+class Scheduled(Protocol):
+    """A source's schedule: store.models.Source or store.reads.SourceRecord."""
+
+    @property
+    def consecutive_failures(self) -> int: ...
+
+    @property
+    def last_success_at(self) -> datetime | None: ...
+
+    @property
+    def next_poll_at(self) -> datetime | None: ...
+
+
+def configured_next_poll(source: Scheduled, interval: timedelta) -> datetime | None:
+    """The next poll a healthy source's configured `interval` asks for (its last poll plus
+    the interval) where the stored one is another time, so that a changed `interval:`
+    takes effect at once; None where the stored one stands: a failing source keeps its
+    backoff, and a source never polled or due at once has nothing to move."""
+    polled, stored = source.last_success_at, source.next_poll_at
+    if source.consecutive_failures or polled is None or stored is None:
+        return None
+    wanted = polled + interval
+    return wanted if stored != wanted else None
 
 
 class QuietPoll(NamedTuple):

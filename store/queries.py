@@ -25,6 +25,7 @@ from allywatch.store.models import (
     Source,
     Transition,
 )
+from allywatch.store.polls import configured_next_poll
 
 # --- sources -----------------------------------------------------------------
 
@@ -59,14 +60,12 @@ def sync_sources(session: Session, configured: Iterable[tuple[str, str]]) -> lis
 
 
 def reschedule(sources: Iterable[Source], intervals: Mapping[str, timedelta]) -> None:
-    """A healthy source's next poll is its last poll plus its interval as configured now,
-    so a changed `interval:` takes effect at once. Failing sources keep their backoff."""
+    """Move each source's next poll where its interval as configured now asks
+    (polls.configured_next_poll): a changed `interval:` takes effect at once."""
     for source in sources:
-        if source.consecutive_failures or source.last_success_at is None:
-            continue
-        wanted = source.last_success_at + intervals[source.name]
-        if source.next_poll_at is not None and source.next_poll_at != wanted:
-            source.next_poll_at = wanted
+        moved = configured_next_poll(source, intervals[source.name])
+        if moved is not None:
+            source.next_poll_at = moved
 
 
 def record_fetch_success(
