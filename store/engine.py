@@ -13,6 +13,7 @@ module for its settings and may read an SQLite file without SQLAlchemy (store/re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +56,7 @@ def open_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if url not in ("sqlite://", "sqlite:///:memory:"):
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -70,6 +71,31 @@ def open_engine(url: str) -> Engine:
         connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', 'DEFERRED')}")
 
     return engine
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting out a writer that holds its lock.
+
+    Switching a file from the rollback journal to WAL takes its write lock, and SQLite
+    answers "database is locked" at once, without the busy timeout, when another
+    connection holds that lock (it would otherwise risk a deadlock): two processes
+    opening a new file at the same moment meet exactly this. The switch is retried
+    until the busy timeout has passed; once the other has switched the file, it is a
+    no-op.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 @contextmanager

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -110,3 +115,38 @@ def test_processes_upgrading_a_new_database_at_once_all_succeed(database_url: st
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_a_new_file_opened_while_another_connection_writes_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """Switching a rollback-journal file to WAL while another connection holds its
+    write lock is refused at once by SQLite, busy timeout or not (this is how one of
+    several processes opening a new database at the same moment used to fail): the
+    engine waits for the lock instead."""
+    path = tmp_path / "watch.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("CREATE TABLE other (x)")
+    holding, released = threading.Event(), threading.Event()
+
+    def write_for_a_while() -> None:
+        with closing(sqlite3.connect(path, isolation_level=None, timeout=30)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO other VALUES (1)")
+            holding.set()
+            time.sleep(0.5)
+            db.execute("COMMIT")
+            released.set()
+
+    writer = threading.Thread(target=write_for_a_while)
+    writer.start()
+    assert holding.wait(10)
+    engine = open_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        assert released.is_set()
+        assert mode == "wal"
+    finally:
+        engine.dispose()
+        writer.join()
