@@ -545,3 +545,108 @@ def test_reported_will_is_a_future_not_a_hedge(matcher: Matcher) -> None:
     # Without a reporting verb, or with a condition, "would" stays a hedge.
     assert states("Freedonia would buy gadgets") == {"none"}
     assert states("Officials said Freedonia would buy gadgets if prices fell") == {"none"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Inside the match, after it, or at the sentence's end: the aside's commas end
+        # no clause, so the hedge reads as it does without them.
+        "Gadgets have, possibly, arrived in Freedonia",
+        "Gadgets, probably, arrived in Freedonia",
+        "Gadgets arrived in Freedonia, it seems.",
+        "Gadgets arrived in Freedonia (apparently) on Monday",
+        "Gadgets arrived in Freedonia — most likely — on Monday",
+        "Гаджеты, по всей видимости, поставили Фридонии",
+        "Гаджеты, вероятно, поставили Фридонии",
+        "Гаджеты поставили Фридонии, судя по всему.",
+    ],
+)
+def test_a_hedge_making_up_an_aside_hedges_the_clause_around_it(
+    matcher: Matcher, text: str
+) -> None:
+    assert found(matcher, text) == {("deal", "for", True)}
+
+
+def test_a_hedge_aside_after_the_match_hedges_an_entitys_report(matcher: Matcher) -> None:
+    text = "Round Table summit: Arthur will stay away, apparently, in protest"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "attending", "for", True)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A hedge with more in its aside is said of that: the reason, not the delivery.
+        "Gadgets arrived in Freedonia, probably from Ruritania",
+        "Гаджеты поставили Фридонии, судя по всему из Руритании",
+        # An attribution is no hedge (a trailing one has rules of its own).
+        "Gadgets have, according to sources, arrived in Freedonia",
+        "Gadgets have, the ministry said, arrived in Freedonia",
+        "Гаджеты поставили Фридонии, по словам источника",
+        # A hedge aside in another clause.
+        "Gadgets arrived in Freedonia; Ruritania, probably, will send more",
+        "Гаджеты поставили Фридонии; Руритания, видимо, поставит ещё",
+        # Commas around something else.
+        "Gadgets, the latest model, arrived in Freedonia",
+        "Gadgets, not surprisingly, arrived in Freedonia",
+        "Гаджеты, новейшая модель, поставили Фридонии",
+    ],
+)
+def test_other_asides_leave_the_report_standing(matcher: Matcher, text: str) -> None:
+    assert found(matcher, text) == {("delivery-reported", "for", False)}
+
+
+def test_a_hedge_aside_with_more_in_it_stays_a_clause_of_its_own(matcher: Matcher) -> None:
+    text = "Round Table summit: Arthur will stay away, apparently in protest"
+    assert found(matcher, text, signal="club-attendance") == {("Avalon", "absent", "for", False)}
+
+
+@pytest.fixture(scope="module")
+def pack_matcher() -> Matcher:
+    return Matcher(load_signals([PACK], builtin=PACK))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Мирзоян, по всей видимости, пропустит СМИД ОДКБ — источник",
+        "Мирзоян пропустит (по всей видимости) СМИД ОДКБ",
+        "Мирзоян пропустит СМИД ОДКБ, по всей видимости.",
+        "Пашинян, вероятно, пропустит саммит ОДКБ",
+        "Pashinyan, it seems, will skip the CSTO summit",
+        "Tokayev, apparently, will not travel to Minsk for the CSTO summit",
+        "Tokayev will not travel to Minsk for the CSTO summit, it seems.",
+        "Pashinyan will skip the CSTO summit — probably — in protest",
+        "Пашинян, схоже, пропустить саміт ОДКБ",
+        "Пашинян, імовірно, пропустить саміт ОДКБ",
+        "Пашинян пропустить, схоже, саміт ОДКБ у Мінську",
+        "Пашинян пропустить саміт ОДКБ у Мінську, мабуть.",
+    ],
+)
+def test_a_hedged_absence_in_the_pack_is_no_absence(pack_matcher: Matcher, text: str) -> None:
+    states = {
+        (o.state, o.hedged)
+        for o in pack_matcher.match(text, "")
+        if o.signal == "csto-summit-attendance"
+    }
+    # Hedged, the absence evidences only its weaker state, the status quo.
+    assert states == {("attending", True)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Мирзоян пропустит СМИД ОДКБ, скорее всего по политическим причинам",
+        "Мирзоян пропустит СМИД ОДКБ; Лавров, видимо, приедет",
+        "Мирзоян, глава МИД Армении, пропустит СМИД ОДКБ",
+        "Pashinyan skipped the CSTO summit, apparently to protest the bloc's inaction",
+        "Pashinyan skipped the CSTO summit; Tokayev, apparently, will go",
+        "Пашинян пропустить саміт ОДКБ у Мінську, за словами джерела",
+        "Пашинян пропустить саміт ОДКБ; Токаєв, імовірно, приїде",
+    ],
+)
+def test_an_absence_beside_other_asides_stands(pack_matcher: Matcher, text: str) -> None:
+    observations = pack_matcher.match(text, "")
+    assert {(o.signal, o.entity, o.state, o.hedged) for o in observations} == {
+        ("csto-summit-attendance", "Armenia", "absent", False)
+    }

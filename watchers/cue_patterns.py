@@ -30,18 +30,26 @@ class Segmentation:
 
     abbreviation: Pattern  # a known abbreviation with its full stop, ending a text
     clause_break: Pattern  # punctuation or a word that starts a new clause
+    # Matched right after a comma, dash or bracket: a hedge cue making up the whole of
+    # an aside, up to (not including) the punctuation or sentence end that closes it.
+    hedge_aside: Pattern
 
     @classmethod
     def of(cls, signals: Sequence[Signal]) -> Segmentation:
         """From the `abbreviation` and `clause_break` lists of the signals' vocabularies
-        (the same lists, unless the signals were loaded with different vocabularies)."""
+        (the same lists, unless the signals were loaded with different vocabularies),
+        and their `hedge` lists for the asides that are no clause of their own."""
         guarded = any(
             signal.cues[name].regex_sources
             for signal in signals
             for name in ("abbreviation", "clause_break")
         )
         return _segmentation(
-            _union(signals, "abbreviation"), _union(signals, "clause_break"), guarded
+            _union(signals, "abbreviation"),
+            _union(signals, "clause_break"),
+            guarded,
+            _union(signals, "hedge"),
+            any(signal.cues["hedge"].regex_sources for signal in signals),
         )
 
 
@@ -51,12 +59,19 @@ def _union(signals: Sequence[Signal], name: str) -> str:
 
 
 @cache
-def _segmentation(abbreviation: str, clause_break: str, guarded: bool) -> Segmentation:
+def _segmentation(
+    abbreviation: str, clause_break: str, guarded: bool, hedge: str, hedge_guarded: bool
+) -> Segmentation:
     return Segmentation(
         # Abbreviations are matched as written: "No." is a number, "said no." ends a sentence.
         abbreviation=compile_pattern(rf"(?:{abbreviation})\.$", guarded=guarded),
         clause_break=compile_pattern(
             rf"{_CLAUSE_PUNCTUATION}|{clause_break}", re.I, guarded=guarded
+        ),
+        # ", probably,", "(по всей видимости)", ", it seems." (the matcher checks which
+        # punctuation closes it).
+        hedge_aside=compile_pattern(
+            rf"\s*(?:{hedge})(?=\s*(?:[,;)\]—–.!?…]|-\s|$))", re.I, guarded=hedge_guarded
         ),
     )
 

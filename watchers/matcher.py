@@ -35,7 +35,13 @@ using the cue lists of the vocabulary:
 - cues count only in the clause of the match they qualify ("signed a
   memorandum; a contract is expected" is not hedged; "seeks an explanation after
   Armenia froze ..." is not either), and not as the tail of a hyphenated compound
-  ("the long-delayed deal", "a long-awaited memorandum");
+  ("the long-delayed deal", "a long-awaited memorandum"); a hedge that makes up a
+  whole aside, between commas or dashes, in brackets, or after a comma at the
+  sentence's end ("Pashinyan, it seems, will skip the summit", "the jets, probably,
+  have arrived", "Мирзоян, по всей видимости, пропустит", ", судя по всему."), is no
+  clause of its own: its punctuation ends no clause, so it hedges the clause around
+  it as it would without the commas. An aside with more than the hedge ("probably
+  for political reasons") stays a clause of its own;
 - words found by `article()` are background: a negation before them does not
   undo the sentence's claim;
 - an entity's name right after a `place` cue ("the summit in Minsk"),
@@ -84,7 +90,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import NamedTuple, TypeVar
 
-from allywatch.language.bounded import Match, PatternTimeout, compile_pattern
+from allywatch.language.bounded import Match, Pattern, PatternTimeout, compile_pattern
 from allywatch.language.condition import (
     ENTITY,
     And,
@@ -120,6 +126,49 @@ _BUCKET = 3  # prefix keys are indexed by this many first letters
 # "Algeria receives a batch of Su-35s, Iran keeps waiting" is two clauses.
 _WORD_BEFORE = re.compile(r"(?:^|(?<=\s))(?P<initial>[^\W\d_])(?:[^\W\d]|['’-])*\s*$")
 _WORDS_AFTER = re.compile(r"\s*(?P<initial>[^\W\d_])[\w'’-]*\s+(?P<next>[^\W\d_])")
+
+
+# A hedge making up the whole of an aside (", probably,", "(по всей видимости)", "— it
+# seems —") is said of the clause around it, as it would be without the punctuation: the
+# aside's opening and closing punctuation end no clause. A comma or dash opens such an
+# aside and a comma or dash closes it, or the sentence's end or a semicolon does (", it
+# seems." leaves the comma out); a bracket is closed by its pair. An aside with more than
+# the hedge ("probably for political reasons") is a clause of its own.
+_ASIDE_CLOSERS = {",": ",—–-", "—": ",—–-", "–": ",—–-", "-": ",—–-", "(": ")", "[": "]"}
+_ASIDE_END = re.compile(r"\s*(?:;|[.!?…]+[\"'”’»)]*(?:\s|$)|$)")  # a sentence's end
+_ASIDE_STOP = re.compile(r"[;.!?…]")
+_ASIDE_LONGEST = 40  # characters; no hedge is longer ("in all probability")
+
+
+def _hedge_asides(text: str, found: list[Match], aside: Pattern) -> set[int]:
+    """The indexes in `found` (the clause breaks of `text`, in order) of the punctuation
+    opening and closing hedge asides."""
+    around: set[int] = set()
+    for index, opening in enumerate(found):
+        closers = _ASIDE_CLOSERS.get(opening.group().strip())
+        if closers is None:
+            continue
+        closing = found[index + 1] if index + 1 < len(found) else None
+        # Most asides are clauses too long for a hedge: spare them the hedge list.
+        limit = opening.end() + _ASIDE_LONGEST
+        if (
+            (closing is None or closing.start() > limit)
+            and limit < len(text)
+            and _ASIDE_STOP.search(text, opening.end(), limit) is None
+        ):
+            continue
+        hedge = aside.match(text, opening.end())
+        if hedge is None:
+            continue
+        if (
+            closing is not None
+            and closing.group().strip() in closers
+            and not text[hedge.end() : closing.start()].strip()
+        ):
+            around |= {index, index + 1}
+        elif closers not in (")", "]") and _ASIDE_END.match(text, hedge.end()):
+            around.add(index)
+    return around
 
 
 def _list_comma(text: str, found: Match) -> bool:
@@ -173,6 +222,8 @@ class _Document:
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
             clause_breaks = segmentation.clause_break.finditer(text)
             found = [m for m in clause_breaks if not _list_comma(text, m)]
+            asides = _hedge_asides(text, found, segmentation.hedge_aside)
+            found = [m for index, m in enumerate(found) if index not in asides]
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
             for start, end in sentence_spans(text, segmentation.abbreviation):
