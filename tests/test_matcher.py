@@ -140,6 +140,22 @@ def test_negation_out_of_scope_does_not_count(matcher: Matcher) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "Many said it would not. Gadgets arrived in Freedonia on Monday.",
+        "Руритания обещала и не поставила. Гаджеты поставил кто-то в Фридонию.",
+        # A summary that repeats the title first, as many feeds do.
+        "Freedonia will not wait. Gadgets arrived in Freedonia on Monday.",
+    ],
+)
+def test_a_negation_ending_the_sentence_before_does_not_count(
+    matcher: Matcher, summary: str
+) -> None:
+    # The negation is within a few words of the match, but in another sentence.
+    assert found(matcher, "News", summary) == {("delivery-reported", "for", False)}
+
+
 def test_denial_is_evidence_against(matcher: Matcher) -> None:
     assert found(matcher, "Freedonia denies it received gadgets") == {
         ("delivery-reported", "against", False)

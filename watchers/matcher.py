@@ -1018,11 +1018,12 @@ def _inside(hit: _Hit, spans: list[tuple[int, int, int]]) -> bool:
 
 
 def _negated(match: _Match, hit: _Hit) -> bool:
-    """Whether a negation cue stands just before `hit`, in the same clause."""
+    """Whether a negation cue stands just before `hit`, in the same clause (of the same
+    sentence: "Нет. Армения больше не будет ..." is not negated by the "Нет")."""
     doc = match.doc
     text = doc.texts[hit.field]
     for cue in doc.hits(match.signal.cues["negation"]):
-        if cue.field != hit.field or cue.end > hit.start or _inside(cue, match.spans):
+        if cue.unit != hit.unit or cue.end > hit.start or _inside(cue, match.spans):
             continue
         if hit.w0 - cue.w1 > NEGATION_WINDOW:
             continue
