@@ -33,12 +33,15 @@ class Segmentation:
     # Matched right after a comma, dash or bracket: a hedge cue making up the whole of
     # an aside, up to (not including) the punctuation or sentence end that closes it.
     hedge_aside: Pattern
+    # A whole word that headline case writes with a capital and that is never a name.
+    headline_word: Pattern
 
     @classmethod
     def of(cls, signals: Sequence[Signal]) -> Segmentation:
-        """From the `abbreviation` and `clause_break` lists of the signals' vocabularies
-        (the same lists, unless the signals were loaded with different vocabularies),
-        and their `hedge` lists for the asides that are no clause of their own."""
+        """From the `abbreviation`, `clause_break` and `headline_word` lists of the
+        signals' vocabularies (the same lists, unless the signals were loaded with
+        different vocabularies), and their `hedge` lists for the asides that are no
+        clause of their own."""
         guarded = any(
             signal.cues[name].regex_sources
             for signal in signals
@@ -50,6 +53,8 @@ class Segmentation:
             guarded,
             _union(signals, "hedge"),
             any(signal.cues["hedge"].regex_sources for signal in signals),
+            _union(signals, "headline_word"),
+            any(signal.cues["headline_word"].regex_sources for signal in signals),
         )
 
 
@@ -60,7 +65,13 @@ def _union(signals: Sequence[Signal], name: str) -> str:
 
 @cache
 def _segmentation(
-    abbreviation: str, clause_break: str, guarded: bool, hedge: str, hedge_guarded: bool
+    abbreviation: str,
+    clause_break: str,
+    guarded: bool,
+    hedge: str,
+    hedge_guarded: bool,
+    headline_word: str,
+    headline_guarded: bool,
 ) -> Segmentation:
     return Segmentation(
         # Abbreviations are matched as written: "No." is a number, "said no." ends a sentence.
@@ -73,6 +84,7 @@ def _segmentation(
         hedge_aside=compile_pattern(
             rf"\s*(?:{hedge})(?=\s*(?:[,;)\]—–.!?…]|-\s|$))", re.I, guarded=hedge_guarded
         ),
+        headline_word=compile_pattern(rf"(?:{headline_word})", re.I, guarded=headline_guarded),
     )
 
 

@@ -107,6 +107,7 @@ from allywatch.language.model import Signal, StateDef, TermList
 from allywatch.language.records import MatchedTerm, NearMiss, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
+from allywatch.watchers.reading_form import headline_case, one_script, without_dateline
 from allywatch.watchers.text import sentence_spans
 
 log = logging.getLogger("allywatch.matcher")
@@ -204,7 +205,8 @@ class _Unit:
 
 @dataclass
 class _Document:
-    texts: tuple[str, str]
+    texts: tuple[str, str]  # as read (see reading_form.py)
+    shown: tuple[str, str]  # as written: evidence is quoted from these, at the same offsets
     vocabulary: _Words
     units: list[_Unit] = field(default_factory=list)
     words: list[list[int]] = field(default_factory=list)
@@ -215,9 +217,13 @@ class _Document:
 
     @classmethod
     def of(
-        cls, title: str, summary: str, vocabulary: _Words, segmentation: Segmentation
+        cls,
+        texts: tuple[str, str],
+        shown: tuple[str, str],
+        vocabulary: _Words,
+        segmentation: Segmentation,
     ) -> _Document:
-        doc = cls((title, summary), vocabulary)
+        doc = cls(texts, shown, vocabulary)
         for index, text in enumerate(doc.texts):
             doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
             clause_breaks = segmentation.clause_break.finditer(text)
@@ -282,7 +288,7 @@ class _Document:
 
     def sentence(self, unit: int) -> str:
         u = self.units[unit]
-        return self.texts[u.field][u.start : u.end].strip()
+        return self.shown[u.field][u.start : u.end].strip()
 
     def same_clause(self, field_: int, a: int, b: int, colons: bool = True) -> bool:
         """Whether no clause break lies between offsets a < b of one field (with
@@ -560,12 +566,17 @@ class Matcher:
         return self._read(title, summary, review=True)
 
     def _read(self, title: str, summary: str, review: bool) -> Reading:
+        shown = (title, summary)
+        title, summary = one_script(title), one_script(summary)
         words = _Words(f"{title}\n{summary}")
         candidates, subjects = self._prefilter.candidates(words, subjects=review)
         if not candidates and not subjects:
             return Reading([], [])
+        # Only after the prefilter, which they could only make pass less often.
+        title = headline_case(title, self._segmentation.headline_word)
+        summary = without_dateline(summary)
         try:
-            doc = _Document.of(title, summary, words, self._segmentation)
+            doc = _Document.of((title, summary), shown, words, self._segmentation)
         except PatternTimeout as exc:
             log.warning("matching skipped for %r: sentence splitting %s", title[:80], exc)
             return Reading([], [])
@@ -1202,7 +1213,7 @@ def _matched_terms(found: Sequence[_Hit], doc: _Document) -> tuple[MatchedTerm, 
     return tuple(
         MatchedTerm(
             term=h.term,
-            text=doc.texts[h.field][h.start : h.end],
+            text=doc.shown[h.field][h.start : h.end],
             field=_FIELDS[h.field],  # type: ignore[arg-type]
             start=h.start,
             end=h.end,
