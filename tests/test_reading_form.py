@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from allywatch.language.loader import load_signals
 from allywatch.resources import builtin_dir
 from allywatch.watchers.matcher import Matcher
-from allywatch.watchers.reading_form import headline_case, one_script, without_dateline
+from allywatch.watchers.reading_form import (
+    headline_case,
+    one_script,
+    without_dateline,
+    without_outlet,
+)
 
 HEADLINE_WORD = re.compile(r"(?i:to|of|at|by|as|he|will|be|won't|not|without)")
 
@@ -100,11 +105,45 @@ def test_other_openings_are_read_as_written(summary: str) -> None:
     assert without_dateline(summary) == summary
 
 
+OUTLET = re.compile(r"(?i:News|Новости|Sputnik|Times|(?<![\w.])[\w-]+\.(?:am|kz)(?![\w.]))")
+
+
+@pytest.mark.parametrize(
+    ("title", "rest"),
+    [
+        ("Токаев не поедет в Минск - 22.11.2023, Sputnik Армения", "Токаев не поедет в Минск"),
+        ("Токаев не поедет в Минск | Новости Армении", "Токаев не поедет в Минск"),
+        ("Tokayev to skip summit - Armenia News", "Tokayev to skip summit"),
+        (
+            "Minsk - Astana - Tokayev to skip summit - news.am",
+            "Minsk - Astana - Tokayev to skip summit",
+        ),
+    ],
+)
+def test_an_outlet_closing_a_title_is_read_as_blank(title: str, rest: str) -> None:
+    read = without_outlet(title, OUTLET)
+    assert len(read) == len(title) and read.rstrip() == rest
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Токаев не поедет на саммит ОДКБ — Лукашенко",  # a speaker, not an outlet
+        "Armenia skips summit - Iranian media",  # an unnamed source: read as one
+        "Live | CSTO summit in Astana",
+        "Tokayev to skip summit - the news from Astana is out and about",  # too long
+    ],
+)
+def test_other_last_segments_are_read_as_written(title: str) -> None:
+    assert without_outlet(title, OUTLET) == title
+
+
 @given(st.text(alphabet="AaBCcEeOoPpTXxyАаВСсЕеОоРрТХхуДдЖжGgRrSs -", max_size=40))
 def test_reading_forms_keep_every_offset(text: str) -> None:
     assert len(one_script(text)) == len(text)
     assert len(headline_case(text, HEADLINE_WORD)) == len(text)
     assert len(without_dateline(text)) == len(text)
+    assert len(without_outlet(text, OUTLET)) == len(text)
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +184,18 @@ def test_a_dateline_city_is_no_actor(matcher: Matcher, dateline: str, summary: s
     expected = {("csto-summit-attendance", "Armenia", "absent")}
     assert _read(matcher, "Leaders meet", summary) == expected
     assert _read(matcher, "Leaders meet", dateline + summary) == expected
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Таджикистан на СМИД ОДКБ будет представлен замглавы МИД | Новости Армении",
+        "Казахстан на заседании министров обороны ОДКБ представит замминистра - Sputnik Армения",
+    ],
+)
+def test_an_outlet_s_country_is_no_actor(matcher: Matcher, title: str) -> None:
+    found = _read(matcher, title)
+    assert found and {entity for _, entity, _ in found} <= {"Tajikistan", "Kazakhstan"}
 
 
 def test_evidence_is_quoted_as_written(matcher: Matcher) -> None:

@@ -35,11 +35,12 @@ class Segmentation:
     hedge_aside: Pattern
     # A whole word that headline case writes with a capital and that is never a name.
     headline_word: Pattern
+    outlet: Pattern  # a word of a news outlet's name, anywhere in a title's last segment
 
     @classmethod
     def of(cls, signals: Sequence[Signal]) -> Segmentation:
-        """From the `abbreviation`, `clause_break` and `headline_word` lists of the
-        signals' vocabularies (the same lists, unless the signals were loaded with
+        """From the `abbreviation`, `clause_break`, `headline_word` and `outlet` lists of
+        the signals' vocabularies (the same lists, unless the signals were loaded with
         different vocabularies), and their `hedge` lists for the asides that are no
         clause of their own."""
         guarded = any(
@@ -54,7 +55,12 @@ class Segmentation:
             _union(signals, "hedge"),
             any(signal.cues["hedge"].regex_sources for signal in signals),
             _union(signals, "headline_word"),
-            any(signal.cues["headline_word"].regex_sources for signal in signals),
+            _union(signals, "outlet"),
+            any(
+                signal.cues[name].regex_sources
+                for signal in signals
+                for name in ("headline_word", "outlet")
+            ),
         )
 
 
@@ -71,7 +77,8 @@ def _segmentation(
     hedge: str,
     hedge_guarded: bool,
     headline_word: str,
-    headline_guarded: bool,
+    outlet: str,
+    title_guarded: bool,
 ) -> Segmentation:
     return Segmentation(
         # Abbreviations are matched as written: "No." is a number, "said no." ends a sentence.
@@ -84,7 +91,8 @@ def _segmentation(
         hedge_aside=compile_pattern(
             rf"\s*(?:{hedge})(?=\s*(?:[,;)\]—–.!?…]|-\s|$))", re.I, guarded=hedge_guarded
         ),
-        headline_word=compile_pattern(rf"(?:{headline_word})", re.I, guarded=headline_guarded),
+        headline_word=compile_pattern(rf"(?:{headline_word})", re.I, guarded=title_guarded),
+        outlet=compile_pattern(rf"(?:{outlet})", re.I, guarded=title_guarded),
     )
 
 

@@ -107,7 +107,12 @@ from allywatch.language.model import Signal, StateDef, TermList
 from allywatch.language.records import MatchedTerm, NearMiss, Observation
 from allywatch.language.terms import LETTERS, WORD_CHARS, TermKey, TermKeys, fold
 from allywatch.watchers.cue_patterns import CuePatterns, Segmentation
-from allywatch.watchers.reading_form import headline_case, one_script, without_dateline
+from allywatch.watchers.reading_form import (
+    headline_case,
+    one_script,
+    without_dateline,
+    without_outlet,
+)
 from allywatch.watchers.text import sentence_spans
 
 log = logging.getLogger("allywatch.matcher")
@@ -573,7 +578,10 @@ class Matcher:
         if not candidates and not subjects:
             return Reading([], [])
         # Only after the prefilter, which they could only make pass less often.
-        title = headline_case(title, self._segmentation.headline_word)
+        segmentation = self._segmentation
+        title = headline_case(
+            without_outlet(title, segmentation.outlet), segmentation.headline_word
+        )
         summary = without_dateline(summary)
         try:
             doc = _Document.of((title, summary), shown, words, self._segmentation)

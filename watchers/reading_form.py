@@ -9,6 +9,11 @@
   (Reuters) -", "МОСКВА, 23 ноября. /ТАСС/."): a city, not an actor in the news.
   It is read as blank, so that "MINSK" is not Belarus skipping the summit the
   sentence reports.
+- An outlet's name closing a title ("... - Sputnik Армения", "... | Новости Армении",
+  "... - РИА Новости, 22.11.2023"), as page titles and news searches give them: it
+  says who published the item, so its country is no actor either. A last segment
+  after a dash or a bar, of a few words, one of them an `outlet` cue word, is read
+  as blank.
 - Look-alike letters of another script. A word typed with a stray Latin letter
   among Cyrillic ones ("OДКБ" with a Latin O, "Вiрменія" with a Latin i), or the
   other way round, is read in the script of its other letters.
@@ -41,6 +46,8 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?…][\"'”’»)]*)\s*$")  # what stand
 # /Укрінформ/.").
 _PLACE_EN = r"[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}"
 _DATE_EN = r"[A-Z][a-z]{2,8}\.? \d{1,2}|\d{1,2} [A-Z][a-z]{2,8}\.?"
+_SEPARATOR = re.compile(r"\s(?:\||[-—–])\s")  # a spaced dash or bar, between title segments
+_OUTLET_WORDS = 5  # "РИА Новости, 22.11.2023", "22.11.2023, Sputnik Армения", "The Moscow Times"
 _PLACE_CYRILLIC = r"[А-ЯЁІЇЄҐ][А-ЯЁІЇЄҐ-]+(?: [А-ЯЁІЇЄҐ][А-ЯЁІЇЄҐ-]+){0,2}"
 _AGENCY_EN = r" \([A-Za-z][\w .-]{0,30}\)"
 _DATELINE = re.compile(
@@ -99,6 +106,18 @@ def headline_case(title: str, headline_word: Pattern) -> str:
         if len(lower) == 1:  # one letter for one ("İ" lower-cases to two)
             letters[start] = lower
     return "".join(letters)
+
+
+def without_outlet(title: str, outlet: Pattern) -> str:
+    """`title` with the outlet's name closing it, if any, read as spaces."""
+    separators = list(_SEPARATOR.finditer(title))
+    if not separators:
+        return title
+    start, end = separators[-1].span()
+    segment = title[end:]
+    if len(segment.split()) > _OUTLET_WORDS or outlet.search(segment) is None:
+        return title
+    return title[:start] + " " * (len(title) - start)
 
 
 def without_dateline(summary: str) -> str:
