@@ -50,7 +50,7 @@ CUE_LISTS = (
     "trailing_not_negating", "occurrence", "before_occurrence", "unnamed_source",
     "source_qualifier", "source_verb", "according_to", "future_in_past", "reporting_verb",
     "conditional", "subordinator", "with_partner", "passive_infinitive", "time_ahead",
-    "list_joiner", "earlier", "previous",
+    "list_joiner", "earlier", "previous", "entity_anaphor",
 )  # fmt: skip
 _RESERVED = {"and", "or", "not", "near", "before", "together", "article", ENTITY}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -140,3 +140,33 @@ def test_a_list_in_expect_names_two_or_more_non_initial_states(tmp_path: Path, l
     (tmp_path / f"{CSTO}.yaml").write_text(body, encoding="utf-8")
     with pytest.raises(SignalFileError, match="a list in `expect` names two or more"):
         load_signals([tmp_path / f"{CSTO}.yaml"], builtin=PACK)
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        # The country named last before the sentence, here in the title.
+        (
+            "Armenia stays away from the CSTO summit in Astana",
+            "The republic, which froze its participation in the bloc, sent no delegation.",
+            {("Armenia", "absent"), ("Armenia", "suspended")},
+        ),
+        # The last mention in the nearest sentence that names any: Armenia, not Russia.
+        (
+            "Саммит ОДКБ в Москве",
+            "Председательство передали России, а саммит прошёл без Армении. Республика,"
+            " заморозившая участие в блоке, делегацию не направила.",
+            {("Armenia", "absent"), ("Armenia", "suspended")},
+        ),
+        # No country named before: "the republic" stands for nobody.
+        (
+            "The republic, which froze its participation in the CSTO, sent no delegation",
+            "",
+            set(),
+        ),
+    ],
+)
+def test_the_republic_is_the_country_named_last(
+    matcher: Matcher, title: str, summary: str, expected: set
+) -> None:
+    assert states(matcher, title, summary) == expected

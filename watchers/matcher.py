@@ -663,33 +663,52 @@ class Matcher:
         count, nor, when entities are actors, one right after a place cue ("the
         summit in Minsk"), hyphenated to a modifier cue ("Moscow-led bloc") or right
         before a venue cue ("the Minsk summit").
+
+        A sentence naming no entity but referring back to one by an `entity_anaphor` cue ("the
+        republic", "республика") has it mention the entity named last before it: in the
+        nearest sentence before that names any, the mention that comes last ("Саммит
+        прошёл без Армении. Республика делегацию не направила.").
         """
         if not signal.entities:
             return [(None, [])]
-        covered = [h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit]
-        actor = signal.entity_role == "actor"
-        places = [h for h in doc.hits(signal.cues["place"]) if h.unit == unit] if actor else []
-        modifiers = (
-            [h for h in doc.hits(signal.cues["modifier"]) if h.unit == unit] if actor else []
-        )
-        venues = [h for h in doc.hits(signal.cues["venue"]) if h.unit == unit] if actor else []
-        out: list[tuple[str | None, list[_Hit]]] = []
-        for name, terms in signal.entity_terms.items():
-            mentions = [
-                h
-                for h in doc.hits(terms)
-                if h.unit == unit
-                and not any(
-                    c.start <= h.start and h.end <= c.end and (c.end - c.start) > (h.end - h.start)
-                    for c in covered
-                )
-                and not any(p.end <= h.start and p.w1 == h.w0 for p in places)
-                and not any(_attached(doc, h, m, _HYPHEN) for m in modifiers)
-                and not any(_attached(doc, h, v, _JOINT) for v in venues)
-            ]
-            if mentions:
-                out.append((name, mentions))
-        return out
+        named = _named_actors(signal, doc, unit)
+        if named or signal.entity_role != "actor":
+            return named
+        anaphors = [h for h in doc.hits(signal.cues["entity_anaphor"]) if h.unit == unit]
+        if not anaphors:
+            return named
+        for earlier in range(unit - 1, -1, -1):
+            before = _named_actors(signal, doc, earlier)
+            if before:
+                last = max(before, key=lambda found: max(h.start for h in found[1]))
+                return [(last[0], anaphors)]
+        return named
+
+
+def _named_actors(signal: Signal, doc: _Document, unit: int) -> list[tuple[str | None, list[_Hit]]]:
+    """The entities a sentence names as actors, with their mentions (see `_actors`)."""
+    covered = [h for terms in signal.terms.values() for h in doc.hits(terms) if h.unit == unit]
+    actor = signal.entity_role == "actor"
+    places = [h for h in doc.hits(signal.cues["place"]) if h.unit == unit] if actor else []
+    modifiers = [h for h in doc.hits(signal.cues["modifier"]) if h.unit == unit] if actor else []
+    venues = [h for h in doc.hits(signal.cues["venue"]) if h.unit == unit] if actor else []
+    out: list[tuple[str | None, list[_Hit]]] = []
+    for name, terms in signal.entity_terms.items():
+        mentions = [
+            h
+            for h in doc.hits(terms)
+            if h.unit == unit
+            and not any(
+                c.start <= h.start and h.end <= c.end and (c.end - c.start) > (h.end - h.start)
+                for c in covered
+            )
+            and not any(p.end <= h.start and p.w1 == h.w0 for p in places)
+            and not any(_attached(doc, h, m, _HYPHEN) for m in modifiers)
+            and not any(_attached(doc, h, v, _JOINT) for v in venues)
+        ]
+        if mentions:
+            out.append((name, mentions))
+    return out
 
 
 def _guarded(signal: Signal, doc: _Document, title: str, work: Callable[[], list[_T]]) -> list[_T]:
