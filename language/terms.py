@@ -158,6 +158,11 @@ def _key_of(pieces: list[str], joins_letters: bool) -> TermKey | None:
     return None
 
 
+# A lookbehind opening with a word ("(?<!он\s)"): it sees the end of any longer word too
+# ("Рахмон в Москву" has "он " before "в"), unless it starts at a word boundary.
+_LOOSE_LOOKBEHIND = re.compile(r"(?P<open>\(\?<[!=])(?P<word>[^\W\d_]+)(?=\\s|\s)")
+
+
 @cache  # a vocabulary's regex terms recur in every signal that uses them
 def compile_regex(source: str) -> str:
     """Check a `{regex: ...}` term; returns its source (TermError where it is refused)."""
@@ -170,6 +175,13 @@ def compile_regex(source: str) -> str:
     if compiled.groupindex:
         # A list's terms are joined into one expression, where names would clash.
         raise TermError(f"regular expression {source!r}: named groups are not allowed")
+    if (loose := _LOOSE_LOOKBEHIND.search(source)) is not None:
+        word = loose.group("word")
+        raise TermError(
+            f"regular expression {source!r}: the lookbehind {loose.group()}... also sees the"
+            f" end of a longer word ({word!r} ends other words): start it at a word"
+            f" boundary, {loose.group('open')}(?<!\\w){word}..."
+        )
     shape = catastrophic_shape(source)
     if shape:
         raise TermError(f"regular expression {source!r} may take for ever to match: {shape}")

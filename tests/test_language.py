@@ -12,7 +12,7 @@ import pytest
 from allywatch.language.condition import ConditionError, anchor_clauses, parse_condition
 from allywatch.language.loader import SignalFileError, load_signals
 from allywatch.language.model import Corroboration
-from allywatch.language.terms import TermError, compile_plain
+from allywatch.language.terms import TermError, compile_plain, compile_regex
 from allywatch.language.yaml_lines import PurePythonLoader, YamlFileError, load_yaml
 from allywatch.resources import builtin_dir
 from allywatch.watchers.signal_tests import run_signal_tests
@@ -516,3 +516,20 @@ def test_both_yaml_parsers_read_the_same_values_and_lines(tmp_path: Path) -> Non
         with pytest.raises(YamlFileError) as caught:
             load_yaml(broken, loader)
         assert caught.value.line == 3 and "not valid YAML" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "source", [r"(?<!он\s)не\s+приехал", r"(?<!not\s)attend\w*", r"(?:(?<=Minsk\s)|x)trip"]
+)
+def test_a_lookbehind_opening_with_a_word_is_refused(source: str) -> None:
+    # "(?<!он\s)" also sees "Рахмон " and would refuse "Рахмон не приехал".
+    with pytest.raises(TermError, match="start it at a word boundary"):
+        compile_regex(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [r"(?<!(?<!\w)он\s)не\s+приехал", r"(?<=n't\s)attend", r"(?<![\w.])x", r"(?<=Moscow)['’]s"],
+)
+def test_a_lookbehind_starting_at_a_boundary_or_not_at_a_word_is_taken(source: str) -> None:
+    assert compile_regex(source) == source
