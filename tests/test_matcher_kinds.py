@@ -158,6 +158,13 @@ def test_a_list_in_expect_names_two_or_more_non_initial_states(tmp_path: Path, l
             " заморозившая участие в блоке, делегацию не направила.",
             {("Armenia", "absent"), ("Armenia", "suspended")},
         ),
+        # In the sentence that names the member: the mention last before it.
+        (
+            "CSTO leaders met in Bishkek",
+            "Tajikistan's president stayed at home; the republic was represented by the"
+            " speaker of the upper house.",
+            {("Tajikistan", "absent")},
+        ),
         # No country named before: "the republic" stands for nobody.
         (
             "The republic, which froze its participation in the CSTO, sent no delegation",

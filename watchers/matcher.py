@@ -664,23 +664,38 @@ class Matcher:
         summit in Minsk"), hyphenated to a modifier cue ("Moscow-led bloc") or right
         before a venue cue ("the Minsk summit").
 
-        A sentence naming no entity but referring back to one by an `entity_anaphor` cue ("the
-        republic", "республика") has it mention the entity named last before it: in the
-        nearest sentence before that names any, the mention that comes last ("Саммит
-        прошёл без Армении. Республика делегацию не направила.").
+        An `entity_anaphor` cue ("the republic", "республика") mentions the entity named last
+        before it: in its own sentence ("Tajikistan's president stayed home; the republic was
+        represented by the speaker"), else in the nearest sentence before that names any,
+        the mention that comes last ("Саммит прошёл без Армении. Республика делегацию не
+        направила.").
         """
         if not signal.entities:
             return [(None, [])]
         named = _named_actors(signal, doc, unit)
-        if named or signal.entity_role != "actor":
+        if signal.entity_role != "actor":
             return named
         anaphors = [h for h in doc.hits(signal.cues["entity_anaphor"]) if h.unit == unit]
         if not anaphors:
             return named
+        if named:  # each refers to the entity mentioned last before it in the sentence
+            mentions = dict(named)
+            # A possessive is background to the clause it stands in, told of the entity
+            # already named ("..., calling it a consequence of the country's frozen
+            # membership"): it adds no mention.
+            for anaphor in anaphors:
+                if _POSSESSIVE.match(doc.texts[anaphor.field], anaphor.end):
+                    continue
+                before = [
+                    (h.start, name) for name, hits in named for h in hits if h.end <= anaphor.start
+                ]
+                if before:
+                    mentions[max(before)[1]] = [*mentions[max(before)[1]], anaphor]
+            return list(mentions.items())
         for earlier in range(unit - 1, -1, -1):
-            before = _named_actors(signal, doc, earlier)
-            if before:
-                last = max(before, key=lambda found: max(h.start for h in found[1]))
+            before_unit = _named_actors(signal, doc, earlier)
+            if before_unit:
+                last = max(before_unit, key=lambda found: max(h.start for h in found[1]))
                 return [(last[0], anaphors)]
         return named
 
@@ -739,6 +754,7 @@ def _evidenced(signal: Signal, observations: list[Observation]) -> bool:
 
 
 _HYPHEN = re.compile(r"\s*[-\u2010\u2011\u2012\u2013]\s*")
+_POSSESSIVE = re.compile(r"['’]s?(?!\w)")
 _JOINT = re.compile(r"\s*[-\u2010\u2011\u2012\u2013]?\s*")
 
 
