@@ -584,7 +584,7 @@ class Matcher:
         )
         summary = without_dateline(summary)
         try:
-            doc = _Document.of((title, summary), shown, words, self._segmentation)
+            doc = _Document.of((title, summary), shown, words, segmentation)
         except PatternTimeout as exc:
             log.warning("matching skipped for %r: sentence splitting %s", title[:80], exc)
             return Reading([], [])
@@ -690,7 +690,8 @@ class Matcher:
                     (h.start, name) for name, hits in named for h in hits if h.end <= anaphor.start
                 ]
                 if before:
-                    mentions[max(before)[1]] = [*mentions[max(before)[1]], anaphor]
+                    last = max(before)[1]
+                    mentions[last] = [*mentions[last], anaphor]
             return list(mentions.items())
         for earlier in range(unit - 1, -1, -1):
             before_unit = _named_actors(signal, doc, earlier)

@@ -1,4 +1,4 @@
-"""The letters the matcher reads a text in: two ways of writing put right.
+"""The letters the matcher reads a text in: four ways of writing put right.
 
 - Headline case. Many outlets capitalise every word of a title ("Armenia Sends
   Ambassador To CSTO Summit Instead Of PM"). The reader tells a name by its
@@ -18,7 +18,7 @@
   among Cyrillic ones ("OДКБ" with a Latin O, "Вiрменія" with a Latin i), or the
   other way round, is read in the script of its other letters.
 
-Both change letters one for one, so offsets into the form read are offsets into
+All four change letters one for one, so offsets into the form read are offsets into
 the text as shown, and evidence is quoted from the text as shown.
 """
 
@@ -40,14 +40,14 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _TITLE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _FEWEST_WORDS = 4  # shorter titles say too little to tell their case
 _SENTENCE_START = re.compile(r"(?:^|[.!?…][\"'”’»)]*)\s*$")  # what stands before a sentence
+_SEPARATOR = re.compile(r"\s(?:\||[-—–])\s")  # a spaced dash or bar, between title segments
+_OUTLET_WORDS = 5  # "РИА Новости, 22.11.2023", "22.11.2023, Sputnik Армения", "The Moscow Times"
 # A dateline: a place in capitals, then a date, an agency or both, then a dash ("MINSK,
 # Belarus, Nov. 23 (AP) —", "ALMATY (Reuters) -"), or a Russian wire's date and agency
 # ("ЕРЕВАН, 23 ноября. /ТАСС/.", "МОСКВА, 23 ноя — РИА Новости.", "КИЇВ, 23 листопада.
 # /Укрінформ/.").
 _PLACE_EN = r"[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+){0,2}"
 _DATE_EN = r"[A-Z][a-z]{2,8}\.? \d{1,2}|\d{1,2} [A-Z][a-z]{2,8}\.?"
-_SEPARATOR = re.compile(r"\s(?:\||[-—–])\s")  # a spaced dash or bar, between title segments
-_OUTLET_WORDS = 5  # "РИА Новости, 22.11.2023", "22.11.2023, Sputnik Армения", "The Moscow Times"
 _PLACE_CYRILLIC = r"[А-ЯЁІЇЄҐ][А-ЯЁІЇЄҐ-]+(?: [А-ЯЁІЇЄҐ][А-ЯЁІЇЄҐ-]+){0,2}"
 _AGENCY_EN = r" \([A-Za-z][\w .-]{0,30}\)"
 _DATELINE = re.compile(
