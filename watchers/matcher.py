@@ -696,8 +696,8 @@ class Matcher:
         for earlier in range(unit - 1, -1, -1):
             before_unit = _named_actors(signal, doc, earlier)
             if before_unit:
-                last = max(before_unit, key=lambda found: max(h.start for h in found[1]))
-                return [(last[0], anaphors)]
+                referent = max(before_unit, key=lambda found: max(h.start for h in found[1]))
+                return [(referent[0], anaphors)]
         return named
 
 
