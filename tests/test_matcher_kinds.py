@@ -171,6 +171,26 @@ def test_a_list_in_expect_names_two_or_more_non_initial_states(tmp_path: Path, l
             "",
             set(),
         ),
+        # The country named last is one of a list, partners or not: a singular word cannot
+        # tell which one it means.
+        (
+            "Uzbekistan keeps its distance from the CSTO",
+            "Tashkent prefers bilateral drills with Moscow and Dushanbe. The republic left the"
+            " bloc once before.",
+            set(),
+        ),
+        (
+            "The CSTO summit went ahead without Armenia and Belarus",
+            "The country, which froze its participation, sent no delegation.",
+            {("Armenia", "absent"), ("Belarus", "absent")},
+        ),
+        # "His country" is the leader's own.
+        (
+            "The CSTO summit in Astana ended on Thursday",
+            "Armenia's prime minister stayed away, his country having frozen its participation"
+            " in the alliance.",
+            {("Armenia", "absent"), ("Armenia", "suspended")},
+        ),
     ],
 )
 def test_the_republic_is_the_country_named_last(

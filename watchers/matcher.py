@@ -655,8 +655,9 @@ class Matcher:
             obs for name, found in readings.items() for obs in _summarise(signal, name, found, doc)
         ]
 
-    @staticmethod
-    def _actors(signal: Signal, doc: _Document, unit: int) -> list[tuple[str | None, list[_Hit]]]:
+    def _actors(
+        self, signal: Signal, doc: _Document, unit: int
+    ) -> list[tuple[str | None, list[_Hit]]]:
         """The entities mentioned in a sentence as actors, with their mentions.
 
         A mention inside a longer matched term ("Russia-led alliance") does not
@@ -668,7 +669,8 @@ class Matcher:
         before it: in its own sentence ("Tajikistan's president stayed home; the republic was
         represented by the speaker"), else in the nearest sentence before that names any,
         the mention that comes last ("Саммит прошёл без Армении. Республика делегацию не
-        направила.").
+        направила."). Not where that mention is one of a list ("bilateral drills with Moscow
+        and Dushanbe. The republic ..."): a singular word cannot tell which one it means.
         """
         if not signal.entities:
             return [(None, [])]
@@ -687,18 +689,38 @@ class Matcher:
                 if _POSSESSIVE.match(doc.texts[anaphor.field], anaphor.end):
                     continue
                 before = [
-                    (h.start, name) for name, hits in named for h in hits if h.end <= anaphor.start
+                    (h.start, name, h)
+                    for name, hits in named
+                    for h in hits
+                    if h.end <= anaphor.start
                 ]
                 if before:
-                    last = max(before)[1]
-                    mentions[last] = [*mentions[last], anaphor]
+                    _, last, mention = max(before, key=lambda found: found[0])
+                    if not self._listed(signal, doc, last, mention):
+                        mentions[last] = [*mentions[last], anaphor]
             return list(mentions.items())
         for earlier in range(unit - 1, -1, -1):
             before_unit = _named_actors(signal, doc, earlier)
             if before_unit:
-                referent = max(before_unit, key=lambda found: max(h.start for h in found[1]))
-                return [(referent[0], anaphors)]
+                _, referent, mention = max(
+                    ((h.start, name, h) for name, hits in before_unit for h in hits),
+                    key=lambda found: found[0],
+                )
+                if self._listed(signal, doc, referent, mention):
+                    return named
+                return [(referent, anaphors)]
         return named
+
+    def _listed(self, signal: Signal, doc: _Document, name: str | None, mention: _Hit) -> bool:
+        """Whether an entity's mention is one of a list with another entity's, an actor or
+        not ("with Moscow and Dushanbe")."""
+        patterns = self._patterns[id(signal)]
+        return any(
+            other.unit == mention.unit and _joined(doc, patterns, mention, other)
+            for other_name, terms in signal.entity_terms.items()
+            if other_name != name
+            for other in doc.hits(terms)
+        )
 
 
 def _named_actors(signal: Signal, doc: _Document, unit: int) -> list[tuple[str | None, list[_Hit]]]:
