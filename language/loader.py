@@ -42,7 +42,7 @@ from allywatch.language.yaml_lines import LList, LMap, YamlFileError, load_yaml
 # does). Every word the matcher knows is in one of them; a signal's own list of the
 # same name replaces the vocabulary's for that signal, except for the lists read
 # once per article, for every signal alike.
-ARTICLE_CUE_LISTS = ("abbreviation", "clause_break", "headline_word", "outlet")
+ARTICLE_CUE_LISTS = ("abbreviation", "clause_break", "headline_word", "outlet", "relative")
 CUE_LISTS = (
     *ARTICLE_CUE_LISTS,
     "negation", "denial", "rumour", "hedge", "future", "complement", "place", "modifier", "venue",

@@ -197,3 +197,55 @@ def test_the_republic_is_the_country_named_last(
     matcher: Matcher, title: str, summary: str, expected: set
 ) -> None:
     assert states(matcher, title, summary) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "expected"),
+    [
+        # The relative clause between the member and what it did does not part them.
+        (
+            "Yerevan brushes off criticism",
+            "Armenia, which suspended its involvement in the Collective Security Treaty"
+            " Organization in February, did not attend last week's summit in Bishkek.",
+            {("Armenia", "absent"), ("Armenia", "suspended")},
+        ),
+        (
+            "Week in review",
+            "Kyrgyzstan, whose president had chaired the bloc's Collective Security Council for"
+            " a year, skipped the CSTO summit in Minsk.",
+            {("Kyrgyzstan", "absent")},
+        ),
+        (
+            "Новости недели",
+            "Таджикистан, который председательствовал в организации в прошлом году и готовил"
+            " повестку, на заседание Совета коллективной безопасности ОДКБ в Минске не приехал.",
+            {("Tajikistan", "absent")},
+        ),
+        (
+            "Новости недели",
+            "Таджикистан, председательствовавший в организации в прошлом году, на саммит ОДКБ в"
+            " Минске не приехал.",
+            {("Tajikistan", "absent")},
+        ),
+        # Nearer after the clause, the member listed before is still farther: the leaders
+        # who gathered are not the one who sent nobody.
+        (
+            "CSTO summit opens in Astana",
+            "Leaders of Russia, Belarus, Kazakhstan, Kyrgyzstan and Tajikistan gathered in the"
+            " Kazakh capital; Armenia, which has frozen its participation in the bloc, did not"
+            " send a delegation.",
+            {("Armenia", "absent"), ("Armenia", "suspended")},
+        ),
+        # The clause holds the host, who attends; the one who stays away is named after it,
+        # and stays nearer its verb.
+        (
+            "CSTO summit in Astana",
+            "Kazakhstan, whose leader hosted the CSTO summit, said Armenia would not attend.",
+            {("Armenia", "absent"), ("Kazakhstan", "attending")},
+        ),
+    ],
+)
+def test_a_relative_clause_does_not_part_the_member_from_its_verb(
+    matcher: Matcher, title: str, summary: str, expected: set
+) -> None:
+    assert states(matcher, title, summary) == expected

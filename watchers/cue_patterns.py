@@ -36,11 +36,14 @@ class Segmentation:
     # A whole word that headline case writes with a capital and that is never a name.
     headline_word: Pattern
     outlet: Pattern  # a word of a news outlet's name, anywhere in a title's last segment
+    # Matched right after a comma: the word opening a relative clause set off by commas
+    # ("Armenia, which froze its participation in the bloc, sent no one").
+    relative: Pattern
 
     @classmethod
     def of(cls, signals: Sequence[Signal]) -> Segmentation:
-        """From the `abbreviation`, `clause_break`, `headline_word` and `outlet` lists of
-        the signals' vocabularies (the same lists, unless the signals were loaded with
+        """From the `abbreviation`, `clause_break`, `headline_word`, `outlet` and `relative`
+        lists of the signals' vocabularies (the same lists, unless the signals were loaded with
         different vocabularies), and their `hedge` lists for the asides that are no
         clause of their own."""
         guarded = any(
@@ -61,6 +64,8 @@ class Segmentation:
                 for signal in signals
                 for name in ("headline_word", "outlet")
             ),
+            _union(signals, "relative"),
+            any(signal.cues["relative"].regex_sources for signal in signals),
         )
 
 
@@ -79,6 +84,8 @@ def _segmentation(
     headline_word: str,
     outlet: str,
     title_guarded: bool,
+    relative: str,
+    relative_guarded: bool,
 ) -> Segmentation:
     return Segmentation(
         # Abbreviations are matched as written: "No." is a number, "said no." ends a sentence.
@@ -93,6 +100,7 @@ def _segmentation(
         ),
         headline_word=compile_pattern(rf"(?:{headline_word})", re.I, guarded=title_guarded),
         outlet=compile_pattern(rf"(?:{outlet})", re.I, guarded=title_guarded),
+        relative=compile_pattern(rf"\s*(?:{relative})(?!\w)", re.I, guarded=relative_guarded),
     )
 
 

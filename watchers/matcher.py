@@ -146,6 +146,30 @@ _ASIDE_STOP = re.compile(r"[;.!?…]")
 _ASIDE_LONGEST = 40  # characters; no hedge is longer ("in all probability")
 
 
+def _relatives(
+    text: str, found: list[Match], relative: Pattern, words: list[int]
+) -> list[tuple[int, int]]:
+    """The relative clauses of `text` set off by commas ("Armenia, which froze its
+    participation in the bloc last year, sent no one"), as word ranges: a `relative` cue
+    right after a comma, up to the next clause break, a comma or dash, in the same sentence."""
+    out: list[tuple[int, int]] = []
+    for index, opening in enumerate(found[:-1]):
+        closing = found[index + 1]
+        if (
+            opening.group() != ","
+            or closing.group().strip() not in _RELATIVE_CLOSERS
+            or _SENTENCE_END.search(text, opening.end(), closing.start())
+            or relative.match(text, opening.end()) is None
+        ):
+            continue
+        out.append((bisect_left(words, opening.end()), bisect_left(words, closing.start())))
+    return out
+
+
+_RELATIVE_CLOSERS = {",", "—", "–", "-"}
+_SENTENCE_END = re.compile(r"[.!?…]\s")
+
+
 def _hedge_asides(text: str, found: list[Match], aside: Pattern) -> set[int]:
     """The indexes in `found` (the clause breaks of `text`, in order) of the punctuation
     opening and closing hedge asides."""
@@ -217,6 +241,8 @@ class _Document:
     words: list[list[int]] = field(default_factory=list)
     breaks: list[list[int]] = field(default_factory=list)
     phrase_breaks: list[list[int]] = field(default_factory=list)  # breaks but colons
+    # Relative clauses set off by commas, as word ranges [first, last + 1) per field.
+    relatives: list[list[tuple[int, int]]] = field(default_factory=list)
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
     timed_out: list[tuple[str, str]] = field(default_factory=list)  # (list name, regex term)
 
@@ -237,6 +263,7 @@ class _Document:
             found = [m for index, m in enumerate(found) if index not in asides]
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
+            doc.relatives.append(_relatives(text, found, segmentation.relative, doc.words[index]))
             for start, end in sentence_spans(text, segmentation.abbreviation):
                 if text[start:end].strip():
                     doc.units.append(_Unit(index, start, end))
@@ -291,6 +318,17 @@ class _Document:
                 self.timed_out.append((terms.name, terms.source))
                 return iter(())
 
+    def relative_words(self, a: _Hit, b: _Hit) -> int:
+        """How many words of relative clauses stand wholly between hits a and b."""
+        if a.field != b.field:
+            return 0
+        first, second = (a, b) if a.start <= b.start else (b, a)
+        return sum(
+            end - start
+            for start, end in self.relatives[a.field]
+            if first.w1 <= start and end <= second.w0
+        )
+
     def sentence(self, unit: int) -> str:
         u = self.units[unit]
         return self.shown[u.field][u.start : u.end].strip()
@@ -326,22 +364,33 @@ def _evaluate(node: Node, ctx: _Context) -> list[_Hit] | None:
     if isinstance(node, WholeArticle):
         hits = ctx.list_hits(node.item.name, anywhere=True)
         return [replace(h, context=True) for h in hits] or None
+    # The entity's score (how near its mention is) comes from the parts that hold: a
+    # part that fails, or one under `not`, leaves it as it was.
+    score = ctx.score
     if isinstance(node, Not):
-        return [] if _evaluate(node.item, ctx) is None else None
+        found = _evaluate(node.item, ctx)
+        ctx.score = score
+        return [] if found is None else None
     if isinstance(node, And):
         out: list[_Hit] = []
         for item in node.items:
             found = _evaluate(item, ctx)
             if found is None:
+                ctx.score = score
                 return None
             out += found
         return out
     if isinstance(node, Or):
         union: list[_Hit] | None = None
+        held = score
         for item in node.items:
+            ctx.score = score
             found = _evaluate(item, ctx)
             if found is not None:
                 union = (union or []) + found
+                if ctx.score is not None and (held is None or ctx.score < held):
+                    held = ctx.score
+        ctx.score = held
         return union
     return _near(node, ctx)
 
@@ -353,6 +402,9 @@ def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
             if node.ordered and a.start >= b.start:
                 continue
             gap = max(0, b.w0 - a.w1) if a.start <= b.start else max(0, a.w0 - b.w1)
+            # A relative clause between does not part them: "Armenia, which froze its
+            # participation in the bloc last year, sent no one to the summit".
+            gap -= ctx.doc.relative_words(a, b)
             if gap > node.words:
                 continue
             if node.clause and not (
