@@ -249,3 +249,12 @@ def test_a_relative_clause_does_not_part_the_member_from_its_verb(
     matcher: Matcher, title: str, summary: str, expected: set
 ) -> None:
     assert states(matcher, title, summary) == expected
+
+
+def test_owners_listed_together_share_the_state(matcher: Matcher) -> None:
+    # "Kyrgyzstan's and Tajikistan's presidents": both possessives own the same presidents.
+    assert states(
+        matcher,
+        "The CSTO summit opened in the Kremlin on Thursday",
+        "Kyrgyzstan's and Tajikistan's presidents stayed away, sending stand-ins.",
+    ) == {("Kyrgyzstan", "absent"), ("Tajikistan", "absent")}

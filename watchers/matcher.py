@@ -867,11 +867,15 @@ def _coordinated(
 
 def _joined(doc: _Document, patterns: CuePatterns, a: _Hit, b: _Hit) -> bool:
     """Whether two mentions are neighbours in a list: only commas or `list_joiner` words
-    ("and") between them."""
+    ("and") between them, the first perhaps a possessive ("Kyrgyzstan's and Tajikistan's
+    presidents")."""
     if a.field != b.field:
         return False
     first, second = (a, b) if a.start < b.start else (b, a)
     between = doc.texts[a.field][first.end : second.start]
+    owner = _POSSESSIVE.match(between)
+    if owner is not None:
+        between = between[owner.end() :]
     return patterns.list_joiner.fullmatch(between) is not None
 
 
