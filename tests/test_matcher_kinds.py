@@ -258,3 +258,25 @@ def test_owners_listed_together_share_the_state(matcher: Matcher) -> None:
         "The CSTO summit opened in the Kremlin on Thursday",
         "Kyrgyzstan's and Tajikistan's presidents stayed away, sending stand-ins.",
     ) == {("Kyrgyzstan", "absent"), ("Tajikistan", "absent")}
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        # The bloc's full name is one name, as near as its initials would be.
+        (
+            "No Armenian delegation turned up at the Collective Security Treaty Organization"
+            " summit in Kazakhstan's capital on Thursday.",
+            {("Armenia", "absent")},
+        ),
+        (
+            "Heads of state signed a plan on Thursday; the seat reserved for Armenia at the"
+            " Collective Security Treaty Organization table remained empty.",
+            {("Armenia", "absent")},
+        ),
+    ],
+)
+def test_a_name_of_several_words_counts_as_one_in_a_distance(
+    matcher: Matcher, summary: str, expected: set
+) -> None:
+    assert states(matcher, "Security bloc meets", summary) == expected

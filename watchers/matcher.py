@@ -166,6 +166,26 @@ def _relatives(
     return out
 
 
+def _names(text: str) -> list[tuple[int, int]]:
+    """Runs of two or more capitalised words with only spaces or hyphens between, as word
+    ranges: a name of several words ("Collective Security Treaty Organization")."""
+    out: list[tuple[int, int]] = []
+    start = end = -1
+    last = 0
+    for index, word in enumerate(WORD_CHARS.finditer(text)):
+        capital = word.group()[0].isupper()
+        if capital and index == end and text[last : word.start()].strip(" -") == "":
+            end = index + 1
+        else:
+            if end - start >= 2:
+                out.append((start, end))
+            start, end = (index, index + 1) if capital else (-1, -1)
+        last = word.end()
+    if end - start >= 2:
+        out.append((start, end))
+    return out
+
+
 _RELATIVE_CLOSERS = {",", "—", "–", "-"}
 _SENTENCE_END = re.compile(r"[.!?…]\s")
 
@@ -243,6 +263,9 @@ class _Document:
     phrase_breaks: list[list[int]] = field(default_factory=list)  # breaks but colons
     # Relative clauses set off by commas, as word ranges [first, last + 1) per field.
     relatives: list[list[tuple[int, int]]] = field(default_factory=list)
+    # Names of several capitalised words in the summary ("the Collective Security Treaty
+    # Organization"), as word ranges; none in a title, which headline case capitalises.
+    names: list[list[tuple[int, int]]] = field(default_factory=list)
     cache: dict[int, list[_Hit]] = field(default_factory=dict)
     timed_out: list[tuple[str, str]] = field(default_factory=list)  # (list name, regex term)
 
@@ -264,6 +287,7 @@ class _Document:
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
             doc.relatives.append(_relatives(text, found, segmentation.relative, doc.words[index]))
+            doc.names.append(_names(text) if index == 1 else [])
             for start, end in sentence_spans(text, segmentation.abbreviation):
                 if text[start:end].strip():
                     doc.units.append(_Unit(index, start, end))
@@ -318,15 +342,19 @@ class _Document:
                 self.timed_out.append((terms.name, terms.source))
                 return iter(())
 
-    def relative_words(self, a: _Hit, b: _Hit) -> int:
-        """How many words of relative clauses stand wholly between hits a and b."""
+    def spared_words(self, a: _Hit, b: _Hit) -> int:
+        """How many of the words wholly between hits a and b do not count in their distance:
+        those of relative clauses set off by commas, and all but one of each name of several
+        words."""
         if a.field != b.field:
             return 0
         first, second = (a, b) if a.start <= b.start else (b, a)
-        return sum(
-            end - start
-            for start, end in self.relatives[a.field]
-            if first.w1 <= start and end <= second.w0
+        low, high = first.w1, second.w0
+        clauses = [(s, e) for s, e in self.relatives[a.field] if low <= s and e <= high]
+        return sum(e - s for s, e in clauses) + sum(
+            e - s - 1
+            for s, e in self.names[a.field]
+            if low <= s and e <= high and not any(cs <= s and e <= ce for cs, ce in clauses)
         )
 
     def sentence(self, unit: int) -> str:
@@ -402,9 +430,11 @@ def _near(node: Near, ctx: _Context) -> list[_Hit] | None:
             if node.ordered and a.start >= b.start:
                 continue
             gap = max(0, b.w0 - a.w1) if a.start <= b.start else max(0, a.w0 - b.w1)
-            # A relative clause between does not part them: "Armenia, which froze its
-            # participation in the bloc last year, sent no one to the summit".
-            gap -= ctx.doc.relative_words(a, b)
+            # A relative clause between does not part them ("Armenia, which froze its
+            # participation in the bloc last year, sent no one to the summit"), and a name of
+            # several words is one ("turned up at the Collective Security Treaty Organization
+            # summit").
+            gap -= ctx.doc.spared_words(a, b)
             if gap > node.words:
                 continue
             if node.clause and not (
