@@ -227,6 +227,14 @@ def test_the_republic_is_the_country_named_last(
             " Минске не приехал.",
             {("Tajikistan", "absent")},
         ),
+        # A clause-break word inside the clause ("because of") does not end it: the
+        # minister who skipped last year's session attended this one.
+        (
+            "Belarusian minister signs statement",
+            "Maxim Ryzhenkov, who skipped last year's session in Almaty because of a trip to"
+            " Beijing, attended Friday's meeting of the CSTO foreign ministers in Minsk.",
+            {("Belarus", "attending")},
+        ),
         # Nearer after the clause, the member listed before is still farther: the leaders
         # who gathered are not the one who sent nobody.
         (

@@ -151,10 +151,13 @@ def _relatives(
 ) -> list[tuple[int, int]]:
     """The relative clauses of `text` set off by commas ("Armenia, which froze its
     participation in the bloc last year, sent no one"), as word ranges: a `relative` cue
-    right after a comma, up to the next clause break, a comma or dash, in the same sentence."""
+    right after a comma, up to the next punctuation, a comma or dash, in the same sentence
+    (a clause-break word inside, "which accuses the bloc of failing it when Azerbaijan
+    attacked,", does not end it)."""
     out: list[tuple[int, int]] = []
-    for index, opening in enumerate(found[:-1]):
-        closing = found[index + 1]
+    punctuation = [m for m in found if not _LETTER.search(m.group())]
+    for index, opening in enumerate(punctuation[:-1]):
+        closing = punctuation[index + 1]
         if (
             opening.group() != ","
             or closing.group().strip() not in _RELATIVE_CLOSERS
@@ -187,6 +190,7 @@ def _names(text: str) -> list[tuple[int, int]]:
 
 
 _RELATIVE_CLOSERS = {",", "—", "–", "-"}
+_LETTER = re.compile(r"[^\W\d_]")
 _SENTENCE_END = re.compile(r"[.!?…]\s")
 
 
