@@ -1021,10 +1021,16 @@ def _qualifies(match: _Match, anchor: _Anchor, cue: _Hit) -> bool:
     if cue.start >= anchor.end:
         return doc.same_clause(anchor.field, anchor.end, cue.start)
     subordinator = match.signal.cues["subordinator"].pattern
-    if cue.start < anchor.start and subordinator.search(
-        doc.texts[cue.field], cue.end, anchor.start
-    ):
-        return False
+    if cue.start < anchor.start:
+        # Not across a subordinator, before the match or before its last word ("Переговоры
+        # прошли на полях саммита, на который Пашинян не приехал": the talks are no hedge
+        # of who did not come).
+        last = max(
+            (e.start for e in match.evidence if e.unit == match.unit and e.field == cue.field),
+            default=anchor.start,
+        )
+        if subordinator.search(doc.texts[cue.field], cue.end, max(anchor.start, last)):
+            return False
     if cue.start > anchor.start:
         return any(
             e.field == cue.field
