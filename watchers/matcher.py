@@ -774,27 +774,14 @@ class Matcher:
             for anaphor in anaphors:
                 if _POSSESSIVE.match(doc.texts[anaphor.field], anaphor.end):
                     continue
-                before = [
-                    (h.start, name, h)
-                    for name, hits in named
-                    for h in hits
-                    if h.end <= anaphor.start
-                ]
-                if before:
-                    _, last, mention = max(before, key=lambda found: found[0])
-                    if not self._listed(signal, doc, last, mention):
-                        mentions[last] = [*mentions[last], anaphor]
+                last = _last_mention(named, anaphor.start)
+                if last is not None and not self._listed(signal, doc, *last):
+                    mentions[last[0]] = [*mentions[last[0]], anaphor]
             return list(mentions.items())
         for earlier in range(unit - 1, -1, -1):
-            before_unit = _named_actors(signal, doc, earlier)
-            if before_unit:
-                _, referent, mention = max(
-                    ((h.start, name, h) for name, hits in before_unit for h in hits),
-                    key=lambda found: found[0],
-                )
-                if self._listed(signal, doc, referent, mention):
-                    return named
-                return [(referent, anaphors)]
+            last = _last_mention(_named_actors(signal, doc, earlier))
+            if last is not None:
+                return named if self._listed(signal, doc, *last) else [(last[0], anaphors)]
         return named
 
     def _listed(self, signal: Signal, doc: _Document, name: str | None, mention: _Hit) -> bool:
@@ -807,6 +794,15 @@ class Matcher:
             if other_name != name
             for other in doc.hits(terms)
         )
+
+
+def _last_mention(
+    named: list[tuple[str | None, list[_Hit]]], end: int | None = None
+) -> tuple[str | None, _Hit] | None:
+    """The entity mentioned last (ending at or before offset `end`, where given), with that
+    mention; None where none is."""
+    found = [(name, h) for name, hits in named for h in hits if end is None or h.end <= end]
+    return max(found, key=lambda mention: mention[1].start, default=None)
 
 
 def _named_actors(signal: Signal, doc: _Document, unit: int) -> list[tuple[str | None, list[_Hit]]]:
