@@ -151,3 +151,23 @@ def test_regex_keys_never_fail_on_an_unreadable_expression() -> None:
     assert regex_keys("(") is None
     assert regex_keys(r"(a)(?(1)b|c)") is None
     assert re.compile(r"(a)(?(1)b|c)")  # a valid expression the reading does not follow
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Россия провела военные учения, Путин встретился с премьером Армении",
+        "Russia's defence ministry says Kazakhstan and Belarus held military talks",
+    ],
+)
+def test_the_seed_signals_are_ruled_out_by_words_where_none_of_their_subjects_is_named(
+    pack, title: str
+) -> None:
+    """A story naming members and their armies, but not the bloc, the jets or the pipeline,
+    is not read for the seed signals: the prefilter keys each of their states by the rarest
+    words its condition needs, not by the members' names or a common word such as
+    "военный" (a description of the bloc keyed so would send most Russian news to be read)."""
+    matcher = Matcher(pack)
+    candidates, _ = matcher._prefilter.candidates(matcher_module._Words(title), subjects=False)
+    seeds = {"csto-summit-attendance", "su35-iran", "power-of-siberia-2"}
+    assert seeds.isdisjoint(s.id for s in candidates)
