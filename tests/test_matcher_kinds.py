@@ -288,3 +288,26 @@ def test_a_name_of_several_words_counts_as_one_in_a_distance(
     matcher: Matcher, summary: str, expected: set
 ) -> None:
     assert states(matcher, "Security bloc meets", summary) == expected
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        # "And is seeking": a predicate of its own, whose hedge leaves the freeze standing.
+        (
+            "Paris and Yerevan, which has frozen its participation in the Collective Security"
+            " Treaty Organization and is seeking new arms suppliers, signed a deal.",
+            {("Armenia", "suspended")},
+        ),
+        # The hedge in the match's own predicate still qualifies it.
+        (
+            "Yerevan is seeking to freeze its participation in the Collective Security Treaty"
+            " Organization.",
+            {("Armenia", "attending")},
+        ),
+    ],
+)
+def test_a_cue_after_the_match_does_not_cross_a_predicate_of_its_own(
+    matcher: Matcher, summary: str, expected: set
+) -> None:
+    assert states(matcher, "Armenia buys French howitzers", summary) == expected

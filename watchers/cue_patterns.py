@@ -116,6 +116,8 @@ class CuePatterns:
     attribution_before: Pattern  # starting a sentence; group "source"
     with_partner: Pattern  # right after a complement
     list_joiner: Pattern  # all that stands between two listed names
+    # A joiner and an auxiliary: a predicate of its own after the match ("... and is seeking").
+    next_predicate: Pattern
 
     @classmethod
     def of(cls, cues: Mapping[str, TermList]) -> CuePatterns:
@@ -161,4 +163,5 @@ def _cue_patterns(sources: tuple[str, ...], guarded: bool) -> CuePatterns:
         with_partner=compiled(rf"\s+{c['with_partner']}\s"),
         # ", ", " and ", ", and ", " & ".
         list_joiner=compiled(rf"\s*(?:[,&]\s*)?(?:{c['list_joiner']}\s*)?"),
+        next_predicate=compiled(rf"\s(?:{c['list_joiner']})\s+{c['auxiliary']}(?!\w)"),
     )

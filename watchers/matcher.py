@@ -1008,13 +1008,20 @@ def _qualifying(match: _Match, name: str, anchor: _Anchor) -> list[_Hit]:
 
 def _qualifies(match: _Match, anchor: _Anchor, cue: _Hit) -> bool:
     """Whether a cue near the match qualifies it: after it, only in its last clause
-    ("signed a memorandum; a contract is expected"); inside it, only in a clause
-    holding part of the match ("CSTO summit: Putin calls for unity; Pashinyan
-    absent"); before it, not across a `subordinator` ("after", "because")."""
+    ("signed a memorandum; a contract is expected") and not across a predicate of its
+    own ("Yerevan, which has frozen its participation in the CSTO and is seeking new
+    suppliers"); inside it, only in a clause holding part of the match ("CSTO summit:
+    Putin calls for unity; Pashinyan absent"); before it, not across a `subordinator`
+    ("after", "because")."""
     if not anchor.near(cue):
         return False
     doc = match.doc
     if cue.start >= anchor.end:
+        text = doc.texts[anchor.field]
+        if cue.field == anchor.field and match.patterns.next_predicate.search(
+            text, anchor.end, cue.start
+        ):
+            return False
         return doc.same_clause(anchor.field, anchor.end, cue.start)
     subordinator = match.signal.cues["subordinator"].pattern
     if cue.start < anchor.start:
