@@ -1017,9 +1017,8 @@ def _qualifies(match: _Match, anchor: _Anchor, cue: _Hit) -> bool:
         return False
     doc = match.doc
     if cue.start >= anchor.end:
-        text = doc.texts[anchor.field]
         if cue.field == anchor.field and match.patterns.next_predicate.search(
-            text, anchor.end, cue.start
+            doc.texts[anchor.field], anchor.end, cue.start
         ):
             return False
         return doc.same_clause(anchor.field, anchor.end, cue.start)
