@@ -169,13 +169,14 @@ def _relatives(
     return out
 
 
-def _names(text: str) -> list[tuple[int, int]]:
-    """Runs of two or more capitalised words with only spaces or hyphens between, as word
-    ranges: a name of several words ("Collective Security Treaty Organization")."""
+def _names(text: str, words: list[re.Match[str]]) -> list[tuple[int, int]]:
+    """Runs of two or more capitalised words (of `words`, the text's) with only spaces or
+    hyphens between, as word ranges: a name of several words ("Collective Security Treaty
+    Organization")."""
     out: list[tuple[int, int]] = []
     start = end = -1
     last = 0
-    for index, word in enumerate(WORD_CHARS.finditer(text)):
+    for index, word in enumerate(words):
         capital = word.group()[0].isupper()
         if capital and index == end and text[last : word.start()].strip(" -") == "":
             end = index + 1
@@ -283,7 +284,8 @@ class _Document:
     ) -> _Document:
         doc = cls(texts, shown, vocabulary)
         for index, text in enumerate(doc.texts):
-            doc.words.append([m.start() for m in WORD_CHARS.finditer(text)])
+            words = list(WORD_CHARS.finditer(text))
+            doc.words.append([m.start() for m in words])
             clause_breaks = segmentation.clause_break.finditer(text)
             found = [m for m in clause_breaks if not _list_comma(text, m)]
             asides = _hedge_asides(text, found, segmentation.hedge_aside)
@@ -291,7 +293,7 @@ class _Document:
             doc.breaks.append([m.start() for m in found])
             doc.phrase_breaks.append([m.start() for m in found if m.group() != ":"])
             doc.relatives.append(_relatives(text, found, segmentation.relative, doc.words[index]))
-            doc.names.append(_names(text) if index == 1 else [])
+            doc.names.append(_names(text, words) if index == 1 else [])
             for start, end in sentence_spans(text, segmentation.abbreviation):
                 if text[start:end].strip():
                     doc.units.append(_Unit(index, start, end))
