@@ -14,7 +14,8 @@ it) is named in one line and skipped.
 `--part` scores one part of a set under the fixed split written down in MANIFEST.md
 before anyone looked at where items land (`part_of`: the first byte of the SHA-256 of
 the item's id, even: tune, odd: holdout). Items of some sets carry a `half` (A, B or
-C): `--half B` scores one of them.
+C): `--half B` scores one of them. The hold-out part is shown as figures only, never
+its items (not even with --list), so that no rule is fitted to what it holds.
 
 Scoring (see the evaluation data's README): per seed signal, the observations with
 polarity "for" at a non-initial state count; a true hit matches a label (signal,
@@ -283,7 +284,11 @@ def main() -> int:
         if args.record_first_sight and key not in first_sight:
             first_sight[key] = {s: {k: dict(v) for k, v in counts[s].items()} for s in SEED}
             recorded = True
-        passed &= report(key, counts, first_sight.get(key), false_hits, misses, listing)
+        shows_items = listing and part != "holdout"
+        passed &= report(key, counts, first_sight.get(key), false_hits, misses, shows_items)
+        if listing and not shows_items:
+            counted = f"{len(false_hits)} false hits, {len(misses)} misses"
+            print(f"\n({counted}: hold-out items are not listed)")
     if recorded:
         FIRST_SIGHT.write_text(json.dumps(first_sight, indent=1, sort_keys=True) + "\n")
         print(f"\nfirst-sight figures recorded in {FIRST_SIGHT.relative_to(REPO)}")
