@@ -355,7 +355,7 @@ _STATE_KEYS = {
 # The initial state's entry is evidence for the status quo, tied to an event or not;
 # it has no thresholds to reach (it is where a signal starts).
 _STATUS_QUO_KEYS = ("when", "event")
-_EVENT_KEYS = ("label", "gap", "lapses", "places")
+_EVENT_KEYS = ("label", "gap", "lapses", "places", "one_occurrence")
 # A critical state whose file says neither `min_sources` nor `corroboration` needs
 # this many independent outlets: one outlet's report is not enough to alert on.
 CRITICAL_MIN_SOURCES = 2
@@ -592,7 +592,7 @@ class _SignalReader:
         if not isinstance(raw, LMap) or not raw:
             self.err(
                 self.data.line_of("events"),
-                "`events` must map event names to {label, gap, lapses, places}",
+                "`events` must map event names to {label, gap, lapses, places, one_occurrence}",
             )
             return events
         for name, settings in raw.items():
@@ -625,13 +625,14 @@ class _SignalReader:
         label = raw.get("label", name)
         if not isinstance(label, str) or not label.strip() or "\n" in label:
             entry.bad("label", "`label` must be a name on one line, such as CSTO summit")
-        if "places" in raw:
-            what = f"event {name!r}: `places`"
-            places = _raw_list(raw["places"], self.path, raw.line_of("places"), self.errors, what)
-            compiled = places and compiler.written_in_place(f"{name} places", places)
-            if compiled is None:
-                entry.ok = False
-            values["places"] = compiled
+        for key in ("places", "one_occurrence"):
+            if key in raw:
+                what = f"event {name!r}: `{key}`"
+                terms = _raw_list(raw[key], self.path, raw.line_of(key), self.errors, what)
+                compiled = terms and compiler.written_in_place(f"{name} {key}", terms)
+                if compiled is None:
+                    entry.ok = False
+                values[key] = compiled
         if not entry.ok:
             return None
         return Event(name=name, label=label.strip(), **values)

@@ -49,7 +49,9 @@ class Event:
     after the previous one starts the next occurrence. A state tied to the event is
     "absent from this occurrence": it ends when newer evidence says otherwise, or
     `lapses` after the occurrence's last report. `places` names where an occurrence
-    is held ("the summit in Bishkek"); `label` is how `status` names the event.
+    is held ("the summit in Bishkek"); `one_occurrence`, the words that name a single
+    one ("the summit", "заседание", not "its summits"); `label` is how `status` names
+    the event.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Event:
     gap: timedelta
     lapses: timedelta | None = None
     places: TermList | None = None
+    one_occurrence: TermList | None = None
 
 
 @dataclass(frozen=True)

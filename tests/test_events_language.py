@@ -147,6 +147,8 @@ def test_a_critical_state_needs_two_outlets_unless_the_file_says(tmp_path: Path)
          "event 'summit': `places`: expected a non-empty list of terms"),
         ('places: ["@cities", Tintagel]', 'places: ["@towns"]', 10,
          "@towns: no term list or vocabulary entity named 'towns'"),
+        ('places: ["@cities", Tintagel]', 'places: ["@cities"]\n    one_occurrence: summit', 11,
+         "event 'summit': `one_occurrence`: expected a non-empty list of terms"),
         ("    lapses: 200d\n", "    lapses: 200d\n    every: 1y\n", 10,
          "event 'summit': unknown key 'every'"),
         ("label: Round Table summit", "label: [a, b]", 7, "event 'summit': `label` must be"),
@@ -230,6 +232,29 @@ def test_the_stronger_state_wins_for_one_entity_and_not_for_another(tmp_path: Pa
         ("Camelot", "attending", "for", False),
         ("Avalon", "absent", "for", False),
     }
+
+
+def test_one_occurrence_named_in_the_singular_stands_beside_a_standing_state(
+    tmp_path: Path,
+) -> None:
+    """An absence counts beside an exit where the article names its occurrence: by a
+    place, or, with `one_occurrence`, by the meeting in the singular in the absence's
+    own clause; the meetings in general are the exit told again."""
+    single = "The Round Table meets. Arthur skips the meeting, and Avalon quits the Round Table"
+    plural = "The Round Table meets. Arthur skips the meetings, and Avalon quits the Round Table"
+    exit_only = {("Avalon", "withdrawn", "for", False)}
+    with_absence = exit_only | {("Avalon", "absent", "for", False)}
+    signal = load(tmp_path)
+    assert reports(signal, single) == exit_only
+    assert reports(signal, single + " in Tintagel") == with_absence
+    one = CLUB.replace(
+        '    places: ["@cities", Tintagel]\n',
+        '    places: ["@cities", Tintagel]\n    one_occurrence: [meeting, summit]\n',
+    )
+    signal = load(tmp_path, one)
+    assert signal.events["summit"].one_occurrence is not None
+    assert reports(signal, single) == with_absence
+    assert reports(signal, plural) == exit_only
 
 
 def test_a_denial_of_taking_part_is_evidence_against_the_status_quo(tmp_path: Path) -> None:

@@ -1308,7 +1308,7 @@ def _summarise(
             of_kind = [
                 r for r in support if _kind(signal, r.state) == kind and r.state != signal.initial
             ]
-            if kind in kinds or not of_kind or not _placed(signal, entity, kind, doc):
+            if kind in kinds or not of_kind or not _placed(signal, entity, kind, doc, of_kind):
                 continue
             best = max(rank[r.state] for r in of_kind)
             out.append(_merged(signal, entity, [r for r in of_kind if rank[r.state] == best], doc))
@@ -1329,21 +1329,47 @@ def _kind(signal: Signal, state: str) -> str | None:
     return _definition(signal, state).event
 
 
-def _placed(signal: Signal, entity: str | None, kind: str | None, doc: _Document) -> bool:
+def _placed(
+    signal: Signal, entity: str | None, kind: str | None, doc: _Document, readings: list[_Reading]
+) -> bool:
     """Whether the article names an occurrence of the event `kind`: a term of its
     `places` ("Minsk", "Bishkek") other than one of the entity's own names ("Yerevan"
-    for Armenia is Armenia). Without one, staying away is the standing status told
-    again ("Yerevan will not attend the bloc's meetings while its participation is
-    frozen"), not an event of its own. A standing status (None) is always placed."""
+    for Armenia is Armenia), or a term of its `one_occurrence` among the words of a
+    reading ("did not attend the meeting of the CSTO's security chiefs", "проигнорировал
+    саммит"). Without either, staying away is the standing status told again ("Yerevan
+    will not attend the bloc's meetings while its participation is frozen"), not an
+    event of its own. A standing status (None) is always placed."""
     if kind is None:
         return True
-    places = signal.events[kind].places
+    event = signal.events[kind]
+    if event.one_occurrence is not None and any(
+        _names_one(signal, event.one_occurrence, doc, r) for r in readings
+    ):
+        return True
+    places = event.places
     if places is None:
         return False
     own = doc.hits(signal.entity_terms[entity]) if entity is not None else []
     return any(
         not any(o.field == p.field and o.start < p.end and p.start < o.end for o in own)
         for p in doc.hits(places)
+    )
+
+
+def _names_one(signal: Signal, one: TermList, doc: _Document, reading: _Reading) -> bool:
+    """Whether a reading's words name one occurrence: a word of `one` in the clause of
+    another word of the reading, not an entity's name ("did not attend the meeting", not
+    "... in whose work it takes no part, Pashinyan told a session of parliament")."""
+    words = [h for h in reading.evidence if not h.context and h.term not in signal.entity_terms]
+    return any(
+        one.pattern.search(doc.texts[h.field], h.start, h.end) is not None
+        and any(
+            o.field == h.field
+            and (o.start, o.end) != (h.start, h.end)
+            and doc.same_clause(h.field, min(o.start, h.start), max(o.start, h.start))
+            for o in words
+        )
+        for h in words
     )
 
 
