@@ -311,3 +311,20 @@ def test_a_cue_after_the_match_does_not_cross_a_predicate_of_its_own(
     matcher: Matcher, summary: str, expected: set
 ) -> None:
     assert states(matcher, "Armenia buys French howitzers", summary) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        # Object first, the member as the subject after it, then the negated verb: the
+        # exit did not come about.
+        ("Мирзоян: процедуру выхода из ОДКБ Армения не запускала", set()),
+        ("Процедуру виходу з ОДКБ Вірменія не запускала", set()),
+        # The same with the verb not negated: the claim stands.
+        ("Мирзоян: процедуру выхода из ОДКБ Армения запустила", {("Armenia", "withdrawn")}),
+    ],
+)
+def test_a_negated_verb_after_the_member_named_after_the_claim_negates_it(
+    matcher: Matcher, title: str, expected: set
+) -> None:
+    assert states(matcher, title) == expected

@@ -1221,12 +1221,23 @@ def _negated_after(match: _Match, claim: list[_Hit]) -> bool:
     last = max(claim, key=lambda h: (h.field, h.end))
     text = match.doc.texts[last.field]
     patterns = match.patterns
-    found = patterns.trailing_negation.match(text, last.end)
+    end = _subject_after(match, last)
+    found = patterns.trailing_negation.match(text, end)
     if found is None or patterns.trailing_not_negating.match(text, found.end()):
         return False
     return (
         found.group("cease") is not None or patterns.occurrence.match(text, found.end()) is not None
     )
+
+
+def _subject_after(match: _Match, last: _Hit) -> int:
+    """Where a predicate after the claim's last word would start: past the entity named
+    right after it, the subject in the object-first order Russian and Ukrainian use
+    ("процедуру выхода из ОДКБ Армения не запускала"), else right after that word."""
+    for hit in match.evidence:
+        if hit.term in match.signal.entity_terms and hit.field == last.field and hit.w0 == last.w1:
+            return hit.end
+    return last.end
 
 
 def _of_occurrence(match: _Match, reading: _Reading) -> _Reading | None:
