@@ -172,6 +172,21 @@ def test_speculation_evidences_only_the_weaker_state(matcher: Matcher) -> None:
     assert found(matcher, "Have gadgets arrived in Freedonia?") == {("deal", "for", True)}
 
 
+def test_speculation_on_a_confirmed_state_is_no_report_of_it(matcher: Matcher) -> None:
+    # Hedged, `delivered` would fall to `delivery-reported`, the same delivery reported;
+    # speculation or a plan is no report, so it falls as that state's own reading does.
+    assert found(matcher, "Freedonia may have received gadgets, officials confirm") == {
+        ("deal", "for", True)
+    }
+    assert found(matcher, "Gadgets will be delivered to Freedonia, officials confirm") == {
+        ("deal", "for", False)
+    }
+    # A rumour is a report: it stays one.
+    assert found(matcher, "Gadgets have reportedly arrived in Freedonia, officials confirm") == {
+        ("delivery-reported", "for", True)
+    }
+
+
 def test_rumour_counts_where_the_state_accepts_it(matcher: Matcher) -> None:
     assert found(matcher, "Gadgets have reportedly arrived in Freedonia") == {
         ("delivery-reported", "for", True)

@@ -170,7 +170,9 @@ def test_ukrainian_vocabulary_mirrors_the_russian_cue_lists() -> None:
     vocab = builtin_dir("signals") / "vocab"
     russian = yaml.safe_load((vocab / "ru.yaml").read_text(encoding="utf-8"))["terms"]
     ukrainian = yaml.safe_load((vocab / "uk.yaml").read_text(encoding="utf-8"))["terms"]
-    assert set(russian) == set(ukrainian)
+    # A list whose every entry is spelt the same in both languages is in ru.yaml alone.
+    spelt_the_same = {"trailing_negation"}
+    assert set(russian) - spelt_the_same == set(ukrainian)
 
 
 @pytest.mark.parametrize(

@@ -1085,6 +1085,16 @@ def _verdict(match: _Match, state: str, cues: _Cues) -> _Reading:
         or (cues.futures and not definition.future)
     ):
         final = definition.weaker or signal.initial
+        weaker = signal.state(final) if final != signal.initial else None
+        if (
+            weaker is not None
+            and weaker.hedged
+            and (cues.hedges or question or (cues.futures and not weaker.future))
+        ):
+            # The weaker state is this one reported, which takes a report but not
+            # speculation or a plan: "talks on Su-35 deliveries continue, Iran's defence
+            # minister says" and "delivery planned for March" are no delivery reported.
+            final = weaker.weaker or signal.initial
     accepted_future = final != signal.initial and signal.state(final).future
     hedged = uncertain or (bool(cues.futures) and not accepted_future)
     return _Reading(final, "for", hedged, evidence)
