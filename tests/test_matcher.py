@@ -438,6 +438,13 @@ def test_entities_listed_together_share_the_state(matcher: Matcher) -> None:
     }
 
 
+def test_a_list_closed_by_and_ends_before_the_next_clause(matcher: Matcher) -> None:
+    # "Avalon and Brigadoon" is the list of those present; the comma after it starts the
+    # clause of the one who stayed away.
+    text = "At the Round Table summit were Avalon and Brigadoon, Camelot skipped it"
+    assert {e for e, *_ in found(matcher, text, signal="club-attendance")} == {"Camelot"}
+
+
 def test_article_scope_term(matcher: Matcher) -> None:
     # The club is named in the title, the absence in the summary.
     assert found(

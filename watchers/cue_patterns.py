@@ -116,6 +116,7 @@ class CuePatterns:
     attribution_before: Pattern  # starting a sentence; group "source"
     with_partner: Pattern  # right after a complement
     list_joiner: Pattern  # all that stands between two listed names
+    list_closer: Pattern  # a joiner word ending the text before a name: the list it closes
     # A joiner and an auxiliary: a predicate of its own after the match ("... and is seeking").
     next_predicate: Pattern
 
@@ -163,5 +164,7 @@ def _cue_patterns(sources: tuple[str, ...], guarded: bool) -> CuePatterns:
         with_partner=compiled(rf"\s+{c['with_partner']}\s"),
         # ", ", " and ", ", and ", " & ".
         list_joiner=compiled(rf"\s*(?:[,&]\s*)?(?:{c['list_joiner']}\s*)?"),
+        # "... Russia and Tajikistan, ...": the "and" before the name ends its list.
+        list_closer=compiled(rf"(?<!\w){c['list_joiner']}\s+\Z"),
         next_predicate=compiled(rf"\s(?:{c['list_joiner']})\s+{c['auxiliary']}(?!\w)"),
     )

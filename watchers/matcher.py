@@ -119,6 +119,7 @@ log = logging.getLogger("allywatch.matcher")
 _T = TypeVar("_T")
 
 NEGATION_WINDOW = 3  # words between a negation cue and the word it negates
+_CLOSER_REACH = 12  # characters before a listed name searched for the joiner closing its list
 HEDGE_BEFORE = 6  # words before the first matched word in which a hedge counts
 HEDGE_AFTER = 3  # ... and after the last one (where the hedge starts)
 OCCURRENCE_WINDOW = 1  # words between an `earlier` or `previous` cue and the word it places
@@ -904,10 +905,18 @@ def _joined(doc: _Document, patterns: CuePatterns, a: _Hit, b: _Hit) -> bool:
     if a.field != b.field:
         return False
     first, second = (a, b) if a.start < b.start else (b, a)
-    between = doc.texts[a.field][first.end : second.start]
+    text = doc.texts[a.field]
+    between = text[first.end : second.start]
     owner = _POSSESSIVE.match(between)
     if owner is not None:
         between = between[owner.end() :]
+    if between.strip() == "," and patterns.list_closer.search(
+        text, max(0, first.start - _CLOSER_REACH), first.start
+    ):
+        # A list closed by its "and" before the first: the comma after it starts another
+        # clause ("участвовали главы МИД России и Таджикистана, армянская сторона не
+        # приехала": Tajikistan is no absentee).
+        return False
     return patterns.list_joiner.fullmatch(between) is not None
 
 
