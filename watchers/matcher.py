@@ -1004,7 +1004,33 @@ def _cue_hits(match: _Match, name: str) -> list[_Hit]:
 
 
 def _negated_claim(match: _Match, claim: list[_Hit]) -> bool:
-    return any(_negated(match, h) for h in claim) or _negated_after(match, claim)
+    return any(_negated(match, h) for h in _claimed(match, claim)) or _negated_after(match, claim)
+
+
+def _claimed(match: _Match, claim: list[_Hit]) -> list[_Hit]:
+    """The claim's words a negation may undo: not a word of the signal's subject (the
+    bloc's name) standing in a clause where none of the claim's other words does, which
+    names the subject there and claims nothing ("did not attend the CSTO meeting, a day
+    after the PM said he will not go to the bloc's summit": that "not" is not this
+    claim's)."""
+    subject = match.signal.subject
+    if subject is None:
+        return claim
+    names = names_in(subject)
+    doc = match.doc
+    others = [h for h in claim if h.term not in names]
+    if not others:
+        return claim
+    return [
+        h
+        for h in claim
+        if h.term not in names
+        or any(
+            o.field == h.field
+            and doc.same_clause(h.field, min(h.start, o.start), max(h.start, o.start))
+            for o in others
+        )
+    ]
 
 
 def _qualifying(match: _Match, name: str, anchor: _Anchor) -> list[_Hit]:
