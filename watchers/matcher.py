@@ -1010,9 +1010,8 @@ def _negated_claim(match: _Match, claim: list[_Hit]) -> bool:
 def _claimed(match: _Match, claim: list[_Hit]) -> list[_Hit]:
     """The claim's words a negation may undo: not a word of the signal's subject (the
     bloc's name) standing in a clause where none of the claim's other words does, which
-    names the subject there and claims nothing ("did not attend the CSTO meeting, a day
-    after the PM said he will not go to the bloc's summit": that "not" is not this
-    claim's)."""
+    names the subject there and claims nothing ("Armenia has not yet left CSTO but no
+    longer participates in it": that "not" is not the freeze's)."""
     subject = match.signal.subject
     if subject is None:
         return claim
