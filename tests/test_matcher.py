@@ -378,6 +378,31 @@ def test_a_signal_may_replace_a_cue_list(tmp_path: Path) -> None:
     }
 
 
+def test_a_negated_subject_word_in_a_clause_of_its_own_leaves_the_claim(tmp_path: Path) -> None:
+    freeze = """
+    id: club-freeze
+    question: Do the members take part in the club's work?
+    initial: taking-part
+    entities: {Avalon: [Avalon*]}
+    subject: article(club) and entity
+    terms:
+      club: [Round Table]
+      frozen: [no longer takes part]
+    states:
+      frozen: {when: "near(entity, frozen, 12) and near(frozen, club, 12)"}
+    """
+    text = "Avalon has not left the Round Table but no longer takes part in its work"
+    (tmp_path / "freeze.yaml").write_text(textwrap.dedent(freeze), encoding="utf-8")
+    assert found(Matcher(load_signals([tmp_path], builtin=PACK)), text) == {
+        ("Avalon", "frozen", "for", False)
+    }
+    # The club's name is the subject's word: a negation there, in a clause where no other
+    # word of the claim stands, is not the claim's. Not the subject's word, it undoes it.
+    unnamed = freeze.replace("    subject: article(club) and entity\n", "")
+    (tmp_path / "freeze.yaml").write_text(textwrap.dedent(unnamed), encoding="utf-8")
+    assert found(Matcher(load_signals([tmp_path], builtin=PACK)), text) == set()
+
+
 def test_a_name_right_before_a_venue_cue_is_a_place(matcher: Matcher) -> None:
     # "Minsk" is nearer to "skip" than "Arthur", but "the Minsk summit" is where it is held.
     text = "Arthur, angry at the Round Table, will skip the Minsk summit"
